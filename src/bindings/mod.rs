@@ -1,0 +1,70 @@
+//! napi bindings: argument conversion and error mapping only. Every call runs behind a panic guard, so
+//! a Rust panic becomes an `EIO` error in JS instead of crossing the boundary.
+
+mod store;
+
+use crate::error::{FsError, FsResult};
+use napi::bindgen_prelude::*;
+use napi::{Env, JsValue};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Builds a JS `Error` with Node's `code`, `syscall`, `path` (and `dest`, `status`) properties.
+pub(crate) fn js_error(env: &Env, e: &FsError) -> napi::Error {
+    let build = || -> napi::Result<napi::Error> {
+        let mut obj = env.create_error(napi::Error::new(Status::GenericFailure, e.to_string()))?;
+        obj.set_named_property("code", e.code)?;
+        obj.set_named_property("syscall", e.syscall.as_str())?;
+        if let Some(p) = &e.path {
+            obj.set_named_property("path", p.as_str())?;
+        }
+        if let Some(d) = &e.dest {
+            obj.set_named_property("dest", d.as_str())?;
+        }
+        if let Some(s) = e.status {
+            obj.set_named_property("status", s as u32)?;
+        }
+        if let Some(k) = e.store_kind {
+            obj.set_named_property("storeError", k)?;
+        }
+        Ok(napi::Error::from(obj.to_unknown()))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
+}
+
+/// Runs a synchronous engine call with panics caught and errors made Node-style.
+pub(crate) fn sync_call<T>(env: &Env, syscall: &str, f: impl FnOnce() -> FsResult<T>) -> napi::Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(js_error(env, &e)),
+        Err(p) => Err(js_error(env, &FsError::internal(syscall, panic_message(p)))),
+    }
+}
+
+/// Runs an engine future on tokio and returns a promise; `convert` turns the result into a JS value on
+/// the JS thread. A panic in the future rejects the promise with `EIO`.
+pub(crate) fn async_call<'env, T, V, F, C>(env: &'env Env, syscall: &'static str, fut: F, convert: C) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = FsResult<T>> + Send + 'static,
+    C: FnOnce(&Env, T) -> napi::Result<V> + 'static,
+{
+    env.spawn_future_with_callback(
+        async move {
+            Ok(match tokio::spawn(fut).await {
+                Ok(r) => r,
+                Err(join) if join.is_panic() => Err(FsError::internal(syscall, panic_message(join.into_panic()))),
+                Err(join) => Err(FsError::internal(syscall, join.to_string())),
+            })
+        },
+        move |env, r| match r {
+            Ok(v) => convert(env, v),
+            Err(e) => Err(js_error(env, &e)),
+        },
+    )
+}

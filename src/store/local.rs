@@ -1,0 +1,268 @@
+//! `LocalObjectStore`: objects are plain files under a directory. Writes go to a temp file and are renamed
+//! into place, so readers see whole objects only; conditional puts and deletes hold an exclusive `flock`
+//! on one lock file, so create-only and replace-if hold across threads and processes.
+
+use super::*;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const RESERVED_PREFIX: &str = ".s3fs-";
+const DEFAULT_PAGE: u32 = 1000;
+
+#[derive(Debug, Clone)]
+pub struct LocalObjectStore {
+    root: PathBuf,
+}
+
+/// A content hash, used as the ETag of a local object.
+pub fn content_etag(data: &[u8]) -> String {
+    blake3::hash(data).to_hex()[..32].to_string()
+}
+
+impl LocalObjectStore {
+    pub fn new(root: impl Into<PathBuf>) -> StoreResult<Self> {
+        let root = root.into();
+        for dir in [root.clone(), root.join(format!("{RESERVED_PREFIX}tmp"))] {
+            fs::create_dir_all(&dir).map_err(|e| io_err("open", &dir.to_string_lossy(), e))?;
+        }
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, op: &str, key: &str) -> StoreResult<PathBuf> {
+        let valid = !key.is_empty()
+            && !key.starts_with('/')
+            && !key.starts_with(RESERVED_PREFIX)
+            && key.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+            && !key.contains('\0');
+        if !valid {
+            return Err(StoreError::Other {
+                op: op.into(),
+                key: key.into(),
+                status: Some(400),
+                code: "InvalidKey".into(),
+                message: "object keys must be relative paths without empty, '.' or '..' components".into(),
+            });
+        }
+        Ok(self.root.join(key))
+    }
+
+    fn lock(&self) -> StoreResult<File> {
+        let path = self.root.join(format!("{RESERVED_PREFIX}lock"));
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| io_err("lock", "", e))?;
+        file.lock().map_err(|e| io_err("lock", "", e))?;
+        Ok(file)
+    }
+
+    fn read_etag(path: &Path, key: &str) -> StoreResult<Option<String>> {
+        match fs::read(path) {
+            Ok(data) => Ok(Some(content_etag(&data))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
+            Err(e) => Err(io_err("head", key, e)),
+        }
+    }
+
+    fn get_blocking(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
+        let path = self.path_of("get", key)?;
+        let mut file = match File::open(&path) {
+            Ok(f) if f.metadata().map(|m| m.is_file()).unwrap_or(false) => f,
+            Ok(_) => return Err(StoreError::NotFound { key: key.into() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound { key: key.into() }),
+            Err(e) => return Err(io_err("get", key, e)),
+        };
+        let size = file.metadata().map_err(|e| io_err("get", key, e))?.len();
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_reader(&mut file).map_err(|e| io_err("get", key, e))?;
+        let etag = hasher.finalize().to_hex()[..32].to_string();
+        if opts.if_none_match.as_deref() == Some(etag.as_str()) {
+            return Err(StoreError::NotModified { key: key.into() });
+        }
+        let (start, end) = opts.range.map(|r| r.resolve(size)).unwrap_or((0, size));
+        let mut data = vec![0u8; (end - start) as usize];
+        file.seek(SeekFrom::Start(start)).map_err(|e| io_err("get", key, e))?;
+        file.read_exact(&mut data).map_err(|e| io_err("get", key, e))?;
+        Ok(GetResult { data: Bytes::from(data), etag, size })
+    }
+
+    fn put_blocking(&self, key: &str, body: Bytes, mode: PutMode) -> StoreResult<String> {
+        let path = self.path_of("put", key)?;
+        let etag = content_etag(&body);
+        let tmp = self.root.join(format!("{RESERVED_PREFIX}tmp")).join(format!("{}.{}", std::process::id(), fastrand::u64(..)));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_data()?;
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            Ok(())
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err("put", key, e));
+        }
+        let _guard = self.lock()?;
+        let allowed = match &mode {
+            PutMode::Overwrite => true,
+            PutMode::Create => Self::read_etag(&path, key)?.is_none(),
+            PutMode::Update(expected) => Self::read_etag(&path, key)?.as_deref() == Some(expected.as_str()),
+        };
+        if !allowed {
+            let _ = fs::remove_file(&tmp);
+            return Err(StoreError::PreconditionFailed { key: key.into() });
+        }
+        fs::rename(&tmp, &path).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io_err("put", key, e)
+        })?;
+        Ok(etag)
+    }
+
+    fn delete_blocking(&self, keys: &[String]) -> StoreResult<()> {
+        let _guard = self.lock()?;
+        for key in keys {
+            let path = self.path_of("delete", key)?;
+            match fs::remove_file(&path) {
+                Ok(()) => self.prune_empty_dirs(&path),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("delete", key, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes directories left empty by a delete, up to the root, so listings stay clean.
+    fn prune_empty_dirs(&self, path: &Path) {
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == self.root || fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+
+    fn list_blocking(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage> {
+        // Walk only the directory the prefix names, not the whole store.
+        let base = match prefix.rfind('/') {
+            Some(i) => &prefix[..i + 1],
+            None => "",
+        };
+        let mut keys = Vec::new();
+        collect_keys(&self.root.join(base), base, &mut keys).map_err(|e| io_err("list", prefix, e))?;
+        keys.retain(|(k, _)| k.starts_with(prefix) && !k.starts_with(RESERVED_PREFIX));
+        keys.sort();
+        let max = max_keys.unwrap_or(DEFAULT_PAGE).max(1) as usize;
+        let mut page = ListPage::default();
+        let mut last = None;
+        for (key, size) in keys {
+            if let Some(t) = &token {
+                if key.as_str() <= t.as_str() {
+                    continue;
+                }
+            }
+            let rest = &key[prefix.len()..];
+            let entry_key = match delimiter.and_then(|d| rest.find(d).map(|i| i + d.len())) {
+                Some(end) => {
+                    let cp = format!("{prefix}{}", &rest[..end]);
+                    if page.common_prefixes.last() == Some(&cp) {
+                        continue;
+                    }
+                    if page.objects.len() + page.common_prefixes.len() == max {
+                        page.next_token = last;
+                        return Ok(page);
+                    }
+                    page.common_prefixes.push(cp.clone());
+                    // Continue after every key under this prefix.
+                    format!("{cp}\u{10FFFF}")
+                }
+                None => {
+                    if page.objects.len() + page.common_prefixes.len() == max {
+                        page.next_token = last;
+                        return Ok(page);
+                    }
+                    let etag = Self::read_etag(&self.root.join(&key), &key)?.unwrap_or_default();
+                    page.objects.push(ObjectMeta { key: key.clone(), size, etag });
+                    key
+                }
+            };
+            last = Some(entry_key);
+        }
+        Ok(page)
+    }
+}
+
+fn collect_keys(dir: &Path, rel: &str, out: &mut Vec<(String, u64)>) -> std::io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if rel.is_empty() && name.starts_with(RESERVED_PREFIX) {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        let key = format!("{rel}{name}");
+        if meta.is_dir() {
+            collect_keys(&entry.path(), &format!("{key}/"), out)?;
+        } else {
+            out.push((key, meta.len()));
+        }
+    }
+    Ok(())
+}
+
+fn io_err(op: &str, key: &str, e: std::io::Error) -> StoreError {
+    StoreError::Other { op: op.into(), key: key.into(), status: None, code: format!("{:?}", e.kind()), message: e.to_string() }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::other("local", "", format!("worker failed: {e}")))?
+}
+
+#[async_trait]
+impl ObjectStore for LocalObjectStore {
+    async fn get(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || this.get_blocking(&key, opts)).await
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
+        let path = self.path_of("head", key)?;
+        let key = key.to_string();
+        blocking(move || {
+            let etag = Self::read_etag(&path, &key)?.ok_or_else(|| StoreError::NotFound { key: key.clone() })?;
+            let size = fs::metadata(&path).map_err(|e| io_err("head", &key, e))?.len();
+            Ok(ObjectMeta { key, size, etag })
+        })
+        .await
+    }
+
+    async fn put(&self, key: &str, body: Bytes, mode: PutMode) -> StoreResult<String> {
+        let (this, key) = (self.clone(), key.to_string());
+        blocking(move || this.put_blocking(&key, body, mode)).await
+    }
+
+    async fn list_page(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage> {
+        let (this, prefix, delimiter) = (self.clone(), prefix.to_string(), delimiter.map(str::to_string));
+        blocking(move || this.list_blocking(&prefix, delimiter.as_deref(), token, max_keys)).await
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        let (this, keys) = (self.clone(), vec![key.to_string()]);
+        blocking(move || this.delete_blocking(&keys)).await
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
+        let (this, keys) = (self.clone(), keys.to_vec());
+        blocking(move || this.delete_blocking(&keys)).await
+    }
+}
