@@ -1,7 +1,7 @@
 //! `NativeObjectStore`: the object-store layer as a JS class (factories for the stores, wrappers for
 //! counting, faults and retries, the probe). Used by js/core and by the conformance tests.
 
-use super::{async_call, js_error, sync_call};
+use super::{async_call, sync_call};
 use crate::error::FsError;
 use crate::store::*;
 use bytes::Bytes;
@@ -278,13 +278,12 @@ impl NativeObjectStore {
                 (None, Some(e), None) => Some(ByteRange::Bounded { start: 0, end: to_u64("get", "end", e)? }),
             };
             Ok(GetOptions { range, if_none_match: o.if_none_match })
-        })()
-        .map_err(|e| js_error(env, &e))?;
+        })();
         let store = self.store.clone();
         async_call(
             env,
             "get",
-            async move { store.get(&key, opts).await.map_err(|e| FsError::from_store("get", e)) },
+            async move { store.get(&key, opts?).await.map_err(|e| FsError::from_store("get", e)) },
             |_, r| Ok(JsGetResult { data: r.data.to_vec().into(), etag: r.etag, size: r.size as i64 }),
         )
     }
@@ -301,17 +300,14 @@ impl NativeObjectStore {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn put<'env>(&self, env: &'env Env, key: String, data: Buffer, options: Option<JsPutOptions>) -> napi::Result<PromiseRaw<'env, String>> {
         let mode = match options.as_ref().and_then(|o| o.mode.as_deref()).unwrap_or("overwrite") {
-            "overwrite" => PutMode::Overwrite,
-            "create" => PutMode::Create,
-            "update" => match options.as_ref().and_then(|o| o.etag.clone()) {
-                Some(etag) => PutMode::Update(etag),
-                None => return Err(js_error(env, &bad_arg("put", "mode 'update' needs an etag"))),
-            },
-            other => return Err(js_error(env, &bad_arg("put", format!("unknown put mode {other:?}")))),
+            "overwrite" => Ok(PutMode::Overwrite),
+            "create" => Ok(PutMode::Create),
+            "update" => options.as_ref().and_then(|o| o.etag.clone()).map(PutMode::Update).ok_or_else(|| bad_arg("put", "mode 'update' needs an etag")),
+            other => Err(bad_arg("put", format!("unknown put mode {other:?}"))),
         };
         let body = Bytes::copy_from_slice(&data);
         let store = self.store.clone();
-        async_call(env, "put", async move { store.put(&key, body, mode).await.map_err(|e| FsError::from_store("put", e)) }, |_, etag| Ok(etag))
+        async_call(env, "put", async move { store.put(&key, body, mode?).await.map_err(|e| FsError::from_store("put", e)) }, |_, etag| Ok(etag))
     }
 
     /// Every page of a listing (`pageSize` keys per LIST request).

@@ -1,0 +1,316 @@
+//! The engine: a mount of one workspace (a store prefix) with its SQLite namespace and block cache.
+//! Metadata reads run synchronously on the caller's thread against the read connection, which sees
+//! committed state only; all writes go through one transaction at a time on the write connection,
+//! and become visible (locally and remotely) only when the head names their WAL record.
+
+mod commit;
+mod read;
+mod replica;
+mod txn;
+
+pub use commit::CommitInfo;
+pub use replica::RefreshOutcome;
+pub use txn::{Txn, WriteOptions};
+
+use crate::cache::{BlockCache, CacheStats};
+use crate::error::{FsError, FsResult};
+use crate::namespace::{self, DirEntry, Inode, Kind};
+use crate::path::{normalize, VPath};
+use crate::protocol::head::Head;
+use crate::store::{probe_conditional_writes, CountingObjectStore, DynObjectStore, RequestCounts, RetryPolicy, RetryingObjectStore};
+use rusqlite::Connection;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Small files are packed together; larger ones are split into content-addressed chunks.
+pub const SMALL_FILE_MAX: usize = 1 << 20;
+/// A pack is sealed before it would pass this size, so a cold read may fetch a whole pack cheaply.
+pub const PACK_MAX: usize = 4 << 20;
+/// Chunk size for large files: big enough that per-request cost is small next to transfer time,
+/// small enough that dedup and parallel transfers have something to work with.
+pub const CHUNK_SIZE: usize = 8 << 20;
+/// Unit of ranged reads inside a chunk (and of the cache for chunks).
+pub const BLOCK_SIZE: u64 = 512 << 10;
+/// Chunk uploads and block downloads in flight per mount.
+pub const TRANSFER_CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone)]
+pub struct MountConfig {
+    pub name: String,
+    pub readwrite: bool,
+    pub cache_root: PathBuf,
+    pub cache_bytes: u64,
+    /// A string naming the bucket and prefix; a local database made for another store is discarded.
+    pub store_id: String,
+    /// A metadata snapshot is uploaded after this many commits.
+    pub snapshot_every: u64,
+    pub retry: RetryPolicy,
+}
+
+/// What the writer (or, for readers, the refresher) holds between commits.
+pub(crate) struct WriterState {
+    pub conn: Connection,
+    /// The head this replica has applied, and its ETag.
+    pub head: Head,
+    pub head_etag: Option<String>,
+    pub commits_since_snapshot: u64,
+}
+
+pub(crate) type GroupWork = Box<dyn FnOnce(&mut Txn) -> FsResult<()> + Send>;
+
+pub(crate) struct Pending {
+    pub work: GroupWork,
+    pub done: tokio::sync::oneshot::Sender<FsResult<CommitInfo>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub commits: AtomicU64,
+    pub refreshes: AtomicU64,
+    pub records_applied: AtomicU64,
+    pub rebuilds: AtomicU64,
+}
+
+pub struct Mount {
+    pub config: MountConfig,
+    pub writer_id: String,
+    pub(crate) store: DynObjectStore,
+    counting: Arc<CountingObjectStore>,
+    read_conn: Mutex<Connection>,
+    pub(crate) writer: Arc<tokio::sync::Mutex<WriterState>>,
+    pub(crate) cache: BlockCache,
+    pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) fenced: AtomicBool,
+    closed: AtomicBool,
+    /// The last seq applied locally, readable without the writer lock.
+    pub(crate) seq: AtomicU64,
+    pub(crate) epoch: AtomicU64,
+    pub(crate) queue: Mutex<VecDeque<Pending>>,
+    pub(crate) committing: AtomicBool,
+    pub(crate) counters: Counters,
+    pub(crate) inflight: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) transfers: tokio::sync::Semaphore,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MountStats {
+    pub requests: RequestCounts,
+    pub cache: CacheStats,
+    pub commits: u64,
+    pub refreshes: u64,
+    pub records_applied: u64,
+    pub rebuilds: u64,
+    pub seq: u64,
+    pub epoch: u64,
+}
+
+/// Node-like file status.
+#[derive(Debug, Clone)]
+pub struct Stat {
+    pub ino: i64,
+    pub kind: Kind,
+    pub mode: u32,
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub ctime_ms: i64,
+}
+
+impl From<&Inode> for Stat {
+    fn from(i: &Inode) -> Self {
+        Stat { ino: i.ino, kind: i.kind, mode: i.kind.type_bits() | i.mode, size: i.size, mtime_ms: i.mtime, ctime_ms: i.ctime }
+    }
+}
+
+fn valid_mount_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !name.starts_with('.')
+}
+
+impl Mount {
+    /// Opens a mount: local state, catch-up to the bucket, and for readwrite the probe and the fence.
+    pub async fn open(base: DynObjectStore, config: MountConfig) -> FsResult<Arc<Mount>> {
+        if !valid_mount_name(&config.name) {
+            return Err(FsError::invalid("mount", Some(&config.name), "mount names are 1-128 characters of [A-Za-z0-9._-], not starting with '.'"));
+        }
+        let counting = Arc::new(CountingObjectStore::new(base));
+        let store: DynObjectStore = Arc::new(RetryingObjectStore::new(counting.clone(), config.retry.clone()));
+        if config.readwrite {
+            let report = probe_conditional_writes(store.clone(), crate::protocol::PROBE_PREFIX).await.map_err(|e| FsError::from_store("mount", e))?;
+            if !report.compliant {
+                return Err(FsError::new("ENOTSUP", "mount", Some(&config.name)).with_description(format!(
+                    "this object store does not enforce conditional writes ({}); a readwrite mount would not be safe. Mount it readonly, or use a store with If-None-Match/If-Match support",
+                    report.findings.join("; ")
+                )));
+            }
+        }
+        let dir = config.cache_root.join(&config.name);
+        std::fs::create_dir_all(&dir).map_err(|e| FsError::new("EIO", "mount", Some(&dir.to_string_lossy())).with_description(e.to_string()))?;
+        let db_path = dir.join("namespace.sqlite");
+        let write_conn = namespace::open(&db_path)?;
+        if namespace::get_meta(&write_conn, "store_id")?.as_deref() != Some(config.store_id.as_str()) {
+            namespace::reset(&write_conn)?;
+            namespace::set_meta(&write_conn, "store_id", &config.store_id)?;
+        }
+        let read_conn = namespace::open(&db_path)?;
+        let cache = BlockCache::open(&dir.join("blocks"), config.cache_bytes).map_err(|e| FsError::new("EIO", "mount", Some("cache")).with_description(e.to_string()))?;
+        let mut head = Head::genesis();
+        head.seq = namespace::get_meta(&write_conn, "seq")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        head.record = namespace::get_meta(&write_conn, "record")?;
+        head.record_hash = namespace::get_meta(&write_conn, "record_hash")?;
+        let mount = Arc::new(Mount {
+            writer_id: format!("{:016x}", fastrand::u64(..)),
+            store,
+            counting,
+            read_conn: Mutex::new(read_conn),
+            writer: Arc::new(tokio::sync::Mutex::new(WriterState { conn: write_conn, head, head_etag: None, commits_since_snapshot: 0 })),
+            cache,
+            runtime: tokio::runtime::Handle::current(),
+            fenced: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            seq: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            queue: Mutex::new(VecDeque::new()),
+            committing: AtomicBool::new(false),
+            counters: Counters::default(),
+            inflight: Mutex::new(Default::default()),
+            transfers: tokio::sync::Semaphore::new(TRANSFER_CONCURRENCY),
+            config,
+        });
+        {
+            let mut w = mount.writer.clone().lock_owned().await;
+            mount.sync_locked(&mut w, false).await?;
+            if mount.config.readwrite {
+                mount.fence_locked(&mut w).await?;
+            }
+        }
+        Ok(mount)
+    }
+
+    pub fn is_readwrite(&self) -> bool {
+        self.config.readwrite
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn check_open(&self, syscall: &str) -> FsResult<()> {
+        if self.is_closed() {
+            return Err(FsError::new("ECLOSED", syscall, Some(&self.config.name)));
+        }
+        Ok(())
+    }
+
+    /// Every write starts here: EROFS on readonly mounts, EFENCED once a newer writer took over.
+    pub(crate) fn check_writable(&self, syscall: &str, path: &str) -> FsResult<()> {
+        self.check_open(syscall)?;
+        if !self.config.readwrite {
+            return Err(FsError::new("EROFS", syscall, Some(path)));
+        }
+        if self.fenced.load(Ordering::Acquire) {
+            return Err(FsError::new("EFENCED", syscall, Some(path)));
+        }
+        Ok(())
+    }
+
+    pub fn stats(&self) -> MountStats {
+        MountStats {
+            requests: self.counting.counts(),
+            cache: self.cache.stats(),
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            refreshes: self.counters.refreshes.load(Ordering::Relaxed),
+            records_applied: self.counters.records_applied.load(Ordering::Relaxed),
+            rebuilds: self.counters.rebuilds.load(Ordering::Relaxed),
+            seq: self.seq(),
+            epoch: self.epoch(),
+        }
+    }
+
+    pub fn reset_request_counts(&self) {
+        self.counting.reset();
+    }
+
+    /// Runs `f` with the read connection (committed state), on the calling thread.
+    pub fn with_read<T>(&self, f: impl FnOnce(&Connection) -> FsResult<T>) -> FsResult<T> {
+        let conn = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+}
+
+/// Metadata queries, shared by the mount (committed state) and transactions (their own writes).
+pub mod meta {
+    use super::*;
+
+    pub fn stat(conn: &Connection, raw: &str, follow: bool) -> FsResult<Stat> {
+        let syscall = if follow { "stat" } else { "lstat" };
+        let r = namespace::resolve(conn, &normalize(raw, syscall)?, follow, syscall, raw)?;
+        r.node.as_ref().map(Stat::from).ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))
+    }
+
+    pub fn exists(conn: &Connection, raw: &str) -> bool {
+        stat(conn, raw, true).is_ok()
+    }
+
+    /// Entries of a directory; with `recursive`, every descendant, named by its path relative to `raw`.
+    pub fn readdir(conn: &Connection, raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>> {
+        let dir = dir_inode(conn, raw, "scandir")?;
+        if !recursive {
+            return Ok(namespace::list_dir(conn, dir.ino)?.into_iter().map(|DirEntry { name, kind, .. }| (name, kind)).collect());
+        }
+        let mut all = Vec::new();
+        namespace::walk(conn, dir.ino, &VPath::root(), &mut all)?;
+        Ok(all.into_iter().map(|(p, n)| (p.to_string()[1..].to_string(), n.kind)).collect())
+    }
+
+    pub fn dir_inode(conn: &Connection, raw: &str, syscall: &str) -> FsResult<Inode> {
+        let r = namespace::resolve(conn, &normalize(raw, syscall)?, true, syscall, raw)?;
+        let node = r.node.ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
+        if node.kind != Kind::Dir {
+            return Err(FsError::new("ENOTDIR", syscall, Some(raw)));
+        }
+        Ok(node)
+    }
+
+    pub fn readlink(conn: &Connection, raw: &str) -> FsResult<String> {
+        let r = namespace::resolve(conn, &normalize(raw, "readlink")?, false, "readlink", raw)?;
+        match r.node {
+            Some(n) if n.kind == Kind::Symlink => Ok(n.target.unwrap_or_default()),
+            Some(_) => Err(FsError::new("EINVAL", "readlink", Some(raw))),
+            None => Err(FsError::new("ENOENT", "readlink", Some(raw))),
+        }
+    }
+
+    pub fn realpath(conn: &Connection, raw: &str) -> FsResult<String> {
+        let r = namespace::resolve(conn, &normalize(raw, "realpath")?, true, "realpath", raw)?;
+        if r.node.is_none() {
+            return Err(FsError::new("ENOENT", "realpath", Some(raw)));
+        }
+        Ok(r.path.to_string())
+    }
+
+    /// The inode of a regular file to read (following symlinks).
+    pub fn file_inode(conn: &Connection, raw: &str, syscall: &str) -> FsResult<Inode> {
+        let r = namespace::resolve(conn, &normalize(raw, syscall)?, true, syscall, raw)?;
+        let node = r.node.ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
+        if node.kind == Kind::Dir {
+            return Err(FsError::new("EISDIR", syscall, Some(raw)));
+        }
+        Ok(node)
+    }
+}
+
+#[cfg(test)]
+mod tests;

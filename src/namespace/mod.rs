@@ -1,0 +1,338 @@
+//! The namespace in SQLite: inodes and directory entries (so a directory rename is one row), plus the
+//! replication state (`meta`). Lookups take a `&Connection` so the same code serves the read connection
+//! (committed state, on the caller's thread) and the writer's open transaction (its own pending ops).
+
+mod op;
+pub mod snapshot;
+
+pub use op::{Extent, Ino, Op, ROOT_INO};
+
+use crate::error::{FsError, FsResult};
+use crate::path::VPath;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+const MAX_SYMLINK_HOPS: usize = 40;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File = 1,
+    Dir = 2,
+    Symlink = 3,
+}
+
+impl Kind {
+    fn from_i64(v: i64) -> Kind {
+        match v {
+            2 => Kind::Dir,
+            3 => Kind::Symlink,
+            _ => Kind::File,
+        }
+    }
+
+    pub fn type_bits(self) -> u32 {
+        match self {
+            Kind::File => 0o100000,
+            Kind::Dir => 0o040000,
+            Kind::Symlink => 0o120000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inode {
+    pub ino: Ino,
+    pub kind: Kind,
+    /// Permission bits only; `type_bits` adds the file type.
+    pub mode: u32,
+    pub size: u64,
+    pub mtime: i64,
+    pub ctime: i64,
+    pub target: Option<String>,
+    pub extents: Vec<Extent>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub name: String,
+    pub ino: Ino,
+    pub kind: Kind,
+}
+
+/// A resolved path: its parent directory, and the entry itself when it exists.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Canonical path after following symlinks in the parent components (and the last one, if asked).
+    pub path: VPath,
+    /// The parent directory's inode; `None` only for the root.
+    pub parent: Option<Ino>,
+    pub node: Option<Inode>,
+}
+
+impl Resolved {
+    pub fn name(&self) -> &str {
+        self.path.parts.last().map(String::as_str).unwrap_or("")
+    }
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS inodes(
+  ino INTEGER PRIMARY KEY, kind INTEGER NOT NULL, mode INTEGER NOT NULL, size INTEGER NOT NULL,
+  mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, target TEXT, extents TEXT);
+CREATE TABLE IF NOT EXISTS dentries(
+  parent INTEGER NOT NULL, name TEXT NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(parent, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dentries_ino ON dentries(ino);
+-- Chunks the namespace has referenced: uploads of the same content are skipped (dedup).
+CREATE TABLE IF NOT EXISTS objects(key TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+";
+
+/// Opens (creating if needed) the namespace database with its root directory.
+pub fn open(path: &Path) -> FsResult<Connection> {
+    let conn = Connection::open(path).map_err(|e| db_err("open", e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| db_err("open", e))?;
+    conn.execute_batch(SCHEMA).map_err(|e| db_err("open", e))?;
+    conn.execute("INSERT OR IGNORE INTO inodes(ino, kind, mode, size, mtime, ctime) VALUES (?1, 2, 493, 0, 0, 0)", params![ROOT_INO])
+        .map_err(|e| db_err("open", e))?;
+    Ok(conn)
+}
+
+/// Empties the namespace back to a bare root, keeping nothing of the replication state.
+pub fn reset(conn: &Connection) -> FsResult<()> {
+    conn.execute_batch(
+        "DELETE FROM dentries; DELETE FROM inodes; DELETE FROM meta; DELETE FROM objects;
+         INSERT INTO inodes(ino, kind, mode, size, mtime, ctime) VALUES (1, 2, 493, 0, 0, 0);",
+    )
+    .map_err(|e| db_err("reset", e))
+}
+
+pub fn db_err(syscall: &str, e: rusqlite::Error) -> FsError {
+    FsError::new("EIO", syscall, None).with_description(format!("metadata database: {e}"))
+}
+
+pub fn get_meta(conn: &Connection, key: &str) -> FsResult<Option<String>> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(|e| db_err("meta", e))
+}
+
+pub fn set_meta(conn: &Connection, key: &str, value: &str) -> FsResult<()> {
+    conn.prepare_cached("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .and_then(|mut s| s.execute([key, value]))
+        .map(|_| ())
+        .map_err(|e| db_err("meta", e))
+}
+
+pub fn next_ino(conn: &Connection) -> FsResult<Ino> {
+    let max: Ino = conn.query_row("SELECT COALESCE(MAX(ino), 1) FROM inodes", [], |r| r.get(0)).map_err(|e| db_err("alloc", e))?;
+    let stored = get_meta(conn, "next_ino")?.and_then(|v| v.parse::<Ino>().ok()).unwrap_or(0);
+    Ok(stored.max(max + 1))
+}
+
+fn row_to_inode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Inode> {
+    let extents: Option<String> = r.get(7)?;
+    Ok(Inode {
+        ino: r.get(0)?,
+        kind: Kind::from_i64(r.get(1)?),
+        mode: r.get::<_, i64>(2)? as u32,
+        size: r.get::<_, i64>(3)? as u64,
+        mtime: r.get(4)?,
+        ctime: r.get(5)?,
+        target: r.get(6)?,
+        extents: extents.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default(),
+    })
+}
+
+pub fn get_inode(conn: &Connection, ino: Ino) -> FsResult<Option<Inode>> {
+    conn.prepare_cached("SELECT ino, kind, mode, size, mtime, ctime, target, extents FROM inodes WHERE ino = ?1")
+        .and_then(|mut s| s.query_row([ino], row_to_inode).optional())
+        .map_err(|e| db_err("stat", e))
+}
+
+pub fn lookup(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Ino>> {
+    conn.prepare_cached("SELECT ino FROM dentries WHERE parent = ?1 AND name = ?2")
+        .and_then(|mut s| s.query_row(params![parent, name], |r| r.get(0)).optional())
+        .map_err(|e| db_err("lookup", e))
+}
+
+pub fn list_dir(conn: &Connection, dir: Ino) -> FsResult<Vec<DirEntry>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT d.name, d.ino, i.kind FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 ORDER BY d.name")
+        .map_err(|e| db_err("scandir", e))?;
+    let rows = stmt
+        .query_map([dir], |r| Ok(DirEntry { name: r.get(0)?, ino: r.get(1)?, kind: Kind::from_i64(r.get(2)?) }))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| db_err("scandir", e))?;
+    Ok(rows)
+}
+
+pub fn has_children(conn: &Connection, dir: Ino) -> FsResult<bool> {
+    conn.prepare_cached("SELECT 1 FROM dentries WHERE parent = ?1 LIMIT 1")
+        .and_then(|mut s| s.exists([dir]))
+        .map_err(|e| db_err("scandir", e))
+}
+
+/// Resolves `path`, following symlinks in parent components always and in the last one when
+/// `follow_last`. A missing last component is not an error (`node` is `None`); a missing or
+/// non-directory parent is (ENOENT / ENOTDIR), reported against `shown` (the caller's path).
+pub fn resolve(conn: &Connection, path: &VPath, follow_last: bool, syscall: &str, shown: &str) -> FsResult<Resolved> {
+    let mut hops = 0;
+    let mut pending: Vec<String> = path.parts.iter().rev().cloned().collect();
+    let mut cur = VPath::root();
+    let mut cur_ino = ROOT_INO;
+    let mut parent = None;
+    let mut node = get_inode(conn, ROOT_INO)?;
+    while let Some(name) = pending.pop() {
+        let dir = node.as_ref().ok_or_else(|| FsError::new("ENOENT", syscall, Some(shown)))?;
+        if dir.kind != Kind::Dir {
+            return Err(FsError::new("ENOTDIR", syscall, Some(shown)));
+        }
+        parent = Some(cur_ino);
+        cur = cur.join(&name);
+        node = match lookup(conn, cur_ino, &name)? {
+            Some(ino) => get_inode(conn, ino)?,
+            None => None,
+        };
+        let is_last = pending.is_empty();
+        if let Some(n) = &node {
+            if n.kind == Kind::Symlink && (!is_last || follow_last) {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return Err(FsError::new("ELOOP", syscall, Some(shown)));
+                }
+                let target = n.target.clone().unwrap_or_default();
+                let base = if target.starts_with('/') { VPath::root() } else { cur.split_last().map(|(p, _)| p).unwrap_or_else(VPath::root) };
+                // Re-walk from the root through the target, confined like any path.
+                let joined = format!("{base}/{target}");
+                let target_path = crate::path::normalize(&joined, syscall)?;
+                pending.extend(target_path.parts.into_iter().rev());
+                cur = VPath::root();
+                cur_ino = ROOT_INO;
+                parent = None;
+                node = get_inode(conn, ROOT_INO)?;
+                continue;
+            }
+            cur_ino = n.ino;
+        } else if !is_last {
+            return Err(FsError::new("ENOENT", syscall, Some(shown)));
+        }
+    }
+    Ok(Resolved { path: cur, parent, node })
+}
+
+/// Applies one op. Ops come from a validated request or a published WAL record; they assume the
+/// state they were made against and fail loudly (EIO) if it is not there.
+pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
+    let e = |e: rusqlite::Error| db_err("apply", e);
+    match op {
+        Op::Mkdir { parent, name, ino, mode, mtime } => {
+            insert_node(conn, *parent, name, *ino, Kind::Dir, *mode, 0, *mtime, None, None)?;
+        }
+        Op::Create { parent, name, ino, mode, mtime, size, extents } => {
+            let ext = serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))?;
+            insert_node(conn, *parent, name, *ino, Kind::File, *mode, *size, *mtime, None, Some(ext))?;
+            note_chunks(conn, extents)?;
+        }
+        Op::Symlink { parent, name, ino, target, mtime } => {
+            insert_node(conn, *parent, name, *ino, Kind::Symlink, 0o777, target.len() as u64, *mtime, Some(target.clone()), None)?;
+        }
+        Op::SetContent { ino, mtime, size, extents } => {
+            let ext = serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))?;
+            let n = conn
+                .prepare_cached("UPDATE inodes SET size = ?2, mtime = ?3, ctime = ?3, extents = ?4 WHERE ino = ?1")
+                .and_then(|mut s| s.execute(params![ino, *size as i64, mtime, ext]))
+                .map_err(e)?;
+            expect_one(n, "set content of a missing inode")?;
+            note_chunks(conn, extents)?;
+        }
+        Op::Remove { parent, name } => {
+            let ino = lookup(conn, *parent, name)?.ok_or_else(|| FsError::internal("apply", format!("remove of a missing entry {name:?}")))?;
+            remove_subtree(conn, ino)?;
+            conn.prepare_cached("DELETE FROM dentries WHERE parent = ?1 AND name = ?2").and_then(|mut s| s.execute(params![parent, name])).map_err(e)?;
+        }
+        Op::Rename { parent, name, new_parent, new_name } => {
+            if parent == new_parent && name == new_name {
+                return Ok(());
+            }
+            if let Some(existing) = lookup(conn, *new_parent, new_name)? {
+                remove_subtree(conn, existing)?;
+                conn.prepare_cached("DELETE FROM dentries WHERE parent = ?1 AND name = ?2")
+                    .and_then(|mut s| s.execute(params![new_parent, new_name]))
+                    .map_err(e)?;
+            }
+            let n = conn
+                .prepare_cached("UPDATE dentries SET parent = ?3, name = ?4 WHERE parent = ?1 AND name = ?2")
+                .and_then(|mut s| s.execute(params![parent, name, new_parent, new_name]))
+                .map_err(e)?;
+            expect_one(n, "rename of a missing entry")?;
+        }
+        Op::SetAttr { ino, mode, mtime } => {
+            let n = conn
+                .prepare_cached("UPDATE inodes SET mode = COALESCE(?2, mode), mtime = COALESCE(?3, mtime) WHERE ino = ?1")
+                .and_then(|mut s| s.execute(params![ino, mode.map(|m| m as i64), mtime]))
+                .map_err(e)?;
+            expect_one(n, "setattr of a missing inode")?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn note_chunks(conn: &Connection, extents: &[Extent]) -> FsResult<()> {
+    for x in extents.iter().filter(|x| x.key.starts_with("chunks/")) {
+        conn.prepare_cached("INSERT OR IGNORE INTO objects(key) VALUES (?1)").and_then(|mut s| s.execute([&x.key])).map_err(|e| db_err("apply", e))?;
+    }
+    Ok(())
+}
+
+fn expect_one(n: usize, what: &str) -> FsResult<()> {
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(FsError::internal("apply", what))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_node(conn: &Connection, parent: Ino, name: &str, ino: Ino, kind: Kind, mode: u32, size: u64, mtime: i64, target: Option<String>, extents: Option<String>) -> FsResult<()> {
+    let e = |e: rusqlite::Error| db_err("apply", e);
+    if lookup(conn, parent, name)?.is_some() {
+        return Err(FsError::internal("apply", format!("create over an existing entry {name:?}")));
+    }
+    conn.prepare_cached("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)")
+        .and_then(|mut s| s.execute(params![ino, kind as i64, mode as i64, size as i64, mtime, target, extents]))
+        .map_err(e)?;
+    conn.prepare_cached("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)").and_then(|mut s| s.execute(params![parent, name, ino])).map_err(e)?;
+    set_meta(conn, "next_ino", &(next_ino(conn)?.max(ino + 1)).to_string())
+}
+
+/// Deletes an inode and, for a directory, every inode and entry below it (not its own entry).
+fn remove_subtree(conn: &Connection, ino: Ino) -> FsResult<()> {
+    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS doomed(ino INTEGER PRIMARY KEY); DELETE FROM temp.doomed;").map_err(|e| db_err("rm", e))?;
+    conn.prepare_cached(
+        "INSERT INTO temp.doomed(ino) WITH RECURSIVE sub(ino) AS (SELECT ?1 UNION ALL SELECT d.ino FROM dentries d JOIN sub ON d.parent = sub.ino) SELECT ino FROM sub",
+    )
+    .and_then(|mut s| s.execute([ino]))
+    .map_err(|e| db_err("rm", e))?;
+    conn.execute_batch(
+        "DELETE FROM dentries WHERE parent IN (SELECT ino FROM temp.doomed);
+         DELETE FROM inodes WHERE ino IN (SELECT ino FROM temp.doomed);
+         DELETE FROM temp.doomed;",
+    )
+    .map_err(|e| db_err("rm", e))
+}
+
+/// Every path under `dir` (depth-first, sorted), with its inode; used by recursive readdir, copy and walks.
+pub fn walk(conn: &Connection, dir: Ino, base: &VPath, out: &mut Vec<(VPath, Inode)>) -> FsResult<()> {
+    for entry in list_dir(conn, dir)? {
+        let path = base.join(&entry.name);
+        let node = get_inode(conn, entry.ino)?.ok_or_else(|| FsError::internal("walk", "dangling entry"))?;
+        let is_dir = node.kind == Kind::Dir;
+        out.push((path.clone(), node));
+        if is_dir {
+            walk(conn, entry.ino, &path, out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! `heads/main.json`: the writer's epoch (its fence), the last committed seq and the record it names,
+//! and the newest snapshot. Publishing a new head is the commit point.
+
+use super::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRef {
+    pub seq: u64,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub v: u32,
+    pub epoch: u64,
+    pub seq: u64,
+    /// The WAL record at `seq` (none before the first commit).
+    pub record: Option<String>,
+    pub record_hash: Option<String>,
+    pub snapshot: Option<SnapshotRef>,
+    /// The mount that owns `epoch`.
+    pub writer: Option<String>,
+    pub time_ms: i64,
+}
+
+impl Head {
+    pub fn genesis() -> Self {
+        Head { v: 1, epoch: 0, seq: 0, record: None, record_hash: None, snapshot: None, writer: None, time_ms: now_ms() }
+    }
+
+    pub fn encode(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).expect("head serializes"))
+    }
+
+    pub fn decode(data: &[u8]) -> FsResult<Self> {
+        serde_json::from_slice(data).map_err(|e| FsError::new("EIO", "mount", Some(HEAD_KEY)).with_description(format!("unreadable head: {e}")))
+    }
+}
+
+/// The head and its ETag, or `None` when the bucket has no workspace yet.
+pub async fn read_head(store: &dyn ObjectStore) -> FsResult<Option<(Head, String)>> {
+    match store.get_all(HEAD_KEY).await {
+        Ok(r) => Ok(Some((Head::decode(&r.data)?, r.etag))),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(FsError::from_store("mount", e)),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

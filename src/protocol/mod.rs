@@ -1,0 +1,49 @@
+//! The remote protocol: where things live in the bucket, the head (the one mutable object, changed only
+//! by conditional PUT), WAL records (immutable, one per commit), and snapshots.
+
+pub mod head;
+pub mod record;
+
+use crate::error::{FsError, FsResult};
+use crate::store::{ObjectStore, PutMode, StoreError};
+use bytes::Bytes;
+
+pub const HEAD_KEY: &str = "heads/main.json";
+pub const PROBE_PREFIX: &str = "_probe/";
+
+pub fn record_key(seq: u64, epoch: u64) -> String {
+    format!("wal/{seq:020}-{epoch:010}-{:016x}.json", fastrand::u64(..))
+}
+
+pub fn snapshot_key(seq: u64) -> String {
+    format!("snapshots/{seq:020}-{:016x}.json", fastrand::u64(..))
+}
+
+pub fn pack_key(epoch: u64) -> String {
+    format!("packs/{epoch:010}-{:016x}{:016x}.pack", fastrand::u64(..), fastrand::u64(..))
+}
+
+pub fn chunk_key(hash: &str) -> String {
+    format!("chunks/{hash}")
+}
+
+pub fn hash_hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+/// Writes an immutable object with create-only semantics. A refusal after a lost response is our own
+/// earlier write when the stored bytes are ours; anything else is a real conflict.
+pub async fn put_immutable(store: &dyn ObjectStore, key: &str, body: Bytes) -> FsResult<()> {
+    match store.put(key, body.clone(), PutMode::Create).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::PreconditionFailed { .. }) => {
+            let existing = store.get_all(key).await.map_err(|e| FsError::from_store("commit", e))?;
+            if existing.data == body {
+                Ok(())
+            } else {
+                Err(FsError::new("EIO", "commit", Some(key)).with_description("an immutable object already exists with other contents"))
+            }
+        }
+        Err(e) => Err(FsError::from_store("commit", e)),
+    }
+}
