@@ -9,6 +9,38 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeMount {
+  static open(store: NativeObjectStore, options: JsMountOptions): Promise<NativeMount>
+  get seq(): number
+  get epoch(): number
+  get readwrite(): boolean
+  close(): void
+  stats(): JsMountStats
+  resetRequestCounts(): void
+  stat(path: string, follow: boolean): JsStat
+  /** Like `stat`, but `null` instead of ENOENT (one call for `exists`-then-`stat` callers). */
+  tryStat(path: string, follow: boolean): JsStat | null
+  exists(path: string): boolean
+  readdir(path: string, recursive: boolean): Array<JsDirent>
+  readlink(path: string): string
+  realpath(path: string): string
+  /** `[offset, offset + length)` of a file (to its end when `length` is absent). */
+  read(path: string, offset?: number | undefined | null, length?: number | undefined | null): Promise<Buffer>
+  refresh(): Promise<JsRefresh>
+  writeFile(path: string, data: Buffer, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
+  appendFile(path: string, data: Buffer): Promise<JsCommit>
+  mkdir(path: string, recursive: boolean): Promise<JsCommit>
+  rm(path: string, recursive: boolean, force: boolean): Promise<JsCommit>
+  rmdir(path: string): Promise<JsCommit>
+  rename(from: string, to: string): Promise<JsCommit>
+  copy(from: string, to: string, recursive: boolean): Promise<JsCommit>
+  symlink(target: string, path: string): Promise<JsCommit>
+  /** chmod (`mode`) and utimes (`mtimeMs`). */
+  setAttr(path: string, mode?: number | undefined | null, mtimeMs?: number | undefined | null): Promise<JsCommit>
+  /** Waits for the writer role and opens a transaction; nothing in it is visible until `commit`. */
+  begin(): Promise<NativeTxn>
+}
+
 export declare class NativeObjectStore {
   /** A store whose objects are files under `root`. */
   static local(root: string): NativeObjectStore
@@ -36,10 +68,43 @@ export declare class NativeObjectStore {
   probe(scratchPrefix?: string | undefined | null): Promise<JsProbeReport>
 }
 
+export declare class NativeTxn {
+  writeFile(path: string, data: Buffer, options?: JsWriteOptions | undefined | null): void
+  appendFile(path: string, data: Buffer): void
+  mkdir(path: string, recursive: boolean): void
+  rm(path: string, recursive: boolean, force: boolean): void
+  rmdir(path: string): void
+  rename(from: string, to: string): void
+  copy(from: string, to: string, recursive: boolean): void
+  symlink(target: string, path: string): void
+  setAttr(path: string, mode?: number | undefined | null, mtimeMs?: number | undefined | null): void
+  stat(path: string, follow: boolean): JsStat
+  tryStat(path: string, follow: boolean): JsStat | null
+  exists(path: string): boolean
+  readdir(path: string, recursive: boolean): Array<JsDirent>
+  readlink(path: string): string
+  realpath(path: string): string
+  /** The file as this transaction sees it, its own writes included. */
+  readFile(path: string): Promise<Buffer>
+  commit(): Promise<JsCommit>
+  /** Drops everything the transaction did. */
+  abort(): void
+}
+
+export interface JsCommit {
+  seq: number
+  committed: boolean
+}
+
 export interface JsCredentials {
   accessKeyId: string
   secretAccessKey: string
   sessionToken?: string
+}
+
+export interface JsDirent {
+  name: string
+  kind: string
 }
 
 export interface JsFailRule {
@@ -84,6 +149,32 @@ export interface JsListResult {
   pages: number
 }
 
+export interface JsMountOptions {
+  name: string
+  readwrite: boolean
+  cacheRoot: string
+  cacheBytes: number
+  /** Names the bucket and prefix; local state made for another store is discarded. */
+  storeId: string
+  snapshotEvery?: number
+}
+
+export interface JsMountStats {
+  requests: JsRequestCounts
+  cacheHits: number
+  cacheMisses: number
+  cacheCorrupt: number
+  cacheEvictions: number
+  cacheUsedBytes: number
+  cacheCapacityBytes: number
+  commits: number
+  refreshes: number
+  recordsApplied: number
+  rebuilds: number
+  seq: number
+  epoch: number
+}
+
 export interface JsObjectMeta {
   key: string
   size: number
@@ -104,6 +195,12 @@ export interface JsPutOptions {
   /** `"overwrite"` (default), `"create"` (If-None-Match: *) or `"update"` (If-Match: etag). */
   mode?: string
   etag?: string
+}
+
+export interface JsRefresh {
+  /** `"unchanged"`, `"advanced"` or `"rebuilt"`. */
+  outcome: string
+  seq: number
 }
 
 export interface JsRequestCounts {
@@ -131,4 +228,20 @@ export interface JsS3Options {
   endpoint?: string
   forcePathStyle?: boolean
   credentials?: JsCredentials
+}
+
+export interface JsStat {
+  ino: number
+  /** `"file"`, `"directory"` or `"symlink"`. */
+  kind: string
+  mode: number
+  size: number
+  mtimeMs: number
+  ctimeMs: number
+}
+
+export interface JsWriteOptions {
+  createParents?: boolean
+  exclusive?: boolean
+  mode?: number
 }

@@ -835,4 +835,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeMount = nativeBinding.NativeMount
 module.exports.NativeObjectStore = nativeBinding.NativeObjectStore
+module.exports.NativeTxn = nativeBinding.NativeTxn

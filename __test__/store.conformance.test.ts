@@ -1,50 +1,21 @@
 // The object-store conformance suite: the same checks against LocalObjectStore and every real S3 server
 // the harness started (SeaweedFS, moto), through the napi binding.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalObjectStore, S3ObjectStore, type ObjectStore } from "../js/core.ts";
-import { s3TestServers, uniquePrefix } from "./helpers/servers.ts";
+import { LocalObjectStore, S3ObjectStore } from "../js/core.ts";
+import { s3TestServers } from "./helpers/servers.ts";
+import { codeOf, removeDir, storeTargets, tempDir } from "./helpers/targets.ts";
 
-interface Target {
-  name: string;
-  open(prefix: string): Promise<ObjectStore>;
-}
-
-const localRoot = mkdtempSync(join(tmpdir(), "s3fs-conformance-"));
-afterAll(() => rmSync(localRoot, { recursive: true, force: true }));
-
-const targets: Target[] = [
-  { name: "LocalObjectStore", open: async (prefix) => new LocalObjectStore(join(localRoot, prefix)) },
-  ...s3TestServers().map((s) => ({
-    name: s.name,
-    open: (prefix: string) =>
-      S3ObjectStore.connect({
-        bucket: s.bucket,
-        prefix,
-        region: s.region,
-        endpoint: s.endpoint,
-        credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
-      }),
-  })),
-];
-
-const codeOf = async (p: Promise<unknown>): Promise<string> => {
-  try {
-    await p;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? "no code";
-  }
-  return "resolved";
-};
+const localRoot = tempDir("conformance");
+afterAll(() => removeDir(localRoot));
+const targets = storeTargets(localRoot);
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 for (const target of targets) {
   describe(`object store conformance: ${target.name}`, () => {
     test("16 concurrent create-only puts of one key: exactly one wins, 20 rounds", async () => {
-      const store = await target.open(uniquePrefix("race"));
+      const store = await target.open("race");
       // The rounds run side by side (distinct keys): SeaweedFS makes the losers of each race wait.
       await Promise.all(
         Array.from({ length: 20 }, async (_, round) => {
@@ -63,7 +34,7 @@ for (const target of targets) {
     }, 120_000);
 
     test("replace-if succeeds with the current ETag and fails with a stale one", async () => {
-      const store = await target.open(uniquePrefix("cas"));
+      const store = await target.open("cas");
       const first = await store.put("head.json", "v1", { mode: "create" });
       const second = await store.put("head.json", "v2", { mode: "update", etag: first });
       expect(second).not.toBe(first);
@@ -81,7 +52,7 @@ for (const target of targets) {
     });
 
     test("byte ranges: bounded, suffix, open-ended, past the end", async () => {
-      const store = await target.open(uniquePrefix("range"));
+      const store = await target.open("range");
       const body = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
       await store.put("obj", body);
       const r = await store.get("obj", { start: 10, end: 20 });
@@ -97,7 +68,7 @@ for (const target of targets) {
     });
 
     test("listing paginates with a delimiter and common prefixes", async () => {
-      const store = await target.open(uniquePrefix("list"));
+      const store = await target.open("list");
       const keys = [
         ...Array.from({ length: 23 }, (_, i) => `files/f${String(i).padStart(2, "0")}`),
         ...Array.from({ length: 5 }, (_, i) => `files/dir${i}/x`),
@@ -119,7 +90,7 @@ for (const target of targets) {
     });
 
     test("delete and batch delete; deleting a missing key succeeds", async () => {
-      const store = await target.open(uniquePrefix("del"));
+      const store = await target.open("del");
       const keys = Array.from({ length: 30 }, (_, i) => `d/${i}`);
       await Promise.all(keys.map((k) => store.put(k, "x")));
       await store.deleteMany(keys.slice(0, 25));
@@ -131,7 +102,7 @@ for (const target of targets) {
     });
 
     test("a 20 MiB object round-trips with an equal hash", async () => {
-      const store = await target.open(uniquePrefix("big"));
+      const store = await target.open("big");
       const big = new Uint8Array(20 * 1024 * 1024);
       for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
       crypto.getRandomValues(big.subarray(0, 65536));
@@ -144,7 +115,7 @@ for (const target of targets) {
     }, 60_000);
 
     test("the counting wrapper counts requests by kind and bytes", async () => {
-      const store = (await target.open(uniquePrefix("count"))).counting();
+      const store = (await target.open("count")).counting();
       await store.put("a", "12345");
       await store.get("a");
       await store.get("a", { start: 0, end: 2 });
@@ -160,7 +131,7 @@ for (const target of targets) {
     });
 
     test("the failing wrapper injects errors, lost responses and delays; retries absorb transient ones", async () => {
-      const base = await target.open(uniquePrefix("fail"));
+      const base = await target.open("fail");
       const failing = base.failing(7);
       failing.addFailRule({ action: "error", kinds: ["put"], keyContains: "denied", status: 403, code: "AccessDenied" });
       const err = await failing.put("denied/x", "x").catch((e: NodeJS.ErrnoException & { status?: number }) => e);
@@ -192,7 +163,7 @@ for (const target of targets) {
     });
 
     test("the probe calls this store compliant and a precondition-ignoring store not", async () => {
-      const store = await target.open(uniquePrefix("probe"));
+      const store = await target.open("probe");
       const good = await store.probe();
       expect(good).toMatchObject({ compliant: true, createOnlyEnforced: true, staleReplaceRefused: true, currentReplaceAccepted: true, raceWinners: 1 });
       expect(good.findings).toEqual([]);

@@ -5,6 +5,8 @@ import * as binding from "../index.js";
 export const native = binding;
 export type {
   NativeObjectStore,
+  NativeMount,
+  NativeTxn,
   JsFailRule as FailRule,
   JsGetResult as GetResult,
   JsObjectMeta as ObjectMeta,

@@ -1,5 +1,6 @@
 // Object stores as users see them: `LocalObjectStore(dir)` for demos and tests, `S3ObjectStore` for
 // production, and the counting / failing / retrying wrappers the tests and benchmarks use.
+import { resolve } from "node:path";
 import { native, type FailRule, type GetResult, type ListResult, type NativeObjectStore, type ObjectMeta, type ProbeReport, type RequestCounts } from "./native.ts";
 
 export type { FailRule, GetResult, ListResult, ObjectMeta, ProbeReport, RequestCounts };
@@ -50,10 +51,13 @@ const toBuffer = (data: string | Uint8Array): Buffer =>
 export class ObjectStore {
   /** @internal */
   readonly native: NativeObjectStore;
+  /** Names the underlying bucket and prefix (or directory); wrappers keep their inner store's id. */
+  readonly id: string;
 
   /** @internal */
-  constructor(nativeStore: NativeObjectStore) {
+  constructor(nativeStore: NativeObjectStore, id: string) {
     this.native = nativeStore;
+    this.id = id;
   }
 
   get(key: string, options?: GetOptions): Promise<GetResult> {
@@ -88,15 +92,15 @@ export class ObjectStore {
 
   /** This store behind capped exponential backoff with jitter for transient failures. */
   withRetry(options?: RetryOptions): ObjectStore {
-    return new ObjectStore(this.native.withRetry(options));
+    return new ObjectStore(this.native.withRetry(options), this.id);
   }
 
   counting(): CountingObjectStore {
-    return new CountingObjectStore(this.native.counting());
+    return new CountingObjectStore(this.native.counting(), this.id);
   }
 
   failing(seed?: number): FailingObjectStore {
-    return new FailingObjectStore(this.native.failing(seed));
+    return new FailingObjectStore(this.native.failing(seed), this.id);
   }
 }
 
@@ -105,7 +109,7 @@ export class LocalObjectStore extends ObjectStore {
   readonly rootDir: string;
 
   constructor(rootDir: string) {
-    super(native.NativeObjectStore.local(rootDir));
+    super(native.NativeObjectStore.local(rootDir), `local:${resolve(rootDir)}`);
     this.rootDir = rootDir;
   }
 }
@@ -113,7 +117,8 @@ export class LocalObjectStore extends ObjectStore {
 /** Any S3-compatible bucket, through aws-sdk-s3 (SigV4). Not retrying by itself; see `withRetry`. */
 export class S3ObjectStore extends ObjectStore {
   static async connect(options: S3StoreOptions): Promise<S3ObjectStore> {
-    return new S3ObjectStore(await native.NativeObjectStore.s3(options));
+    const endpoint = options.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL ?? "aws";
+    return new S3ObjectStore(await native.NativeObjectStore.s3(options), `s3:${endpoint}/${options.bucket}/${options.prefix ?? ""}`);
   }
 }
 

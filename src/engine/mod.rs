@@ -10,7 +10,7 @@ mod txn;
 
 pub use commit::CommitInfo;
 pub use replica::RefreshOutcome;
-pub use txn::{Txn, WriteOptions};
+pub use txn::{Piece, Txn, WriteOptions};
 
 use crate::cache::{BlockCache, CacheStats};
 use crate::error::{FsError, FsResult};

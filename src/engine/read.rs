@@ -125,4 +125,19 @@ impl Mount {
         }
         Ok(got.data)
     }
+
+    /// Joins a transaction's view of a file: staged bytes as they are, the rest fetched.
+    pub async fn assemble(self: &Arc<Self>, pieces: Vec<super::txn::Piece>) -> FsResult<Vec<u8>> {
+        let parts = try_join_all(pieces.into_iter().map(|p| async move {
+            match p {
+                super::txn::Piece::Ready(b) => Ok(b.to_vec()),
+                super::txn::Piece::Remote(x) => {
+                    let len = x.len;
+                    self.read_range(vec![x], len, 0, len).await
+                }
+            }
+        }))
+        .await?;
+        Ok(parts.concat())
+    }
 }

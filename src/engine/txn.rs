@@ -11,6 +11,12 @@ use rusqlite::OptionalExtension;
 use tokio::sync::OwnedMutexGuard;
 use tokio::task::JoinSet;
 
+/// Part of a file as a transaction reads it.
+pub enum Piece {
+    Ready(Bytes),
+    Remote(Extent),
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriteOptions {
     /// Create missing parent directories.
@@ -32,8 +38,8 @@ pub struct Txn {
     pack: Option<PackBuilder>,
     pub(crate) sealed: Vec<(String, Bytes)>,
     pub(crate) uploads: JoinSet<FsResult<()>>,
-    /// Chunks staged in this transaction (not yet known to the namespace).
-    staged_chunks: std::collections::HashSet<String>,
+    /// Chunks staged in this transaction, kept so the transaction can read its own writes.
+    staged_chunks: std::collections::HashMap<String, Bytes>,
     pub(crate) bytes: u64,
     savepoints: u32,
 }
@@ -132,7 +138,7 @@ impl Txn {
             .ok()
             .flatten()
             .is_some();
-        if known || !self.staged_chunks.insert(key.clone()) {
+        if known || self.staged_chunks.insert(key.clone(), chunk.clone()).is_some() {
             return extent;
         }
         let mount = self.mount.clone();
@@ -146,6 +152,23 @@ impl Txn {
             &self.mount.runtime,
         );
         extent
+    }
+
+    /// A file's bytes as this transaction sees them: staged runs from memory, the rest to fetch.
+    pub fn read_pieces(&self, raw: &str) -> FsResult<Vec<Piece>> {
+        let node = meta::file_inode(self.conn(), raw, "open")?;
+        Ok(node
+            .extents
+            .into_iter()
+            .map(|x| {
+                let (a, b) = (x.off as usize, (x.off + x.len) as usize);
+                let staged = match &self.pack {
+                    Some(p) if p.key == x.key => Some(Bytes::copy_from_slice(&p.buf[a..b])),
+                    _ => self.sealed.iter().find(|(k, _)| *k == x.key).map(|(_, d)| d.slice(a..b)).or_else(|| self.staged_chunks.get(&x.key).map(|d| d.slice(a..b))),
+                };
+                staged.map(Piece::Ready).unwrap_or(Piece::Remote(x))
+            })
+            .collect())
     }
 
     /// The directory a new entry at `r` goes into (only the root has none).
@@ -378,5 +401,15 @@ impl Txn {
             let n = r.node.ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
             tx.push(Op::SetAttr { ino: n.ino, mode: mode.map(|m| m & 0o7777), mtime })
         })
+    }
+}
+
+impl Drop for Txn {
+    /// A transaction dropped without commit or abort (say, its JS handle was collected) rolls back,
+    /// so the next one starts clean.
+    fn drop(&mut self) {
+        if !self.guard.conn.is_autocommit() {
+            self.rollback();
+        }
     }
 }

@@ -1,0 +1,375 @@
+// CachedFs: one mounted workspace. Metadata calls are answered synchronously from SQLite (and offered
+// as already-settled promises); bytes and commits go through the engine on tokio.
+import { checkPath, settled } from "./errors.ts";
+import type { JsDirent, JsMountStats, JsStat, NativeMount, NativeTxn } from "../index.js";
+
+export type FileData = string | Uint8Array | ArrayBuffer | Blob;
+
+/** Node-like file status. */
+export class Stats {
+  readonly ino: number;
+  readonly mode: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly nlink = 1;
+  readonly uid = 0;
+  readonly gid = 0;
+  readonly #kind: string;
+
+  constructor(s: JsStat) {
+    this.ino = s.ino;
+    this.mode = s.mode;
+    this.size = s.size;
+    this.mtimeMs = s.mtimeMs;
+    this.ctimeMs = s.ctimeMs;
+    this.#kind = s.kind;
+  }
+
+  isFile(): boolean {
+    return this.#kind === "file";
+  }
+  isDirectory(): boolean {
+    return this.#kind === "directory";
+  }
+  isSymbolicLink(): boolean {
+    return this.#kind === "symlink";
+  }
+  get mtime(): Date {
+    return new Date(this.mtimeMs);
+  }
+  get ctime(): Date {
+    return new Date(this.ctimeMs);
+  }
+  get atime(): Date {
+    return new Date(this.mtimeMs);
+  }
+  get birthtime(): Date {
+    return new Date(this.ctimeMs);
+  }
+}
+
+/** A directory entry, as `readdir(path, { withFileTypes: true })` returns. */
+export class Dirent {
+  readonly name: string;
+  /** The directory the entry was listed from. */
+  readonly parentPath: string;
+  readonly #kind: string;
+
+  constructor(d: JsDirent, parentPath: string) {
+    this.name = d.name;
+    this.parentPath = parentPath;
+    this.#kind = d.kind;
+  }
+  isFile(): boolean {
+    return this.#kind === "file";
+  }
+  isDirectory(): boolean {
+    return this.#kind === "directory";
+  }
+  isSymbolicLink(): boolean {
+    return this.#kind === "symlink";
+  }
+}
+
+export interface ReaddirOptions {
+  withFileTypes?: boolean;
+  recursive?: boolean;
+}
+export interface WriteFileOptions {
+  /** Create missing parent directories (default false, like `fs.writeFile`). */
+  recursive?: boolean;
+  /** `"wx"` fails with EEXIST when the file exists. */
+  flag?: "w" | "wx";
+  mode?: number;
+}
+export interface RmOptions {
+  recursive?: boolean;
+  force?: boolean;
+}
+
+export interface CachedFsStats {
+  requests: JsMountStats["requests"];
+  cache: { hits: number; misses: number; corrupt: number; evictions: number; usedBytes: number; capacityBytes: number };
+  commits: number;
+  refreshes: number;
+  recordsApplied: number;
+  rebuilds: number;
+  seq: number;
+  epoch: number;
+}
+
+export interface RefreshResult {
+  outcome: "unchanged" | "advanced" | "rebuilt";
+  seq: number;
+}
+
+export async function toBytes(data: FileData): Promise<Buffer> {
+  if (typeof data === "string") return Buffer.from(data);
+  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (data instanceof Blob) return Buffer.from(await data.arrayBuffer());
+  throw Object.assign(new TypeError('The "data" argument must be a string, Uint8Array, ArrayBuffer or Blob'), { code: "ERR_INVALID_ARG_TYPE" });
+}
+
+const toDate = (t: Date | number): number => (t instanceof Date ? t.getTime() : t * 1000);
+
+/** The read methods a mount and a transaction share; `source` is the engine view they read. */
+abstract class FsView {
+  protected abstract source(): NativeMount | NativeTxn;
+
+  statSync(path: string): Stats {
+    checkPath(path);
+    return new Stats(this.source().stat(path, true));
+  }
+  lstatSync(path: string): Stats {
+    checkPath(path);
+    return new Stats(this.source().stat(path, false));
+  }
+  existsSync(path: string): boolean {
+    checkPath(path);
+    return this.source().exists(path);
+  }
+  readdirSync(path: string, options: ReaddirOptions & { withFileTypes: true }): Dirent[];
+  readdirSync(path: string, options?: ReaddirOptions & { withFileTypes?: false }): string[];
+  readdirSync(path: string, options?: ReaddirOptions): string[] | Dirent[];
+  readdirSync(path: string, options: ReaddirOptions = {}): string[] | Dirent[] {
+    checkPath(path);
+    const entries = this.source().readdir(path, options.recursive === true);
+    if (options.withFileTypes === true) return entries.map((d) => new Dirent(d, path));
+    return entries.map((d) => d.name);
+  }
+  readlinkSync(path: string): string {
+    checkPath(path);
+    return this.source().readlink(path);
+  }
+  realpathSync(path: string): string {
+    checkPath(path);
+    return this.source().realpath(path);
+  }
+
+  stat(path: string): Promise<Stats> {
+    return settled(() => this.statSync(path));
+  }
+  lstat(path: string): Promise<Stats> {
+    return settled(() => this.lstatSync(path));
+  }
+  exists(path: string): Promise<boolean> {
+    return settled(() => this.existsSync(path));
+  }
+  readdir(path: string, options: ReaddirOptions & { withFileTypes: true }): Promise<Dirent[]>;
+  readdir(path: string, options?: ReaddirOptions & { withFileTypes?: false }): Promise<string[]>;
+  readdir(path: string, options?: ReaddirOptions): Promise<string[] | Dirent[]>;
+  readdir(path: string, options: ReaddirOptions = {}): Promise<string[] | Dirent[]> {
+    return settled(() => this.readdirSync(path, options));
+  }
+  readlink(path: string): Promise<string> {
+    return settled(() => this.readlinkSync(path));
+  }
+  realpath(path: string): Promise<string> {
+    return settled(() => this.realpathSync(path));
+  }
+
+  abstract readFile(path: string): Promise<Buffer>;
+
+  async readText(path: string): Promise<string> {
+    return new TextDecoder().decode(await this.readFile(path));
+  }
+}
+
+/** What a transaction callback receives: the same read and write methods, applied as one commit. */
+export class Transaction extends FsView {
+  readonly #tx: NativeTxn;
+
+  /** @internal */
+  constructor(tx: NativeTxn) {
+    super();
+    this.#tx = tx;
+  }
+  protected source(): NativeTxn {
+    return this.#tx;
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    checkPath(path);
+    return this.#tx.readFile(path);
+  }
+  async writeFile(path: string, data: FileData, options: WriteFileOptions = {}): Promise<void> {
+    checkPath(path);
+    const bytes = await toBytes(data);
+    this.#tx.writeFile(path, bytes, { createParents: options.recursive === true, exclusive: options.flag === "wx", mode: options.mode });
+  }
+  async appendFile(path: string, data: FileData): Promise<void> {
+    checkPath(path);
+    this.#tx.appendFile(path, await toBytes(data));
+  }
+  mkdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    return settled(() => (checkPath(path), this.#tx.mkdir(path, options.recursive === true)));
+  }
+  rm(path: string, options: RmOptions = {}): Promise<void> {
+    return settled(() => (checkPath(path), this.#tx.rm(path, options.recursive === true, options.force === true)));
+  }
+  rmdir(path: string): Promise<void> {
+    return settled(() => (checkPath(path), this.#tx.rmdir(path)));
+  }
+  rename(from: string, to: string): Promise<void> {
+    return settled(() => (checkPath(from, "oldPath"), checkPath(to, "newPath"), this.#tx.rename(from, to)));
+  }
+  copy(from: string, to: string, options: { recursive?: boolean } = {}): Promise<void> {
+    return settled(() => (checkPath(from, "src"), checkPath(to, "dest"), this.#tx.copy(from, to, options.recursive === true)));
+  }
+  symlink(target: string, path: string): Promise<void> {
+    return settled(() => (checkPath(target, "target"), checkPath(path), this.#tx.symlink(target, path)));
+  }
+  utimes(path: string, _atime: Date | number, mtime: Date | number): Promise<void> {
+    return settled(() => (checkPath(path), this.#tx.setAttr(path, undefined, toDate(mtime))));
+  }
+  chmod(path: string, mode: number): Promise<void> {
+    return settled(() => (checkPath(path), this.#tx.setAttr(path, mode, undefined)));
+  }
+}
+
+/** A mounted workspace. */
+export class CachedFs extends FsView {
+  readonly name: string;
+  readonly #mount: NativeMount;
+  readonly #onClose: () => void;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  /** @internal */
+  constructor(name: string, mount: NativeMount, refreshIntervalMs: number | undefined, onClose: () => void) {
+    super();
+    this.name = name;
+    this.#mount = mount;
+    this.#onClose = onClose;
+    if (refreshIntervalMs !== undefined && refreshIntervalMs > 0) {
+      this.#timer = setInterval(() => {
+        this.refresh().catch(() => {});
+      }, refreshIntervalMs);
+      this.#timer.unref?.();
+    }
+  }
+  protected source(): NativeMount {
+    return this.#mount;
+  }
+
+  /** The last commit this mount has applied. */
+  get seq(): number {
+    return this.#mount.seq;
+  }
+  get epoch(): number {
+    return this.#mount.epoch;
+  }
+  get readOnly(): boolean {
+    return !this.#mount.readwrite;
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    checkPath(path);
+    return this.#mount.read(path);
+  }
+  /** `length` bytes from `offset` (to the end when absent), fetching only the blocks needed. */
+  read(path: string, options: { offset?: number; length?: number } = {}): Promise<Buffer> {
+    checkPath(path);
+    return this.#mount.read(path, options.offset, options.length);
+  }
+  async writeFile(path: string, data: FileData, options: WriteFileOptions = {}): Promise<void> {
+    checkPath(path);
+    const bytes = await toBytes(data);
+    await this.#mount.writeFile(path, bytes, { createParents: options.recursive === true, exclusive: options.flag === "wx", mode: options.mode });
+  }
+  async appendFile(path: string, data: FileData): Promise<void> {
+    checkPath(path);
+    await this.#mount.appendFile(path, await toBytes(data));
+  }
+  async mkdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    checkPath(path);
+    await this.#mount.mkdir(path, options.recursive === true);
+  }
+  async rm(path: string, options: RmOptions = {}): Promise<void> {
+    checkPath(path);
+    await this.#mount.rm(path, options.recursive === true, options.force === true);
+  }
+  async rmdir(path: string): Promise<void> {
+    checkPath(path);
+    await this.#mount.rmdir(path);
+  }
+  async rename(from: string, to: string): Promise<void> {
+    checkPath(from, "oldPath");
+    checkPath(to, "newPath");
+    await this.#mount.rename(from, to);
+  }
+  async copy(from: string, to: string, options: { recursive?: boolean } = {}): Promise<void> {
+    checkPath(from, "src");
+    checkPath(to, "dest");
+    await this.#mount.copy(from, to, options.recursive === true);
+  }
+  async symlink(target: string, path: string): Promise<void> {
+    checkPath(target, "target");
+    checkPath(path);
+    await this.#mount.symlink(target, path);
+  }
+  async utimes(path: string, _atime: Date | number, mtime: Date | number): Promise<void> {
+    checkPath(path);
+    await this.#mount.setAttr(path, undefined, toDate(mtime));
+  }
+  async chmod(path: string, mode: number): Promise<void> {
+    checkPath(path);
+    await this.#mount.setAttr(path, mode, undefined);
+  }
+
+  /**
+   * Runs `fn` as one commit: one WAL record and one head publication, all of it visible or none.
+   * If `fn` throws, nothing it did is visible, locally or remotely.
+   */
+  async transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
+    const native = await this.#mount.begin();
+    let result: T;
+    try {
+      result = await fn(new Transaction(native));
+    } catch (e) {
+      native.abort();
+      throw e;
+    }
+    await native.commit();
+    return result;
+  }
+
+  /** Applies what the writer published since (one conditional GET when nothing changed). */
+  async refresh(): Promise<RefreshResult> {
+    const r = await this.#mount.refresh();
+    return { outcome: r.outcome as RefreshResult["outcome"], seq: r.seq };
+  }
+
+  stats(): CachedFsStats {
+    const s = this.#mount.stats();
+    return {
+      requests: s.requests,
+      cache: { hits: s.cacheHits, misses: s.cacheMisses, corrupt: s.cacheCorrupt, evictions: s.cacheEvictions, usedBytes: s.cacheUsedBytes, capacityBytes: s.cacheCapacityBytes },
+      commits: s.commits,
+      refreshes: s.refreshes,
+      recordsApplied: s.recordsApplied,
+      rebuilds: s.rebuilds,
+      seq: s.seq,
+      epoch: s.epoch,
+    };
+  }
+
+  /** Zeroes the request counters of `stats()`. */
+  resetStats(): void {
+    this.#mount.resetRequestCounts();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#mount.close();
+    this.#onClose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,458 @@
+//! `NativeMount` and `NativeTxn`: the engine as JS classes. Metadata calls are synchronous (SQLite on
+//! the caller's thread); byte reads and commits return promises resolved from tokio.
+
+use super::store::NativeObjectStore;
+use super::{async_call, sync_call};
+use crate::engine::{meta, CommitInfo, Mount, MountConfig, RefreshOutcome, Stat, Txn, WriteOptions};
+use crate::error::{FsError, FsResult};
+use crate::namespace::Kind;
+use crate::store::RetryPolicy;
+use napi::bindgen_prelude::*;
+use napi::Env;
+use napi_derive::napi;
+use std::sync::{Arc, Mutex};
+
+#[napi(object)]
+pub struct JsMountOptions {
+    pub name: String,
+    pub readwrite: bool,
+    pub cache_root: String,
+    pub cache_bytes: f64,
+    /// Names the bucket and prefix; local state made for another store is discarded.
+    pub store_id: String,
+    pub snapshot_every: Option<u32>,
+}
+
+#[napi(object)]
+pub struct JsStat {
+    pub ino: f64,
+    /// `"file"`, `"directory"` or `"symlink"`.
+    pub kind: String,
+    pub mode: u32,
+    pub size: f64,
+    pub mtime_ms: f64,
+    pub ctime_ms: f64,
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::File => "file",
+        Kind::Dir => "directory",
+        Kind::Symlink => "symlink",
+    }
+}
+
+impl From<Stat> for JsStat {
+    fn from(s: Stat) -> Self {
+        JsStat { ino: s.ino as f64, kind: kind_name(s.kind).into(), mode: s.mode, size: s.size as f64, mtime_ms: s.mtime_ms as f64, ctime_ms: s.ctime_ms as f64 }
+    }
+}
+
+#[napi(object)]
+pub struct JsDirent {
+    pub name: String,
+    pub kind: String,
+}
+
+#[napi(object)]
+pub struct JsWriteOptions {
+    pub create_parents: Option<bool>,
+    pub exclusive: Option<bool>,
+    pub mode: Option<u32>,
+}
+
+impl From<Option<JsWriteOptions>> for WriteOptions {
+    fn from(o: Option<JsWriteOptions>) -> Self {
+        let o = o.unwrap_or(JsWriteOptions { create_parents: None, exclusive: None, mode: None });
+        WriteOptions { create_parents: o.create_parents.unwrap_or(false), exclusive: o.exclusive.unwrap_or(false), mode: o.mode }
+    }
+}
+
+#[napi(object)]
+pub struct JsCommit {
+    pub seq: f64,
+    pub committed: bool,
+}
+
+impl From<CommitInfo> for JsCommit {
+    fn from(c: CommitInfo) -> Self {
+        JsCommit { seq: c.seq as f64, committed: c.committed }
+    }
+}
+
+#[napi(object)]
+pub struct JsRefresh {
+    /// `"unchanged"`, `"advanced"` or `"rebuilt"`.
+    pub outcome: String,
+    pub seq: f64,
+}
+
+#[napi(object)]
+pub struct JsMountStats {
+    pub requests: super::store::JsRequestCounts,
+    pub cache_hits: f64,
+    pub cache_misses: f64,
+    pub cache_corrupt: f64,
+    pub cache_evictions: f64,
+    pub cache_used_bytes: f64,
+    pub cache_capacity_bytes: f64,
+    pub commits: f64,
+    pub refreshes: f64,
+    pub records_applied: f64,
+    pub rebuilds: f64,
+    pub seq: f64,
+    pub epoch: f64,
+}
+
+fn dirents(v: Vec<(String, Kind)>) -> Vec<JsDirent> {
+    v.into_iter().map(|(name, k)| JsDirent { name, kind: kind_name(k).into() }).collect()
+}
+
+fn non_negative(syscall: &str, name: &str, v: f64) -> FsResult<u64> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
+        Ok(v as u64)
+    } else {
+        Err(FsError::invalid(syscall, None, format!("{name} must be a non-negative integer")))
+    }
+}
+
+/// Copies a JS buffer into memory the engine owns (it outlives the call).
+fn owned(data: &[u8]) -> Vec<u8> {
+    data.to_vec()
+}
+
+#[napi]
+pub struct NativeMount {
+    mount: Arc<Mount>,
+}
+
+/// Write requests: each becomes part of a (possibly grouped) commit.
+macro_rules! write_op {
+    ($self:ident, $env:ident, $syscall:literal, |$tx:ident| $body:expr) => {{
+        let mount = $self.mount.clone();
+        async_call($env, $syscall, async move { mount.write(Box::new(move |$tx: &mut Txn| $body)).await }, |_, c| Ok(JsCommit::from(c)))
+    }};
+}
+
+#[napi]
+impl NativeMount {
+    #[napi(ts_return_type = "Promise<NativeMount>")]
+    pub fn open<'env>(env: &'env Env, store: &NativeObjectStore, options: JsMountOptions) -> napi::Result<PromiseRaw<'env, NativeMount>> {
+        let base = store.store.clone();
+        let config = non_negative("mount", "cacheBytes", options.cache_bytes).map(|cache_bytes| MountConfig {
+            name: options.name,
+            readwrite: options.readwrite,
+            cache_root: options.cache_root.into(),
+            cache_bytes,
+            store_id: options.store_id,
+            snapshot_every: options.snapshot_every.unwrap_or(256).max(1) as u64,
+            retry: RetryPolicy::default(),
+        });
+        async_call(env, "mount", async move { Mount::open(base, config?).await }, |_, mount| Ok(NativeMount { mount }))
+    }
+
+    #[napi(getter)]
+    pub fn seq(&self) -> f64 {
+        self.mount.seq() as f64
+    }
+
+    #[napi(getter)]
+    pub fn epoch(&self) -> f64 {
+        self.mount.epoch() as f64
+    }
+
+    #[napi(getter)]
+    pub fn readwrite(&self) -> bool {
+        self.mount.is_readwrite()
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.mount.close();
+    }
+
+    #[napi]
+    pub fn stats(&self) -> JsMountStats {
+        let s = self.mount.stats();
+        JsMountStats {
+            requests: s.requests.into(),
+            cache_hits: s.cache.hits as f64,
+            cache_misses: s.cache.misses as f64,
+            cache_corrupt: s.cache.corrupt as f64,
+            cache_evictions: s.cache.evictions as f64,
+            cache_used_bytes: s.cache.used_bytes as f64,
+            cache_capacity_bytes: s.cache.capacity_bytes as f64,
+            commits: s.commits as f64,
+            refreshes: s.refreshes as f64,
+            records_applied: s.records_applied as f64,
+            rebuilds: s.rebuilds as f64,
+            seq: s.seq as f64,
+            epoch: s.epoch as f64,
+        }
+    }
+
+    #[napi]
+    pub fn reset_request_counts(&self) {
+        self.mount.reset_request_counts();
+    }
+
+    // ---- metadata, synchronous ----
+
+    #[napi]
+    pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
+        sync_call(&env, "stat", || self.mount.with_read(|c| meta::stat(c, &path, follow)).map(JsStat::from))
+    }
+
+    /// Like `stat`, but `null` instead of ENOENT (one call for `exists`-then-`stat` callers).
+    #[napi]
+    pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
+        sync_call(&env, "stat", || match self.mount.with_read(|c| meta::stat(c, &path, follow)) {
+            Ok(s) => Ok(Some(s.into())),
+            Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    #[napi]
+    pub fn exists(&self, env: Env, path: String) -> napi::Result<bool> {
+        sync_call(&env, "access", || self.mount.with_read(|c| Ok(meta::exists(c, &path))))
+    }
+
+    #[napi]
+    pub fn readdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<Vec<JsDirent>> {
+        sync_call(&env, "scandir", || self.mount.with_read(|c| meta::readdir(c, &path, recursive)).map(dirents))
+    }
+
+    #[napi]
+    pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
+        sync_call(&env, "readlink", || self.mount.with_read(|c| meta::readlink(c, &path)))
+    }
+
+    #[napi]
+    pub fn realpath(&self, env: Env, path: String) -> napi::Result<String> {
+        sync_call(&env, "realpath", || self.mount.with_read(|c| meta::realpath(c, &path)))
+    }
+
+    // ---- bytes ----
+
+    /// `[offset, offset + length)` of a file (to its end when `length` is absent).
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn read<'env>(&self, env: &'env Env, path: String, offset: Option<f64>, length: Option<f64>) -> napi::Result<PromiseRaw<'env, Buffer>> {
+        let plan = (|| {
+            self.mount.check_open("read")?;
+            let node = self.mount.with_read(|c| meta::file_inode(c, &path, "open"))?;
+            let offset = non_negative("read", "offset", offset.unwrap_or(0.0))?;
+            let length = match length {
+                Some(l) => non_negative("read", "length", l)?,
+                None => node.size.saturating_sub(offset),
+            };
+            Ok((node, offset, length))
+        })();
+        let mount = self.mount.clone();
+        async_call(
+            env,
+            "read",
+            async move {
+                let (node, offset, length) = plan?;
+                mount.read_range(node.extents, node.size, offset, length).await
+            },
+            |_, data| Ok(Buffer::from(data)),
+        )
+    }
+
+    #[napi(ts_return_type = "Promise<JsRefresh>")]
+    pub fn refresh<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsRefresh>> {
+        let mount = self.mount.clone();
+        async_call(env, "refresh", async move { Ok((mount.refresh().await?, mount.seq())) }, |_, (outcome, seq)| {
+            let outcome = match outcome {
+                RefreshOutcome::Unchanged => "unchanged",
+                RefreshOutcome::Advanced { .. } => "advanced",
+                RefreshOutcome::Rebuilt { .. } => "rebuilt",
+            };
+            Ok(JsRefresh { outcome: outcome.into(), seq: seq as f64 })
+        })
+    }
+
+    // ---- writes, one commit each (grouped when concurrent) ----
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn write_file<'env>(&self, env: &'env Env, path: String, data: Buffer, options: Option<JsWriteOptions>) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        let (data, opts) = (owned(&data), WriteOptions::from(options));
+        write_op!(self, env, "open", |tx| tx.write_file(&path, &data, opts))
+    }
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn append_file<'env>(&self, env: &'env Env, path: String, data: Buffer) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        let data = owned(&data);
+        write_op!(self, env, "open", |tx| tx.append_file(&path, &data))
+    }
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn mkdir<'env>(&self, env: &'env Env, path: String, recursive: bool) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        write_op!(self, env, "mkdir", |tx| tx.mkdir(&path, recursive))
+    }
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn rm<'env>(&self, env: &'env Env, path: String, recursive: bool, force: bool) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        write_op!(self, env, "rm", |tx| tx.rm(&path, recursive, force))
+    }
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn rmdir<'env>(&self, env: &'env Env, path: String) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        write_op!(self, env, "rmdir", |tx| tx.rmdir(&path))
+    }
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn rename<'env>(&self, env: &'env Env, from: String, to: String) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        write_op!(self, env, "rename", |tx| tx.rename(&from, &to))
+    }
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn copy<'env>(&self, env: &'env Env, from: String, to: String, recursive: bool) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        write_op!(self, env, "copyfile", |tx| tx.copy(&from, &to, recursive))
+    }
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn symlink<'env>(&self, env: &'env Env, target: String, path: String) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        write_op!(self, env, "symlink", |tx| tx.symlink(&target, &path))
+    }
+
+    /// chmod (`mode`) and utimes (`mtimeMs`).
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn set_attr<'env>(&self, env: &'env Env, path: String, mode: Option<u32>, mtime_ms: Option<f64>) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        let syscall = if mode.is_some() { "chmod" } else { "utime" };
+        let mtime = mtime_ms.map(|m| if m.is_finite() { Ok(m as i64) } else { Err(FsError::invalid(syscall, Some(&path), "mtime must be a finite number")) }).transpose();
+        let mount = self.mount.clone();
+        async_call(
+            env,
+            "setattr",
+            async move {
+                let mtime = mtime?;
+                mount.write(Box::new(move |tx: &mut Txn| tx.set_attr(&path, mode, mtime, syscall))).await
+            },
+            |_, c| Ok(JsCommit::from(c)),
+        )
+    }
+
+    /// Waits for the writer role and opens a transaction; nothing in it is visible until `commit`.
+    #[napi(ts_return_type = "Promise<NativeTxn>")]
+    pub fn begin<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeTxn>> {
+        let mount = self.mount.clone();
+        async_call(env, "transaction", async move { Txn::begin(mount).await }, |_, tx| Ok(NativeTxn { mount: tx.mount.clone(), txn: Arc::new(Mutex::new(Some(tx))) }))
+    }
+}
+
+#[napi]
+pub struct NativeTxn {
+    mount: Arc<Mount>,
+    txn: Arc<Mutex<Option<Txn>>>,
+}
+
+impl NativeTxn {
+    fn with<T>(&self, env: &Env, syscall: &str, f: impl FnOnce(&mut Txn) -> FsResult<T>) -> napi::Result<T> {
+        sync_call(env, syscall, || {
+            let mut guard = self.txn.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = guard.as_mut().ok_or_else(|| FsError::invalid(syscall, None, "the transaction has already finished"))?;
+            f(tx)
+        })
+    }
+}
+
+#[napi]
+impl NativeTxn {
+    #[napi]
+    pub fn write_file(&self, env: Env, path: String, data: Buffer, options: Option<JsWriteOptions>) -> napi::Result<()> {
+        self.with(&env, "open", |tx| tx.write_file(&path, &data, options.into()))
+    }
+    #[napi]
+    pub fn append_file(&self, env: Env, path: String, data: Buffer) -> napi::Result<()> {
+        self.with(&env, "open", |tx| tx.append_file(&path, &data))
+    }
+    #[napi]
+    pub fn mkdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<()> {
+        self.with(&env, "mkdir", |tx| tx.mkdir(&path, recursive))
+    }
+    #[napi]
+    pub fn rm(&self, env: Env, path: String, recursive: bool, force: bool) -> napi::Result<()> {
+        self.with(&env, "rm", |tx| tx.rm(&path, recursive, force))
+    }
+    #[napi]
+    pub fn rmdir(&self, env: Env, path: String) -> napi::Result<()> {
+        self.with(&env, "rmdir", |tx| tx.rmdir(&path))
+    }
+    #[napi]
+    pub fn rename(&self, env: Env, from: String, to: String) -> napi::Result<()> {
+        self.with(&env, "rename", |tx| tx.rename(&from, &to))
+    }
+    #[napi]
+    pub fn copy(&self, env: Env, from: String, to: String, recursive: bool) -> napi::Result<()> {
+        self.with(&env, "copyfile", |tx| tx.copy(&from, &to, recursive))
+    }
+    #[napi]
+    pub fn symlink(&self, env: Env, target: String, path: String) -> napi::Result<()> {
+        self.with(&env, "symlink", |tx| tx.symlink(&target, &path))
+    }
+    #[napi]
+    pub fn set_attr(&self, env: Env, path: String, mode: Option<u32>, mtime_ms: Option<f64>) -> napi::Result<()> {
+        let syscall = if mode.is_some() { "chmod" } else { "utime" };
+        self.with(&env, syscall, |tx| tx.set_attr(&path, mode, mtime_ms.filter(|m| m.is_finite()).map(|m| m as i64), syscall))
+    }
+    #[napi]
+    pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
+        self.with(&env, "stat", |tx| meta::stat(tx.conn(), &path, follow).map(JsStat::from))
+    }
+    #[napi]
+    pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
+        self.with(&env, "stat", |tx| match meta::stat(tx.conn(), &path, follow) {
+            Ok(s) => Ok(Some(s.into())),
+            Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+    #[napi]
+    pub fn exists(&self, env: Env, path: String) -> napi::Result<bool> {
+        self.with(&env, "access", |tx| Ok(meta::exists(tx.conn(), &path)))
+    }
+    #[napi]
+    pub fn readdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<Vec<JsDirent>> {
+        self.with(&env, "scandir", |tx| meta::readdir(tx.conn(), &path, recursive).map(dirents))
+    }
+    #[napi]
+    pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
+        self.with(&env, "readlink", |tx| meta::readlink(tx.conn(), &path))
+    }
+    #[napi]
+    pub fn realpath(&self, env: Env, path: String) -> napi::Result<String> {
+        self.with(&env, "realpath", |tx| meta::realpath(tx.conn(), &path))
+    }
+
+    /// The file as this transaction sees it, its own writes included.
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn read_file<'env>(&self, env: &'env Env, path: String) -> napi::Result<PromiseRaw<'env, Buffer>> {
+        let pieces = {
+            let guard = self.txn.lock().unwrap_or_else(|p| p.into_inner());
+            guard.as_ref().ok_or_else(|| FsError::invalid("open", Some(&path), "the transaction has already finished")).and_then(|tx| tx.read_pieces(&path))
+        };
+        let mount = self.mount.clone();
+        async_call(env, "read", async move { mount.assemble(pieces?).await }, |_, data| Ok(Buffer::from(data)))
+    }
+
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn commit<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        let tx = self.txn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        async_call(
+            env,
+            "commit",
+            async move { tx.ok_or_else(|| FsError::invalid("commit", None, "the transaction has already finished"))?.commit().await },
+            |_, c| Ok(JsCommit::from(c)),
+        )
+    }
+
+    /// Drops everything the transaction did.
+    #[napi]
+    pub fn abort(&self) {
+        if let Some(tx) = self.txn.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            tx.abort();
+        }
+    }
+}
