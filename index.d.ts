@@ -9,6 +9,12 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeFileHandle {
+  get size(): number
+  /** `[offset, offset + length)`, clipped to the file's size. */
+  read(offset: number, length: number): Promise<Buffer>
+}
+
 export declare class NativeMount {
   static open(store: NativeObjectStore, options: JsMountOptions): Promise<NativeMount>
   get seq(): number
@@ -37,6 +43,15 @@ export declare class NativeMount {
   symlink(target: string, path: string): Promise<JsCommit>
   /** chmod (`mode`) and utimes (`mtimeMs`). */
   setAttr(path: string, mode?: number | undefined | null, mtimeMs?: number | undefined | null): Promise<JsCommit>
+  /** Streams bytes into a new file: `push` them, then `commit` to a path. */
+  createUpload(): NativeUpload
+  /** Uploads a local file (read a chunk at a time) and commits it at `path`. */
+  writeLocalFile(path: string, localPath: string, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
+  /** A handle on the file as it is now: later commits do not change what it reads. */
+  openFile(path: string): NativeFileHandle
+  /** A real local read-only copy under cacheRoot, pinned until `release(id)`. */
+  materialize(path: string): Promise<JsMaterialized>
+  release(id: string): void
   /** Waits for the writer role and opens a transaction; nothing in it is visible until `commit`. */
   begin(): Promise<NativeTxn>
 }
@@ -88,6 +103,15 @@ export declare class NativeTxn {
   readFile(path: string): Promise<Buffer>
   commit(): Promise<JsCommit>
   /** Drops everything the transaction did. */
+  abort(): void
+}
+
+export declare class NativeUpload {
+  /** Resolves once the bytes are taken; waits while too many chunks are in flight. */
+  push(data: Buffer): Promise<void>
+  /** Finishes the upload and commits it at `path`. */
+  commit(path: string, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
+  /** Drops the upload; chunks already sent are unreferenced garbage. */
   abort(): void
 }
 
@@ -147,6 +171,12 @@ export interface JsListResult {
   objects: Array<JsObjectMeta>
   commonPrefixes: Array<string>
   pages: number
+}
+
+export interface JsMaterialized {
+  id: string
+  path: string
+  size: number
 }
 
 export interface JsMountOptions {

@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeFileHandle = nativeBinding.NativeFileHandle
 module.exports.NativeMount = nativeBinding.NativeMount
 module.exports.NativeObjectStore = nativeBinding.NativeObjectStore
 module.exports.NativeTxn = nativeBinding.NativeTxn
+module.exports.NativeUpload = nativeBinding.NativeUpload

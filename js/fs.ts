@@ -1,9 +1,39 @@
 // CachedFs: one mounted workspace. Metadata calls are answered synchronously from SQLite (and offered
 // as already-settled promises); bytes and commits go through the engine on tokio.
-import { checkPath, settled } from "./errors.ts";
-import type { JsDirent, JsMountStats, JsStat, NativeMount, NativeTxn } from "../index.js";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BunFile } from "bun";
+import { checkPath, fsError, settled } from "./errors.ts";
+import type { JsDirent, JsMountStats, JsStat, JsWriteOptions, NativeMount, NativeTxn } from "../index.js";
 
-export type FileData = string | Uint8Array | ArrayBuffer | Blob;
+/** What `writeFile` takes. Streams, Blobs and `BunFile`s are streamed into the bucket, not buffered whole. */
+export type FileData = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
+
+/** A local file to write with Bun's own APIs; `close()` uploads and commits it, `abort()` drops it. */
+export interface WriteHandle {
+  file: BunFile;
+  /** The local staging path (under cacheRoot). */
+  path: string;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A real local read-only copy under cacheRoot, pinned in the cache until `release()`. */
+export interface MaterializedFile {
+  file: BunFile;
+  path: string;
+  size: number;
+  release(): void;
+  [Symbol.dispose](): void;
+}
+
+/** Bytes per read while streaming, and reads kept in flight ahead of the consumer. */
+const STREAM_WINDOW = 4 << 20;
+const STREAM_READ_AHEAD = 3;
+
+const isLocalBunFile = (b: Blob): b is BunFile =>
+  typeof (b as Partial<BunFile>).name === "string" && typeof (b as Partial<BunFile>).writer === "function" && !("presign" in b);
 
 /** Node-like file status. */
 export class Stats {
@@ -104,13 +134,17 @@ export interface RefreshResult {
   seq: number;
 }
 
+/** The data as one buffer (transactions take their writes whole). */
 export async function toBytes(data: FileData): Promise<Buffer> {
   if (typeof data === "string") return Buffer.from(data);
   if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   if (data instanceof Blob) return Buffer.from(await data.arrayBuffer());
-  throw Object.assign(new TypeError('The "data" argument must be a string, Uint8Array, ArrayBuffer or Blob'), { code: "ERR_INVALID_ARG_TYPE" });
+  if (data instanceof ReadableStream) return Buffer.from(await new Response(data).arrayBuffer());
+  throw Object.assign(new TypeError('The "data" argument must be a string, Uint8Array, ArrayBuffer, Blob or ReadableStream'), { code: "ERR_INVALID_ARG_TYPE" });
 }
+
+const nativeWriteOptions = (o: WriteFileOptions): JsWriteOptions => ({ createParents: o.recursive === true, exclusive: o.flag === "wx", mode: o.mode });
 
 const toDate = (t: Date | number): number => (t instanceof Date ? t.getTime() : t * 1000);
 
@@ -197,7 +231,7 @@ export class Transaction extends FsView {
   async writeFile(path: string, data: FileData, options: WriteFileOptions = {}): Promise<void> {
     checkPath(path);
     const bytes = await toBytes(data);
-    this.#tx.writeFile(path, bytes, { createParents: options.recursive === true, exclusive: options.flag === "wx", mode: options.mode });
+    this.#tx.writeFile(path, bytes, nativeWriteOptions(options));
   }
   async appendFile(path: string, data: FileData): Promise<void> {
     checkPath(path);
@@ -233,15 +267,17 @@ export class Transaction extends FsView {
 export class CachedFs extends FsView {
   readonly name: string;
   readonly #mount: NativeMount;
+  readonly #stagingDir: string;
   readonly #onClose: () => void;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   /** @internal */
-  constructor(name: string, mount: NativeMount, refreshIntervalMs: number | undefined, onClose: () => void) {
+  constructor(name: string, mount: NativeMount, stateDir: string, refreshIntervalMs: number | undefined, onClose: () => void) {
     super();
     this.name = name;
     this.#mount = mount;
+    this.#stagingDir = join(stateDir, "staging");
     this.#onClose = onClose;
     if (refreshIntervalMs !== undefined && refreshIntervalMs > 0) {
       this.#timer = setInterval(() => {
@@ -274,10 +310,101 @@ export class CachedFs extends FsView {
     checkPath(path);
     return this.#mount.read(path, options.offset, options.length);
   }
+  /** `[start, end)` of a file as a Web stream, read ahead while the consumer works. */
+  stream(path: string, options: { start?: number; end?: number } = {}): ReadableStream<Uint8Array> {
+    checkPath(path);
+    const handle = this.#mount.openFile(path);
+    const stop = Math.min(options.end ?? handle.size, handle.size);
+    let next = Math.max(0, options.start ?? 0);
+    const inFlight: Promise<Buffer>[] = [];
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          while (inFlight.length < STREAM_READ_AHEAD && next < stop) {
+            const length = Math.min(STREAM_WINDOW, stop - next);
+            inFlight.push(handle.read(next, length));
+            next += length;
+          }
+          const head = inFlight.shift();
+          if (head === undefined) {
+            controller.close();
+            return;
+          }
+          const buf = await head;
+          controller.enqueue(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+        },
+        cancel() {
+          for (const p of inFlight.splice(0)) p.catch(() => {});
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
   async writeFile(path: string, data: FileData, options: WriteFileOptions = {}): Promise<void> {
     checkPath(path);
-    const bytes = await toBytes(data);
-    await this.#mount.writeFile(path, bytes, { createParents: options.recursive === true, exclusive: options.flag === "wx", mode: options.mode });
+    if (data instanceof Blob && isLocalBunFile(data)) {
+      await this.#mount.writeLocalFile(path, data.name ?? "", nativeWriteOptions(options));
+      return;
+    }
+    if (data instanceof ReadableStream || (data instanceof Blob && data.size >= STREAM_WINDOW)) {
+      await this.#writeStream(path, data instanceof Blob ? data.stream() : data, options);
+      return;
+    }
+    await this.#mount.writeFile(path, await toBytes(data), nativeWriteOptions(options));
+  }
+
+  async #writeStream(path: string, stream: ReadableStream<Uint8Array>, options: WriteFileOptions): Promise<void> {
+    const upload = this.#mount.createUpload();
+    try {
+      for await (const chunk of stream) await upload.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    } catch (e) {
+      upload.abort();
+      throw e;
+    }
+    await upload.commit(path, nativeWriteOptions(options));
+  }
+
+  /**
+   * A real local file to write with Bun's APIs (`handle.file.writer()`, `Bun.write(handle.file, ...)`).
+   * `close()` uploads it a chunk at a time and commits it at `path`; `abort()` leaves nothing.
+   */
+  async openWrite(path: string, options: WriteFileOptions = {}): Promise<WriteHandle> {
+    checkPath(path);
+    if (this.readOnly) throw fsError("EROFS", "read-only file system", "open", path);
+    mkdirSync(this.#stagingDir, { recursive: true, mode: 0o700 });
+    const local = join(this.#stagingDir, randomUUID());
+    writeFileSync(local, "", { mode: 0o600 });
+    let done = false;
+    const finish = () => {
+      done = true;
+      rmSync(local, { force: true });
+    };
+    return {
+      file: Bun.file(local),
+      path: local,
+      close: async () => {
+        if (done) throw fsError("EINVAL", "the handle is already closed", "close", path);
+        await this.#mount.writeLocalFile(path, local, nativeWriteOptions(options));
+        finish();
+      },
+      abort: async () => {
+        if (!done) finish();
+      },
+    };
+  }
+
+  /** A real local read-only copy of the file under cacheRoot, pinned until released. */
+  async materialize(path: string): Promise<MaterializedFile> {
+    checkPath(path);
+    const m = await this.#mount.materialize(path);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#mount.release(m.id);
+    };
+    return { file: Bun.file(m.path), path: m.path, size: m.size, release, [Symbol.dispose]: release };
   }
   async appendFile(path: string, data: FileData): Promise<void> {
     checkPath(path);

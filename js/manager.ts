@@ -1,5 +1,6 @@
 // S3CachedFsManagerImpl: opens mounts of workspaces in buckets, keeping their local state under one
 // cacheRoot (one directory per mount name).
+import { join } from "node:path";
 import { native } from "./native.ts";
 import { CachedFs } from "./fs.ts";
 import { fsError } from "./errors.ts";
@@ -68,7 +69,7 @@ export class S3CachedFsManagerImpl {
       storeId: store.id,
       snapshotEvery: options.snapshotEvery,
     });
-    const fs = new CachedFs(options.name, nativeMount, options.refreshIntervalMs, () => this.#mounts.delete(options.name));
+    const fs = new CachedFs(options.name, nativeMount, join(this.cacheRoot, options.name), options.refreshIntervalMs, () => this.#mounts.delete(options.name));
     this.#mounts.set(options.name, fs);
     return fs;
   }

@@ -114,37 +114,15 @@ impl BlockCache {
     /// Stores a block, evicting least-recently-used unpinned blocks to stay within capacity.
     /// A block larger than the whole cache is not kept.
     pub fn put(&self, id: &str, data: &[u8]) {
-        let size = data.len() as u64;
-        if size > self.capacity {
+        if data.len() as u64 > self.capacity {
             return;
         }
-        let idh = id_hash(id);
-        let hash = blake3::hash(data).to_hex()[..32].to_string();
-        let file = format!("{idh}-{hash}");
-        let tmp = self.dir.join(format!(".tmp-{}", fastrand::u64(..)));
-        let written = (|| -> std::io::Result<()> {
-            let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-            f.write_all(data)?;
-            fs::rename(&tmp, self.dir.join(&file))
-        })();
-        if written.is_err() {
+        let Ok((tmp, mut f)) = self.temp_file() else { return };
+        if f.write_all(data).is_err() {
             let _ = fs::remove_file(&tmp);
             return;
         }
-        let doomed = {
-            let mut st = self.lock();
-            let mut doomed = Vec::new();
-            if let Some(old) = st.lru.put(idh, Entry { file: file.clone(), size, hash }) {
-                st.used -= old.size;
-                if old.file != file {
-                    doomed.push(old.file);
-                }
-            }
-            st.used += size;
-            doomed.extend(self.evict_to(self.capacity, &mut st));
-            doomed
-        };
-        self.remove_files(doomed);
+        self.adopt(id, &tmp, &blake3::hash(data).to_hex()[..32], data.len() as u64);
     }
 
     fn evict_to(&self, capacity: u64, st: &mut State) -> Vec<String> {
@@ -171,6 +149,45 @@ impl BlockCache {
         for f in files {
             let _ = fs::remove_file(self.dir.join(f));
         }
+    }
+
+    /// The file of a cached entry, when present (materialized copies are read in place).
+    pub fn path_of(&self, id: &str) -> Option<PathBuf> {
+        let entry = self.lock().lru.get(&id_hash(id)).cloned()?;
+        let path = self.dir.join(entry.file);
+        path.exists().then_some(path)
+    }
+
+    /// A new private temp file in the cache directory, to be `adopt`ed once written.
+    pub fn temp_file(&self) -> std::io::Result<(PathBuf, fs::File)> {
+        let tmp = self.dir.join(format!(".tmp-{}", fastrand::u64(..)));
+        let f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        Ok((tmp, f))
+    }
+
+    /// Moves a written temp file into the cache as entry `id` (its contents hash to `hash`).
+    pub fn adopt(&self, id: &str, tmp: &Path, hash: &str, size: u64) -> PathBuf {
+        let idh = id_hash(id);
+        let file = format!("{idh}-{hash}");
+        let path = self.dir.join(&file);
+        if fs::rename(tmp, &path).is_err() {
+            let _ = fs::remove_file(tmp);
+        }
+        let doomed = {
+            let mut st = self.lock();
+            let mut doomed = Vec::new();
+            if let Some(old) = st.lru.put(idh, Entry { file: file.clone(), size, hash: hash.to_string() }) {
+                st.used -= old.size;
+                if old.file != file {
+                    doomed.push(old.file);
+                }
+            }
+            st.used += size;
+            doomed.extend(self.evict_to(self.capacity, &mut st));
+            doomed
+        };
+        self.remove_files(doomed);
+        path
     }
 
     pub fn pin(&self, id: &str) {

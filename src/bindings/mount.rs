@@ -3,7 +3,8 @@
 
 use super::store::NativeObjectStore;
 use super::{async_call, sync_call};
-use crate::engine::{meta, CommitInfo, Mount, MountConfig, RefreshOutcome, Stat, Txn, WriteOptions};
+use crate::engine::{meta, CommitInfo, Mount, MountConfig, RefreshOutcome, Stat, Txn, Upload, WriteOptions};
+use crate::namespace::Extent;
 use crate::error::{FsError, FsResult};
 use crate::namespace::Kind;
 use crate::store::RetryPolicy;
@@ -334,11 +335,151 @@ impl NativeMount {
         )
     }
 
+    /// Streams bytes into a new file: `push` them, then `commit` to a path.
+    #[napi]
+    pub fn create_upload(&self, env: Env) -> napi::Result<NativeUpload> {
+        sync_call(&env, "open", || Ok(NativeUpload { upload: Arc::new(tokio::sync::Mutex::new(Some(Upload::new(self.mount.clone())?))), mount: self.mount.clone() }))
+    }
+
+    /// Uploads a local file (read a chunk at a time) and commits it at `path`.
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn write_local_file<'env>(&self, env: &'env Env, path: String, local_path: String, options: Option<JsWriteOptions>) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        let opts = WriteOptions::from(options);
+        let mount = self.mount.clone();
+        async_call(
+            env,
+            "open",
+            async move {
+                mount.check_writable("open", &path)?;
+                let staged = mount.upload_local_file(std::path::Path::new(&local_path)).await?;
+                mount.write(Box::new(move |tx: &mut Txn| tx.write_staged(&path, staged, opts))).await
+            },
+            |_, c| Ok(JsCommit::from(c)),
+        )
+    }
+
+    /// A handle on the file as it is now: later commits do not change what it reads.
+    #[napi]
+    pub fn open_file(&self, env: Env, path: String) -> napi::Result<NativeFileHandle> {
+        sync_call(&env, "open", || {
+            self.mount.check_open("open")?;
+            let node = self.mount.with_read(|c| meta::file_inode(c, &path, "open"))?;
+            Ok(NativeFileHandle { mount: self.mount.clone(), extents: Arc::new(node.extents), size: node.size })
+        })
+    }
+
+    /// A real local read-only copy under cacheRoot, pinned until `release(id)`.
+    #[napi(ts_return_type = "Promise<JsMaterialized>")]
+    pub fn materialize<'env>(&self, env: &'env Env, path: String) -> napi::Result<PromiseRaw<'env, JsMaterialized>> {
+        let node = self.mount.check_open("materialize").and_then(|_| self.mount.with_read(|c| meta::file_inode(c, &path, "open")));
+        let mount = self.mount.clone();
+        async_call(
+            env,
+            "materialize",
+            async move {
+                let node = node?;
+                mount.materialize(node.extents, node.size).await
+            },
+            |_, m| Ok(JsMaterialized { id: m.id, path: m.path.to_string_lossy().into_owned(), size: m.size as f64 }),
+        )
+    }
+
+    #[napi]
+    pub fn release(&self, id: String) {
+        self.mount.release(&id);
+    }
+
     /// Waits for the writer role and opens a transaction; nothing in it is visible until `commit`.
     #[napi(ts_return_type = "Promise<NativeTxn>")]
     pub fn begin<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeTxn>> {
         let mount = self.mount.clone();
         async_call(env, "transaction", async move { Txn::begin(mount).await }, |_, tx| Ok(NativeTxn { mount: tx.mount.clone(), txn: Arc::new(Mutex::new(Some(tx))) }))
+    }
+}
+
+#[napi(object)]
+pub struct JsMaterialized {
+    pub id: String,
+    pub path: String,
+    pub size: f64,
+}
+
+#[napi]
+pub struct NativeFileHandle {
+    mount: Arc<Mount>,
+    extents: Arc<Vec<Extent>>,
+    size: u64,
+}
+
+#[napi]
+impl NativeFileHandle {
+    #[napi(getter)]
+    pub fn size(&self) -> f64 {
+        self.size as f64
+    }
+
+    /// `[offset, offset + length)`, clipped to the file's size.
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn read<'env>(&self, env: &'env Env, offset: f64, length: f64) -> napi::Result<PromiseRaw<'env, Buffer>> {
+        let range = non_negative("read", "offset", offset).and_then(|o| Ok((o, non_negative("read", "length", length)?)));
+        let (mount, extents, size) = (self.mount.clone(), self.extents.clone(), self.size);
+        async_call(
+            env,
+            "read",
+            async move {
+                let (offset, length) = range?;
+                mount.read_range(extents.to_vec(), size, offset, length).await
+            },
+            |_, data| Ok(Buffer::from(data)),
+        )
+    }
+}
+
+#[napi]
+pub struct NativeUpload {
+    mount: Arc<Mount>,
+    upload: Arc<tokio::sync::Mutex<Option<Upload>>>,
+}
+
+#[napi]
+impl NativeUpload {
+    /// Resolves once the bytes are taken; waits while too many chunks are in flight.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn push<'env>(&self, env: &'env Env, data: Buffer) -> napi::Result<PromiseRaw<'env, ()>> {
+        let (data, upload) = (owned(&data), self.upload.clone());
+        async_call(
+            env,
+            "write",
+            async move {
+                let mut guard = upload.lock().await;
+                guard.as_mut().ok_or_else(|| FsError::invalid("write", None, "the upload has already finished"))?.push(&data).await
+            },
+            |_, ()| Ok(()),
+        )
+    }
+
+    /// Finishes the upload and commits it at `path`.
+    #[napi(ts_return_type = "Promise<JsCommit>")]
+    pub fn commit<'env>(&self, env: &'env Env, path: String, options: Option<JsWriteOptions>) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        let (opts, upload, mount) = (WriteOptions::from(options), self.upload.clone(), self.mount.clone());
+        async_call(
+            env,
+            "open",
+            async move {
+                let up = upload.lock().await.take().ok_or_else(|| FsError::invalid("open", Some(&path), "the upload has already finished"))?;
+                let staged = up.finish().await?;
+                mount.write(Box::new(move |tx: &mut Txn| tx.write_staged(&path, staged, opts))).await
+            },
+            |_, c| Ok(JsCommit::from(c)),
+        )
+    }
+
+    /// Drops the upload; chunks already sent are unreferenced garbage.
+    #[napi]
+    pub fn abort(&self) {
+        if let Ok(mut g) = self.upload.try_lock() {
+            g.take();
+        }
     }
 }
 

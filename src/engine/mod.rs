@@ -4,13 +4,17 @@
 //! and become visible (locally and remotely) only when the head names their WAL record.
 
 mod commit;
+mod materialize;
 mod read;
+mod upload;
 mod replica;
 mod txn;
 
 pub use commit::CommitInfo;
 pub use replica::RefreshOutcome;
 pub use txn::{Piece, Txn, WriteOptions};
+pub use upload::{Staged, Upload};
+pub use materialize::Materialized;
 
 use crate::cache::{BlockCache, CacheStats};
 use crate::error::{FsError, FsResult};
@@ -91,7 +95,7 @@ pub struct Mount {
     pub(crate) committing: AtomicBool,
     pub(crate) counters: Counters,
     pub(crate) inflight: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    pub(crate) transfers: tokio::sync::Semaphore,
+    pub(crate) transfers: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -174,7 +178,7 @@ impl Mount {
             committing: AtomicBool::new(false),
             counters: Counters::default(),
             inflight: Mutex::new(Default::default()),
-            transfers: tokio::sync::Semaphore::new(TRANSFER_CONCURRENCY),
+            transfers: Arc::new(tokio::sync::Semaphore::new(TRANSFER_CONCURRENCY)),
             config,
         });
         {

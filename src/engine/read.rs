@@ -22,8 +22,9 @@ fn whole_object(key: &str) -> bool {
 }
 
 impl Mount {
-    pub(crate) async fn transfer_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        self.transfers.acquire().await.ok()
+    /// A place among the transfers in flight; held for the length of one GET or PUT.
+    pub(crate) async fn transfer_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.transfers.clone().acquire_owned().await.ok()
     }
 
     /// Puts a freshly uploaded chunk in the cache, block by block, so reading it back is free.

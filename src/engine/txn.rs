@@ -3,11 +3,11 @@
 //! once (so later requests in the same transaction see it); nothing is visible outside until commit.
 
 use super::*;
+use super::upload::Staged;
 use crate::namespace::{Extent, Ino, Op, Resolved};
 use crate::protocol::{chunk_key, hash_hex, pack_key};
 use crate::protocol::head::now_ms;
 use bytes::Bytes;
-use rusqlite::OptionalExtension;
 use tokio::sync::OwnedMutexGuard;
 use tokio::task::JoinSet;
 
@@ -131,23 +131,14 @@ impl Txn {
         let hash = hash_hex(&chunk);
         let key = chunk_key(&hash);
         let extent = Extent { key: key.clone(), off: 0, len: chunk.len() as u64, hash };
-        let known = self
-            .conn()
-            .prepare_cached("SELECT 1 FROM objects WHERE key = ?1")
-            .and_then(|mut s| s.query_row([&key], |_| Ok(())).optional())
-            .ok()
-            .flatten()
-            .is_some();
-        if known || self.staged_chunks.insert(key.clone(), chunk.clone()).is_some() {
+        if namespace::has_object(self.conn(), &key) || self.staged_chunks.insert(key.clone(), chunk.clone()).is_some() {
             return extent;
         }
         let mount = self.mount.clone();
         self.uploads.spawn_on(
             async move {
-                let _permit = mount.transfer_permit().await;
-                mount.store.put(&key, chunk.clone(), crate::store::PutMode::Overwrite).await.map_err(|e| FsError::from_store("write", e))?;
-                mount.cache_chunk(&key, &chunk);
-                Ok(())
+                let permit = mount.transfer_permit().await;
+                mount.upload_chunk(&key, chunk, permit).await
             },
             &self.mount.runtime,
         );
@@ -185,8 +176,20 @@ impl Txn {
         })
     }
 
+    /// Points a path at bytes uploaded beforehand (streamed writes, openWrite).
+    pub fn write_staged(&mut self, raw: &str, staged: Staged, opts: WriteOptions) -> FsResult<()> {
+        match staged {
+            Staged::Small(data) => self.write_file(raw, &data, opts),
+            Staged::Extents { extents, size, bytes } => {
+                self.mount.check_writable("open", raw)?;
+                self.bytes += bytes;
+                self.atomically(|tx| tx.put_extents(raw, extents, size, opts, "open"))
+            }
+        }
+    }
+
     /// Points a path at already-staged extents (writeFile, copy, openWrite).
-    pub fn put_extents(&mut self, raw: &str, extents: Vec<Extent>, size: u64, opts: WriteOptions, syscall: &str) -> FsResult<()> {
+    pub(crate) fn put_extents(&mut self, raw: &str, extents: Vec<Extent>, size: u64, opts: WriteOptions, syscall: &str) -> FsResult<()> {
         if opts.create_parents {
             if let Some((parent, _)) = normalize(raw, syscall)?.split_last() {
                 self.mkdir_path(&parent, raw, true, syscall)?;

@@ -279,6 +279,11 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
     Ok(())
 }
 
+/// Whether a chunk is referenced by the namespace (so its upload can be skipped).
+pub fn has_object(conn: &Connection, key: &str) -> bool {
+    conn.prepare_cached("SELECT 1 FROM objects WHERE key = ?1").and_then(|mut s| s.exists([key])).unwrap_or(false)
+}
+
 pub(crate) fn note_chunks(conn: &Connection, extents: &[Extent]) -> FsResult<()> {
     for x in extents.iter().filter(|x| x.key.starts_with("chunks/")) {
         conn.prepare_cached("INSERT OR IGNORE INTO objects(key) VALUES (?1)").and_then(|mut s| s.execute([&x.key])).map_err(|e| db_err("apply", e))?;

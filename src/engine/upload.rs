@@ -1,0 +1,105 @@
+//! Streamed writes: bytes arrive in pieces (a Web stream, a local file for `openWrite`), are cut into
+//! content-addressed chunks and uploaded as they fill, with a bounded number in flight, so memory stays
+//! bounded whatever the file's size. A file that turns out small is handed back whole to go in a pack.
+
+use super::*;
+use crate::namespace::Extent;
+use crate::protocol::{chunk_key, hash_hex};
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+use tokio::task::JoinSet;
+
+/// What a finished upload leaves for the commit.
+#[derive(Debug)]
+pub enum Staged {
+    /// Small enough for a pack: the bytes themselves.
+    Small(Vec<u8>),
+    /// Chunks already in the bucket. `bytes` counts what this upload actually sent.
+    Extents { extents: Vec<Extent>, size: u64, bytes: u64 },
+}
+
+pub struct Upload {
+    mount: Arc<Mount>,
+    pending: BytesMut,
+    extents: Vec<Extent>,
+    size: u64,
+    sent: u64,
+    tasks: JoinSet<FsResult<()>>,
+}
+
+impl Mount {
+    /// Uploads one chunk (unless the namespace already has it) and caches it; `permit` bounds transfers.
+    pub(crate) async fn upload_chunk(&self, key: &str, chunk: Bytes, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> FsResult<()> {
+        self.store.put(key, chunk.clone(), crate::store::PutMode::Overwrite).await.map_err(|e| FsError::from_store("write", e))?;
+        drop(permit);
+        self.cache_chunk(key, &chunk);
+        Ok(())
+    }
+
+    /// Streams a local file into the bucket, one chunk at a time; its bytes are never all in memory.
+    pub async fn upload_local_file(self: &Arc<Self>, path: &std::path::Path) -> FsResult<Staged> {
+        let mut file = tokio::fs::File::open(path).await.map_err(|e| FsError::new("EIO", "open", Some(&path.to_string_lossy())).with_description(e.to_string()))?;
+        let mut up = Upload::new(self.clone())?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).await.map_err(|e| FsError::new("EIO", "read", Some(&path.to_string_lossy())).with_description(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            up.push(&buf[..n]).await?;
+        }
+        up.finish().await
+    }
+}
+
+impl Upload {
+    pub fn new(mount: Arc<Mount>) -> FsResult<Self> {
+        mount.check_writable("open", "/")?;
+        Ok(Upload { mount, pending: BytesMut::new(), extents: Vec::new(), size: 0, sent: 0, tasks: JoinSet::new() })
+    }
+
+    /// Takes more bytes; waits while too many chunks are in flight (that is the backpressure).
+    pub async fn push(&mut self, data: &[u8]) -> FsResult<()> {
+        self.size += data.len() as u64;
+        self.pending.extend_from_slice(data);
+        while self.pending.len() >= CHUNK_SIZE {
+            let chunk = self.pending.split_to(CHUNK_SIZE).freeze();
+            self.send(chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, chunk: Bytes) -> FsResult<()> {
+        // Reap finished uploads so errors surface early and the set stays small.
+        while let Some(done) = self.tasks.try_join_next() {
+            done.map_err(|e| FsError::internal("write", e.to_string()))??;
+        }
+        let hash = hash_hex(&chunk);
+        let key = chunk_key(&hash);
+        self.extents.push(Extent { key: key.clone(), off: 0, len: chunk.len() as u64, hash });
+        let already = self.mount.with_read(|c| Ok(namespace::has_object(c, &key)))?;
+        if already || self.extents[..self.extents.len() - 1].iter().any(|x| x.key == key) {
+            return Ok(());
+        }
+        self.sent += chunk.len() as u64;
+        let permit = self.mount.transfer_permit().await;
+        let mount = self.mount.clone();
+        self.tasks.spawn_on(async move { mount.upload_chunk(&key, chunk, permit).await }, &self.mount.runtime);
+        Ok(())
+    }
+
+    /// Uploads the tail and waits for every chunk.
+    pub async fn finish(mut self) -> FsResult<Staged> {
+        if self.extents.is_empty() && self.pending.len() < SMALL_FILE_MAX {
+            return Ok(Staged::Small(self.pending.to_vec()));
+        }
+        if !self.pending.is_empty() {
+            let tail = std::mem::take(&mut self.pending).freeze();
+            self.send(tail).await?;
+        }
+        while let Some(done) = self.tasks.join_next().await {
+            done.map_err(|e| FsError::internal("write", e.to_string()))??;
+        }
+        Ok(Staged::Extents { extents: self.extents, size: self.size, bytes: self.sent })
+    }
+}
