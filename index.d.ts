@@ -52,6 +52,12 @@ export declare class NativeMount {
   /** A real local read-only copy under cacheRoot, pinned until `release(id)`. */
   materialize(path: string): Promise<JsMaterialized>
   release(id: string): void
+  /** Deletes objects no retained state uses once they have been unreachable for `graceMs`. */
+  gc(graceMs: number, dryRun: boolean): Promise<JsGcReport>
+  /** The newest commits, newest first. */
+  log(limit: number): Promise<JsLogEntry[]>
+  /** Fetches every referenced object and checks it against its hashes. */
+  fsck(): Promise<JsFsckReport>
   /** Waits for the writer role and opens a transaction; nothing in it is visible until `commit`. */
   begin(): Promise<NativeTxn>
 }
@@ -146,6 +152,25 @@ export interface JsFailRule {
   probability?: number
 }
 
+export interface JsFsckReport {
+  objects: number
+  extents: number
+  bytesChecked: number
+  missing: Array<string>
+  corrupt: Array<string>
+  ok: boolean
+}
+
+export interface JsGcReport {
+  scanned: number
+  reachable: number
+  pending: number
+  deleted: number
+  bytesFreed: number
+  deletedKeys: Array<string>
+  dryRun: boolean
+}
+
 export interface JsGetOptions {
   /** First byte, inclusive. */
   start?: number
@@ -171,6 +196,15 @@ export interface JsListResult {
   objects: Array<JsObjectMeta>
   commonPrefixes: Array<string>
   pages: number
+}
+
+export interface JsLogEntry {
+  seq: number
+  epoch: number
+  timeMs: number
+  key: string
+  filesChanged: number
+  bytes: number
 }
 
 export interface JsMaterialized {

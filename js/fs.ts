@@ -5,7 +5,9 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BunFile } from "bun";
 import { checkPath, fsError, settled } from "./errors.ts";
-import type { JsDirent, JsMountStats, JsStat, JsWriteOptions, NativeMount, NativeTxn } from "../index.js";
+import type { JsDirent, JsFsckReport, JsGcReport, JsLogEntry, JsMountStats, JsStat, JsWriteOptions, NativeMount, NativeTxn } from "../index.js";
+
+export type { JsFsckReport as FsckReport, JsGcReport as GcReport, JsLogEntry as LogEntry };
 
 /** What `writeFile` takes. Streams, Blobs and `BunFile`s are streamed into the bucket, not buffered whole. */
 export type FileData = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
@@ -467,6 +469,25 @@ export class CachedFs extends FsView {
   async refresh(): Promise<RefreshResult> {
     const r = await this.#mount.refresh();
     return { outcome: r.outcome as RefreshResult["outcome"], seq: r.seq };
+  }
+
+  /**
+   * Deletes packs, chunks, WAL records and snapshots that no retained state uses, once they have been
+   * unreachable for `graceMs` (default 10 minutes), so readers at an older seq keep working meanwhile.
+   * Writer only.
+   */
+  gc(options: { graceMs?: number; dryRun?: boolean } = {}): Promise<JsGcReport> {
+    return this.#mount.gc(options.graceMs ?? 10 * 60_000, options.dryRun === true);
+  }
+
+  /** The newest commits, newest first: seq, time, writer epoch, entries and bytes changed. */
+  log(options: { limit?: number } = {}): Promise<JsLogEntry[]> {
+    return this.#mount.log(options.limit ?? 100);
+  }
+
+  /** Fetches every object the namespace references and checks it against its hashes. */
+  fsck(): Promise<JsFsckReport> {
+    return this.#mount.fsck();
   }
 
   stats(): CachedFsStats {

@@ -3,7 +3,7 @@
 
 use super::store::NativeObjectStore;
 use super::{async_call, sync_call};
-use crate::engine::{meta, CommitInfo, Mount, MountConfig, RefreshOutcome, Stat, Txn, Upload, WriteOptions};
+use crate::engine::{meta, CommitInfo, FsckReport, GcReport, LogEntry, Mount, MountConfig, RefreshOutcome, Stat, Txn, Upload, WriteOptions};
 use crate::namespace::Extent;
 use crate::error::{FsError, FsResult};
 use crate::namespace::Kind;
@@ -389,12 +389,82 @@ impl NativeMount {
         self.mount.release(&id);
     }
 
+    /// Deletes objects no retained state uses once they have been unreachable for `graceMs`.
+    #[napi(ts_return_type = "Promise<JsGcReport>")]
+    pub fn gc<'env>(&self, env: &'env Env, grace_ms: f64, dry_run: bool) -> napi::Result<PromiseRaw<'env, JsGcReport>> {
+        let grace = non_negative("gc", "graceMs", grace_ms);
+        let mount = self.mount.clone();
+        async_call(env, "gc", async move { mount.gc(grace?, dry_run).await }, |_, r: GcReport| {
+            Ok(JsGcReport {
+                scanned: r.scanned as f64,
+                reachable: r.reachable as f64,
+                pending: r.pending as f64,
+                deleted: r.deleted as f64,
+                bytes_freed: r.bytes_freed as f64,
+                deleted_keys: r.deleted_keys,
+                dry_run: r.dry_run,
+            })
+        })
+    }
+
+    /// The newest commits, newest first.
+    #[napi(ts_return_type = "Promise<JsLogEntry[]>")]
+    pub fn log<'env>(&self, env: &'env Env, limit: u32) -> napi::Result<PromiseRaw<'env, Vec<JsLogEntry>>> {
+        let mount = self.mount.clone();
+        async_call(env, "log", async move { mount.log(limit as usize).await }, |_, entries: Vec<LogEntry>| {
+            Ok(entries
+                .into_iter()
+                .map(|e| JsLogEntry { seq: e.seq as f64, epoch: e.epoch as f64, time_ms: e.time_ms as f64, key: e.key, files_changed: e.files_changed as f64, bytes: e.bytes as f64 })
+                .collect())
+        })
+    }
+
+    /// Fetches every referenced object and checks it against its hashes.
+    #[napi(ts_return_type = "Promise<JsFsckReport>")]
+    pub fn fsck<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsFsckReport>> {
+        let mount = self.mount.clone();
+        async_call(env, "fsck", async move { mount.fsck().await }, |_, r: FsckReport| {
+            Ok(JsFsckReport { objects: r.objects as f64, extents: r.extents as f64, bytes_checked: r.bytes_checked as f64, missing: r.missing, corrupt: r.corrupt, ok: r.ok })
+        })
+    }
+
     /// Waits for the writer role and opens a transaction; nothing in it is visible until `commit`.
     #[napi(ts_return_type = "Promise<NativeTxn>")]
     pub fn begin<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeTxn>> {
         let mount = self.mount.clone();
         async_call(env, "transaction", async move { Txn::begin(mount).await }, |_, tx| Ok(NativeTxn { mount: tx.mount.clone(), txn: Arc::new(Mutex::new(Some(tx))) }))
     }
+}
+
+#[napi(object)]
+pub struct JsGcReport {
+    pub scanned: f64,
+    pub reachable: f64,
+    pub pending: f64,
+    pub deleted: f64,
+    pub bytes_freed: f64,
+    pub deleted_keys: Vec<String>,
+    pub dry_run: bool,
+}
+
+#[napi(object)]
+pub struct JsLogEntry {
+    pub seq: f64,
+    pub epoch: f64,
+    pub time_ms: f64,
+    pub key: String,
+    pub files_changed: f64,
+    pub bytes: f64,
+}
+
+#[napi(object)]
+pub struct JsFsckReport {
+    pub objects: f64,
+    pub extents: f64,
+    pub bytes_checked: f64,
+    pub missing: Vec<String>,
+    pub corrupt: Vec<String>,
+    pub ok: bool,
 }
 
 #[napi(object)]

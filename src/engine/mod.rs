@@ -4,6 +4,8 @@
 //! and become visible (locally and remotely) only when the head names their WAL record.
 
 mod commit;
+mod gc;
+mod inspect;
 mod materialize;
 mod read;
 mod upload;
@@ -11,6 +13,8 @@ mod replica;
 mod txn;
 
 pub use commit::CommitInfo;
+pub use gc::GcReport;
+pub use inspect::{FsckReport, LogEntry};
 pub use replica::RefreshOutcome;
 pub use txn::{Piece, Txn, WriteOptions};
 pub use upload::{Staged, Upload};

@@ -62,10 +62,16 @@ impl Mount {
         }
         let far_behind = head.snapshot.as_ref().is_some_and(|s| s.seq > from && head.seq - from > MAX_REPLAY_BEFORE_SNAPSHOT);
         if head.seq > from && !far_behind {
-            if let Some(records) = self.fetch_records(&head, from, w.head.record.as_deref()).await? {
-                let to = head.seq;
-                self.install(w, records, None, head, Some(etag))?;
-                return Ok(RefreshOutcome::Advanced { from, to });
+            match self.fetch_records(&head, from, w.head.record.as_deref()).await {
+                Ok(Some(records)) => {
+                    let to = head.seq;
+                    self.install(w, records, None, head, Some(etag))?;
+                    return Ok(RefreshOutcome::Advanced { from, to });
+                }
+                Ok(None) => {}
+                // Records this far back were collected: the snapshot is the way forward.
+                Err(e) if e.store_kind == Some("NotFound") => {}
+                Err(e) => return Err(e),
             }
         }
         // Behind the snapshot, ahead of the bucket, or on another history: rebuild.

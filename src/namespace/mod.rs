@@ -84,8 +84,10 @@ CREATE TABLE IF NOT EXISTS inodes(
 CREATE TABLE IF NOT EXISTS dentries(
   parent INTEGER NOT NULL, name TEXT NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(parent, name)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dentries_ino ON dentries(ino);
--- Chunks the namespace has referenced: uploads of the same content are skipped (dedup).
-CREATE TABLE IF NOT EXISTS objects(key TEXT PRIMARY KEY) WITHOUT ROWID;
+-- Which inode uses which data object: dedup asks whether a chunk is in use, GC what is reachable.
+CREATE TABLE IF NOT EXISTS refs(key TEXT NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(key, ino)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refs_ino ON refs(ino);
+CREATE TABLE IF NOT EXISTS gc_pending(key TEXT PRIMARY KEY, since_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 ";
 
@@ -102,7 +104,7 @@ pub fn open(path: &Path) -> FsResult<Connection> {
 /// Empties the namespace back to a bare root, keeping nothing of the replication state.
 pub fn reset(conn: &Connection) -> FsResult<()> {
     conn.execute_batch(
-        "DELETE FROM dentries; DELETE FROM inodes; DELETE FROM meta; DELETE FROM objects;
+        "DELETE FROM dentries; DELETE FROM inodes; DELETE FROM meta; DELETE FROM refs;
          INSERT INTO inodes(ino, kind, mode, size, mtime, ctime) VALUES (1, 2, 493, 0, 0, 0);",
     )
     .map_err(|e| db_err("reset", e))
@@ -233,7 +235,7 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
         Op::Create { parent, name, ino, mode, mtime, size, extents } => {
             let ext = serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))?;
             insert_node(conn, *parent, name, *ino, Kind::File, *mode, *size, *mtime, None, Some(ext))?;
-            note_chunks(conn, extents)?;
+            set_refs(conn, *ino, extents)?;
         }
         Op::Symlink { parent, name, ino, target, mtime } => {
             insert_node(conn, *parent, name, *ino, Kind::Symlink, 0o777, target.len() as u64, *mtime, Some(target.clone()), None)?;
@@ -245,7 +247,7 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
                 .and_then(|mut s| s.execute(params![ino, *size as i64, mtime, ext]))
                 .map_err(e)?;
             expect_one(n, "set content of a missing inode")?;
-            note_chunks(conn, extents)?;
+            set_refs(conn, *ino, extents)?;
         }
         Op::Remove { parent, name } => {
             let ino = lookup(conn, *parent, name)?.ok_or_else(|| FsError::internal("apply", format!("remove of a missing entry {name:?}")))?;
@@ -279,14 +281,28 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
     Ok(())
 }
 
-/// Whether a chunk is referenced by the namespace (so its upload can be skipped).
+/// Whether a data object is in use by some file now (so an upload of the same chunk can be skipped).
 pub fn has_object(conn: &Connection, key: &str) -> bool {
-    conn.prepare_cached("SELECT 1 FROM objects WHERE key = ?1").and_then(|mut s| s.exists([key])).unwrap_or(false)
+    conn.prepare_cached("SELECT 1 FROM refs WHERE key = ?1").and_then(|mut s| s.exists([key])).unwrap_or(false)
 }
 
-pub(crate) fn note_chunks(conn: &Connection, extents: &[Extent]) -> FsResult<()> {
-    for x in extents.iter().filter(|x| x.key.starts_with("chunks/")) {
-        conn.prepare_cached("INSERT OR IGNORE INTO objects(key) VALUES (?1)").and_then(|mut s| s.execute([&x.key])).map_err(|e| db_err("apply", e))?;
+/// Every data extent the namespace uses, read from the inodes themselves (the authority GC trusts).
+pub fn all_extents(conn: &Connection) -> FsResult<Vec<Extent>> {
+    let mut stmt = conn.prepare("SELECT extents FROM inodes WHERE extents IS NOT NULL").map_err(|e| db_err("gc", e))?;
+    let rows: Vec<String> = stmt.query_map([], |r| r.get(0)).and_then(|r| r.collect::<Result<_, _>>()).map_err(|e| db_err("gc", e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let extents: Vec<Extent> = serde_json::from_str(&row).map_err(|e| FsError::internal("gc", format!("unreadable extents: {e}")))?;
+        out.extend(extents);
+    }
+    Ok(out)
+}
+
+pub(crate) fn set_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
+    let e = |e: rusqlite::Error| db_err("apply", e);
+    conn.prepare_cached("DELETE FROM refs WHERE ino = ?1").and_then(|mut s| s.execute([ino])).map_err(e)?;
+    for x in extents {
+        conn.prepare_cached("INSERT OR IGNORE INTO refs(key, ino) VALUES (?1, ?2)").and_then(|mut s| s.execute(params![x.key, ino])).map_err(e)?;
     }
     Ok(())
 }
@@ -322,6 +338,7 @@ fn remove_subtree(conn: &Connection, ino: Ino) -> FsResult<()> {
     .map_err(|e| db_err("rm", e))?;
     conn.execute_batch(
         "DELETE FROM dentries WHERE parent IN (SELECT ino FROM temp.doomed);
+         DELETE FROM refs WHERE ino IN (SELECT ino FROM temp.doomed);
          DELETE FROM inodes WHERE ino IN (SELECT ino FROM temp.doomed);
          DELETE FROM temp.doomed;",
     )

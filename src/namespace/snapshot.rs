@@ -48,13 +48,13 @@ pub fn export(conn: &Connection, seq: u64, record: Option<String>) -> FsResult<S
 /// Replaces the namespace with the snapshot's (inside the caller's transaction).
 pub fn import(conn: &Connection, snap: &Snapshot) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("snapshot", e);
-    conn.execute_batch("DELETE FROM dentries; DELETE FROM inodes;").map_err(e)?;
+    conn.execute_batch("DELETE FROM dentries; DELETE FROM inodes; DELETE FROM refs;").map_err(e)?;
     {
         let mut ins = conn.prepare("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)").map_err(e)?;
         for i in &snap.inodes {
             let ext = if i.extents.is_empty() { None } else { Some(serde_json::to_string(&i.extents).map_err(|x| FsError::internal("snapshot", x.to_string()))?) };
             ins.execute(params![i.ino, i.kind as i64, i.mode as i64, i.size as i64, i.mtime, i.ctime, i.target, ext]).map_err(e)?;
-            note_chunks(conn, &i.extents)?;
+            set_refs(conn, i.ino, &i.extents)?;
         }
         let mut ins = conn.prepare("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)").map_err(e)?;
         for (p, n, i) in &snap.dentries {
