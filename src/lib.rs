@@ -10,3 +10,6 @@ pub mod protocol;
 pub mod store;
 
 mod bindings;
+
+#[cfg(test)]
+mod fuzz_tests;
