@@ -160,7 +160,7 @@ async fn user_errors_are_node_style_and_change_nothing() {
     assert_eq!(code(tx.mkdir("/dir/file/sub", true)), "ENOTDIR");
     assert_eq!(code(tx.write_file("/missing/f", b"", WriteOptions::default())), "ENOENT");
     assert_eq!(code(tx.write_file("/dir", b"", WriteOptions::default())), "EISDIR");
-    assert_eq!(code(tx.rm("/dir", false, false)), "ENOTEMPTY");
+    assert_eq!(code(tx.rm("/dir", false, false)), "EISDIR");
     assert_eq!(code(tx.rm("/", true, false)), "EINVAL");
     assert_eq!(code(tx.rename("/dir", "/dir/inner")), "EINVAL");
     assert_eq!(code(tx.rename("/nope", "/x")), "ENOENT");

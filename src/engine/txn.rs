@@ -281,9 +281,7 @@ impl Txn {
             let Some(node) = r.node.clone() else {
                 return if force { Ok(()) } else { Err(FsError::new("ENOENT", "rm", Some(raw))) };
             };
-            if node.kind == Kind::Dir && !recursive && namespace::has_children(tx.conn(), node.ino)? {
-                return Err(FsError::new("ENOTEMPTY", "rm", Some(raw)));
-            }
+            // Like Node's fs.rm: a directory needs `recursive`, empty or not (rmdir is for empty ones).
             if node.kind == Kind::Dir && !recursive {
                 return Err(FsError::new("EISDIR", "rm", Some(raw)).with_description("is a directory (use recursive)"));
             }
