@@ -55,7 +55,10 @@ fn id_hash(id: &str) -> String {
 impl BlockCache {
     /// Opens the cache directory, adopting the blocks already there (oldest first in LRU order).
     pub fn open(dir: &Path, capacity: u64) -> std::io::Result<Self> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let mut found = Vec::new();
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
@@ -65,15 +68,35 @@ impl BlockCache {
                 continue;
             };
             let meta = entry.metadata()?;
-            found.push((meta.modified().ok(), idh.to_string(), Entry { file: name.clone(), size: meta.len(), hash: hash.to_string() }));
+            found.push((
+                meta.modified().ok(),
+                idh.to_string(),
+                Entry {
+                    file: name.clone(),
+                    size: meta.len(),
+                    hash: hash.to_string(),
+                },
+            ));
         }
         found.sort_by_key(|f| f.0);
-        let mut state = State { lru: LruCache::unbounded(), used: 0, pinned: HashMap::new() };
+        let mut state = State {
+            lru: LruCache::unbounded(),
+            used: 0,
+            pinned: HashMap::new(),
+        };
         for (_, idh, e) in found {
             state.used += e.size;
             state.lru.put(idh, e);
         }
-        let cache = BlockCache { dir: dir.to_path_buf(), capacity, state: Mutex::new(state), hits: 0.into(), misses: 0.into(), corrupt: 0.into(), evictions: 0.into() };
+        let cache = BlockCache {
+            dir: dir.to_path_buf(),
+            capacity,
+            state: Mutex::new(state),
+            hits: 0.into(),
+            misses: 0.into(),
+            corrupt: 0.into(),
+            evictions: 0.into(),
+        };
         let doomed = cache.evict_to(capacity, &mut cache.lock());
         cache.remove_files(doomed);
         Ok(cache)
@@ -117,19 +140,28 @@ impl BlockCache {
         if data.len() as u64 > self.capacity {
             return;
         }
-        let Ok((tmp, mut f)) = self.temp_file() else { return };
+        let Ok((tmp, mut f)) = self.temp_file() else {
+            return;
+        };
         if f.write_all(data).is_err() {
             let _ = fs::remove_file(&tmp);
             return;
         }
-        self.adopt(id, &tmp, &blake3::hash(data).to_hex()[..32], data.len() as u64);
+        self.adopt(
+            id,
+            &tmp,
+            &blake3::hash(data).to_hex()[..32],
+            data.len() as u64,
+        );
     }
 
     fn evict_to(&self, capacity: u64, st: &mut State) -> Vec<String> {
         let mut doomed = Vec::new();
         let mut skipped = Vec::new();
         while st.used > capacity {
-            let Some((idh, e)) = st.lru.pop_lru() else { break };
+            let Some((idh, e)) = st.lru.pop_lru() else {
+                break;
+            };
             if st.pinned.contains_key(&idh) {
                 skipped.push((idh, e));
                 continue;
@@ -161,7 +193,11 @@ impl BlockCache {
     /// A new private temp file in the cache directory, to be `adopt`ed once written.
     pub fn temp_file(&self) -> std::io::Result<(PathBuf, fs::File)> {
         let tmp = self.dir.join(format!(".tmp-{}", fastrand::u64(..)));
-        let f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         Ok((tmp, f))
     }
 
@@ -176,7 +212,14 @@ impl BlockCache {
         let doomed = {
             let mut st = self.lock();
             let mut doomed = Vec::new();
-            if let Some(old) = st.lru.put(idh, Entry { file: file.clone(), size, hash: hash.to_string() }) {
+            if let Some(old) = st.lru.put(
+                idh,
+                Entry {
+                    file: file.clone(),
+                    size,
+                    hash: hash.to_string(),
+                },
+            ) {
                 st.used -= old.size;
                 if old.file != file {
                     doomed.push(old.file);
@@ -240,14 +283,22 @@ mod tests {
         assert!(c.get("huge").is_none());
 
         // Corrupt a block on disk: detected, dropped, never returned.
-        let f = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| fs::read(p).unwrap() == vec![3u8; 40]).unwrap();
+        let f = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| fs::read(p).unwrap() == vec![3u8; 40])
+            .unwrap();
         fs::write(&f, [9u8; 40]).unwrap();
         assert!(c.get("c").is_none());
         assert_eq!(c.stats().corrupt, 1);
 
         drop(c);
         let c = BlockCache::open(dir.path(), 100).unwrap();
-        assert_eq!(c.get("a").unwrap(), vec![1u8; 40], "a warm reopen finds the cache again");
+        assert_eq!(
+            c.get("a").unwrap(),
+            vec![1u8; 40],
+            "a warm reopen finds the cache again"
+        );
     }
 
     #[test]

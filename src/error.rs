@@ -22,7 +22,15 @@ pub type FsResult<T> = Result<T, FsError>;
 
 impl FsError {
     pub fn new(code: &'static str, syscall: &str, path: Option<&str>) -> Self {
-        Self { code, description: describe(code).to_string(), syscall: syscall.to_string(), path: path.map(str::to_string), dest: None, status: None, store_kind: None }
+        Self {
+            code,
+            description: describe(code).to_string(),
+            syscall: syscall.to_string(),
+            path: path.map(str::to_string),
+            dest: None,
+            status: None,
+            store_kind: None,
+        }
     }
 
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
@@ -53,7 +61,9 @@ impl FsError {
             StoreError::Other { status, .. } => ("EIO", *status),
         };
         let key = match &e {
-            StoreError::NotFound { key } | StoreError::PreconditionFailed { key } | StoreError::NotModified { key } => key.clone(),
+            StoreError::NotFound { key }
+            | StoreError::PreconditionFailed { key }
+            | StoreError::NotModified { key } => key.clone(),
             StoreError::Transient { key, .. } | StoreError::Other { key, .. } => key.clone(),
         };
         Self {
@@ -109,9 +119,26 @@ mod tests {
 
     #[test]
     fn messages_look_like_node() {
-        assert_eq!(FsError::new("ENOENT", "stat", Some("/a/b")).to_string(), "ENOENT: no such file or directory, stat '/a/b'");
-        assert_eq!(FsError::new("EEXIST", "rename", Some("/a")).with_dest("/b").to_string(), "EEXIST: file already exists, rename '/a' -> '/b'");
-        let e = FsError::from_store("put", StoreError::Other { op: "put".into(), key: "k".into(), status: Some(403), code: "AccessDenied".into(), message: "no".into() });
+        assert_eq!(
+            FsError::new("ENOENT", "stat", Some("/a/b")).to_string(),
+            "ENOENT: no such file or directory, stat '/a/b'"
+        );
+        assert_eq!(
+            FsError::new("EEXIST", "rename", Some("/a"))
+                .with_dest("/b")
+                .to_string(),
+            "EEXIST: file already exists, rename '/a' -> '/b'"
+        );
+        let e = FsError::from_store(
+            "put",
+            StoreError::Other {
+                op: "put".into(),
+                key: "k".into(),
+                status: Some(403),
+                code: "AccessDenied".into(),
+                message: "no".into(),
+            },
+        );
         assert_eq!(e.code, "EIO");
         assert_eq!(e.status, Some(403));
         assert!(e.to_string().contains("AccessDenied"));

@@ -19,7 +19,11 @@ fn path_like() -> impl Strategy<Value = String> {
     ];
     (any::<bool>(), proptest::collection::vec(comp, 0..12)).prop_map(|(abs, parts)| {
         let p = parts.join("/");
-        if abs { format!("/{p}") } else { p }
+        if abs {
+            format!("/{p}")
+        } else {
+            p
+        }
     })
 }
 

@@ -25,7 +25,12 @@ impl VPath {
     /// The parent and the last name; `None` for the root.
     pub fn split_last(&self) -> Option<(VPath, &str)> {
         let (last, init) = self.parts.split_last()?;
-        Some((VPath { parts: init.to_vec() }, last.as_str()))
+        Some((
+            VPath {
+                parts: init.to_vec(),
+            },
+            last.as_str(),
+        ))
     }
 
     pub fn join(&self, name: &str) -> VPath {
@@ -55,13 +60,21 @@ impl std::fmt::Display for VPath {
 /// Normalises `raw` for `syscall`, or fails with EINVAL / ENAMETOOLONG naming the raw path.
 pub fn normalize(raw: &str, syscall: &str) -> FsResult<VPath> {
     if raw.contains('\0') {
-        return Err(FsError::invalid(syscall, Some(&raw.replace('\0', "\\0")), "path contains a NUL byte"));
+        return Err(FsError::invalid(
+            syscall,
+            Some(&raw.replace('\0', "\\0")),
+            "path contains a NUL byte",
+        ));
     }
     if raw.is_empty() {
-        return Err(FsError::new("ENOENT", syscall, Some(raw)).with_description("no such file or directory (empty path)"));
+        return Err(FsError::new("ENOENT", syscall, Some(raw))
+            .with_description("no such file or directory (empty path)"));
     }
     if raw.len() > MAX_PATH_BYTES {
-        return Err(FsError::new("ENAMETOOLONG", syscall, Some(&raw[..64.min(raw.len())])).with_description(format!("path longer than {MAX_PATH_BYTES} bytes")));
+        return Err(
+            FsError::new("ENAMETOOLONG", syscall, Some(&raw[..64.min(raw.len())]))
+                .with_description(format!("path longer than {MAX_PATH_BYTES} bytes")),
+        );
     }
     let mut parts: Vec<String> = Vec::new();
     for comp in raw.split('/') {
@@ -72,7 +85,8 @@ pub fn normalize(raw: &str, syscall: &str) -> FsResult<VPath> {
             }
             name => {
                 if name.len() > MAX_NAME_BYTES {
-                    return Err(FsError::new("ENAMETOOLONG", syscall, Some(raw)).with_description(format!("name longer than {MAX_NAME_BYTES} bytes")));
+                    return Err(FsError::new("ENAMETOOLONG", syscall, Some(raw))
+                        .with_description(format!("name longer than {MAX_NAME_BYTES} bytes")));
                 }
                 parts.push(name.to_string());
             }
@@ -104,9 +118,15 @@ mod tests {
     fn rejects_bad_paths() {
         assert_eq!(normalize("a\0b", "open").unwrap_err().code, "EINVAL");
         assert_eq!(normalize("", "open").unwrap_err().code, "ENOENT");
-        assert_eq!(normalize(&"x".repeat(256), "open").unwrap_err().code, "ENAMETOOLONG");
+        assert_eq!(
+            normalize(&"x".repeat(256), "open").unwrap_err().code,
+            "ENAMETOOLONG"
+        );
         assert!(normalize(&"x".repeat(255), "open").is_ok());
-        assert_eq!(normalize(&"/abc".repeat(1100), "open").unwrap_err().code, "ENAMETOOLONG");
+        assert_eq!(
+            normalize(&"/abc".repeat(1100), "open").unwrap_err().code,
+            "ENAMETOOLONG"
+        );
     }
 
     #[test]
@@ -114,6 +134,8 @@ mod tests {
         let a = normalize("/a/b", "x").unwrap();
         assert!(a.starts_with(&normalize("/a", "x").unwrap()));
         assert!(a.starts_with(&VPath::root()));
-        assert!(!normalize("/ab", "x").unwrap().starts_with(&normalize("/a", "x").unwrap()));
+        assert!(!normalize("/ab", "x")
+            .unwrap()
+            .starts_with(&normalize("/a", "x").unwrap()));
     }
 }

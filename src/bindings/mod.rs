@@ -34,11 +34,18 @@ pub(crate) fn js_error(env: &Env, e: &FsError) -> napi::Error {
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 /// Runs a synchronous engine call with panics caught and errors made Node-style.
-pub(crate) fn sync_call<T>(env: &Env, syscall: &str, f: impl FnOnce() -> FsResult<T>) -> napi::Result<T> {
+pub(crate) fn sync_call<T>(
+    env: &Env,
+    syscall: &str,
+    f: impl FnOnce() -> FsResult<T>,
+) -> napi::Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(js_error(env, &e)),
@@ -48,7 +55,12 @@ pub(crate) fn sync_call<T>(env: &Env, syscall: &str, f: impl FnOnce() -> FsResul
 
 /// Runs an engine future on tokio and returns a promise; `convert` turns the result into a JS value on
 /// the JS thread. A panic in the future rejects the promise with `EIO`.
-pub(crate) fn async_call<'env, T, V, F, C>(env: &'env Env, syscall: &'static str, fut: F, convert: C) -> napi::Result<PromiseRaw<'env, V>>
+pub(crate) fn async_call<'env, T, V, F, C>(
+    env: &'env Env,
+    syscall: &'static str,
+    fut: F,
+    convert: C,
+) -> napi::Result<PromiseRaw<'env, V>>
 where
     T: Send + 'static,
     V: ToNapiValue,
@@ -59,7 +71,9 @@ where
         async move {
             Ok(match tokio::spawn(fut).await {
                 Ok(r) => r,
-                Err(join) if join.is_panic() => Err(FsError::internal(syscall, panic_message(join.into_panic()))),
+                Err(join) if join.is_panic() => {
+                    Err(FsError::internal(syscall, panic_message(join.into_panic())))
+                }
                 Err(join) => Err(FsError::internal(syscall, join.to_string())),
             })
         },

@@ -3,9 +3,12 @@
 
 use super::store::NativeObjectStore;
 use super::{async_call, sync_call};
-use crate::engine::{meta, CommitInfo, FsckReport, GcReport, LogEntry, Mount, MountConfig, RefreshOutcome, Stat, Txn, Upload, WriteOptions};
-use crate::namespace::Extent;
+use crate::engine::{
+    meta, CommitInfo, FsckReport, GcReport, LogEntry, Mount, MountConfig, RefreshOutcome, Stat,
+    Txn, Upload, WriteOptions,
+};
 use crate::error::{FsError, FsResult};
+use crate::namespace::Extent;
 use crate::namespace::Kind;
 use crate::store::RetryPolicy;
 use napi::bindgen_prelude::*;
@@ -45,7 +48,14 @@ fn kind_name(k: Kind) -> &'static str {
 
 impl From<Stat> for JsStat {
     fn from(s: Stat) -> Self {
-        JsStat { ino: s.ino as f64, kind: kind_name(s.kind).into(), mode: s.mode, size: s.size as f64, mtime_ms: s.mtime_ms as f64, ctime_ms: s.ctime_ms as f64 }
+        JsStat {
+            ino: s.ino as f64,
+            kind: kind_name(s.kind).into(),
+            mode: s.mode,
+            size: s.size as f64,
+            mtime_ms: s.mtime_ms as f64,
+            ctime_ms: s.ctime_ms as f64,
+        }
     }
 }
 
@@ -64,8 +74,16 @@ pub struct JsWriteOptions {
 
 impl From<Option<JsWriteOptions>> for WriteOptions {
     fn from(o: Option<JsWriteOptions>) -> Self {
-        let o = o.unwrap_or(JsWriteOptions { create_parents: None, exclusive: None, mode: None });
-        WriteOptions { create_parents: o.create_parents.unwrap_or(false), exclusive: o.exclusive.unwrap_or(false), mode: o.mode }
+        let o = o.unwrap_or(JsWriteOptions {
+            create_parents: None,
+            exclusive: None,
+            mode: None,
+        });
+        WriteOptions {
+            create_parents: o.create_parents.unwrap_or(false),
+            exclusive: o.exclusive.unwrap_or(false),
+            mode: o.mode,
+        }
     }
 }
 
@@ -77,7 +95,10 @@ pub struct JsCommit {
 
 impl From<CommitInfo> for JsCommit {
     fn from(c: CommitInfo) -> Self {
-        JsCommit { seq: c.seq as f64, committed: c.committed }
+        JsCommit {
+            seq: c.seq as f64,
+            committed: c.committed,
+        }
     }
 }
 
@@ -106,14 +127,23 @@ pub struct JsMountStats {
 }
 
 fn dirents(v: Vec<(String, Kind)>) -> Vec<JsDirent> {
-    v.into_iter().map(|(name, k)| JsDirent { name, kind: kind_name(k).into() }).collect()
+    v.into_iter()
+        .map(|(name, k)| JsDirent {
+            name,
+            kind: kind_name(k).into(),
+        })
+        .collect()
 }
 
 fn non_negative(syscall: &str, name: &str, v: f64) -> FsResult<u64> {
     if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
         Ok(v as u64)
     } else {
-        Err(FsError::invalid(syscall, None, format!("{name} must be a non-negative integer")))
+        Err(FsError::invalid(
+            syscall,
+            None,
+            format!("{name} must be a non-negative integer"),
+        ))
     }
 }
 
@@ -131,25 +161,41 @@ pub struct NativeMount {
 macro_rules! write_op {
     ($self:ident, $env:ident, $syscall:literal, |$tx:ident| $body:expr) => {{
         let mount = $self.mount.clone();
-        async_call($env, $syscall, async move { mount.write(Box::new(move |$tx: &mut Txn| $body)).await }, |_, c| Ok(JsCommit::from(c)))
+        async_call(
+            $env,
+            $syscall,
+            async move { mount.write(Box::new(move |$tx: &mut Txn| $body)).await },
+            |_, c| Ok(JsCommit::from(c)),
+        )
     }};
 }
 
 #[napi]
 impl NativeMount {
     #[napi(ts_return_type = "Promise<NativeMount>")]
-    pub fn open<'env>(env: &'env Env, store: &NativeObjectStore, options: JsMountOptions) -> napi::Result<PromiseRaw<'env, NativeMount>> {
+    pub fn open<'env>(
+        env: &'env Env,
+        store: &NativeObjectStore,
+        options: JsMountOptions,
+    ) -> napi::Result<PromiseRaw<'env, NativeMount>> {
         let base = store.store.clone();
-        let config = non_negative("mount", "cacheBytes", options.cache_bytes).map(|cache_bytes| MountConfig {
-            name: options.name,
-            readwrite: options.readwrite,
-            cache_root: options.cache_root.into(),
-            cache_bytes,
-            store_id: options.store_id,
-            snapshot_every: options.snapshot_every.unwrap_or(256).max(1) as u64,
-            retry: RetryPolicy::default(),
+        let config = non_negative("mount", "cacheBytes", options.cache_bytes).map(|cache_bytes| {
+            MountConfig {
+                name: options.name,
+                readwrite: options.readwrite,
+                cache_root: options.cache_root.into(),
+                cache_bytes,
+                store_id: options.store_id,
+                snapshot_every: options.snapshot_every.unwrap_or(256).max(1) as u64,
+                retry: RetryPolicy::default(),
+            }
         });
-        async_call(env, "mount", async move { Mount::open(base, config?).await }, |_, mount| Ok(NativeMount { mount }))
+        async_call(
+            env,
+            "mount",
+            async move { Mount::open(base, config?).await },
+            |_, mount| Ok(NativeMount { mount }),
+        )
     }
 
     #[napi(getter)]
@@ -201,13 +247,15 @@ impl NativeMount {
 
     #[napi]
     pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
-        sync_call(&env, "stat", || self.mount.with_read(|c| meta::stat(c, &path, follow)).map(JsStat::from))
+        sync_call(&env, "stat", || {
+            self.mount.stat(&path, follow).map(JsStat::from)
+        })
     }
 
     /// Like `stat`, but `null` instead of ENOENT (one call for `exists`-then-`stat` callers).
     #[napi]
     pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
-        sync_call(&env, "stat", || match self.mount.with_read(|c| meta::stat(c, &path, follow)) {
+        sync_call(&env, "stat", || match self.mount.stat(&path, follow) {
             Ok(s) => Ok(Some(s.into())),
             Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
             Err(e) => Err(e),
@@ -216,32 +264,48 @@ impl NativeMount {
 
     #[napi]
     pub fn exists(&self, env: Env, path: String) -> napi::Result<bool> {
-        sync_call(&env, "access", || self.mount.with_read(|c| Ok(meta::exists(c, &path))))
+        sync_call(&env, "access", || Ok(self.mount.stat(&path, true).is_ok()))
     }
 
     #[napi]
     pub fn readdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<Vec<JsDirent>> {
-        sync_call(&env, "scandir", || self.mount.with_read(|c| meta::readdir(c, &path, recursive)).map(dirents))
+        sync_call(&env, "scandir", || {
+            self.mount
+                .with_read(|c| meta::readdir(c, &path, recursive))
+                .map(dirents)
+        })
     }
 
     #[napi]
     pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
-        sync_call(&env, "readlink", || self.mount.with_read(|c| meta::readlink(c, &path)))
+        sync_call(&env, "readlink", || {
+            self.mount.with_read(|c| meta::readlink(c, &path))
+        })
     }
 
     #[napi]
     pub fn realpath(&self, env: Env, path: String) -> napi::Result<String> {
-        sync_call(&env, "realpath", || self.mount.with_read(|c| meta::realpath(c, &path)))
+        sync_call(&env, "realpath", || {
+            self.mount.with_read(|c| meta::realpath(c, &path))
+        })
     }
 
     // ---- bytes ----
 
     /// `[offset, offset + length)` of a file (to its end when `length` is absent).
     #[napi(ts_return_type = "Promise<Buffer>")]
-    pub fn read<'env>(&self, env: &'env Env, path: String, offset: Option<f64>, length: Option<f64>) -> napi::Result<PromiseRaw<'env, Buffer>> {
+    pub fn read<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        offset: Option<f64>,
+        length: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, Buffer>> {
         let plan = (|| {
             self.mount.check_open("read")?;
-            let node = self.mount.with_read(|c| meta::file_inode(c, &path, "open"))?;
+            let node = self
+                .mount
+                .with_read(|c| meta::file_inode(c, &path, "open"))?;
             let offset = non_negative("read", "offset", offset.unwrap_or(0.0))?;
             let length = match length {
                 Some(l) => non_negative("read", "length", l)?,
@@ -255,7 +319,9 @@ impl NativeMount {
             "read",
             async move {
                 let (node, offset, length) = plan?;
-                mount.read_range(node.extents, node.size, offset, length).await
+                mount
+                    .read_range(node.extents()?, node.size, offset, length)
+                    .await
             },
             |_, data| Ok(Buffer::from(data)),
         )
@@ -264,72 +330,144 @@ impl NativeMount {
     #[napi(ts_return_type = "Promise<JsRefresh>")]
     pub fn refresh<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsRefresh>> {
         let mount = self.mount.clone();
-        async_call(env, "refresh", async move { Ok((mount.refresh().await?, mount.seq())) }, |_, (outcome, seq)| {
-            let outcome = match outcome {
-                RefreshOutcome::Unchanged => "unchanged",
-                RefreshOutcome::Advanced { .. } => "advanced",
-                RefreshOutcome::Rebuilt { .. } => "rebuilt",
-            };
-            Ok(JsRefresh { outcome: outcome.into(), seq: seq as f64 })
-        })
+        async_call(
+            env,
+            "refresh",
+            async move { Ok((mount.refresh().await?, mount.seq())) },
+            |_, (outcome, seq)| {
+                let outcome = match outcome {
+                    RefreshOutcome::Unchanged => "unchanged",
+                    RefreshOutcome::Advanced { .. } => "advanced",
+                    RefreshOutcome::Rebuilt { .. } => "rebuilt",
+                };
+                Ok(JsRefresh {
+                    outcome: outcome.into(),
+                    seq: seq as f64,
+                })
+            },
+        )
     }
 
     // ---- writes, one commit each (grouped when concurrent) ----
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn write_file<'env>(&self, env: &'env Env, path: String, data: Buffer, options: Option<JsWriteOptions>) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn write_file<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        data: Buffer,
+        options: Option<JsWriteOptions>,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         let (data, opts) = (owned(&data), WriteOptions::from(options));
         write_op!(self, env, "open", |tx| tx.write_file(&path, &data, opts))
     }
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn append_file<'env>(&self, env: &'env Env, path: String, data: Buffer) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn append_file<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        data: Buffer,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         let data = owned(&data);
         write_op!(self, env, "open", |tx| tx.append_file(&path, &data))
     }
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn mkdir<'env>(&self, env: &'env Env, path: String, recursive: bool) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn mkdir<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        recursive: bool,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         write_op!(self, env, "mkdir", |tx| tx.mkdir(&path, recursive))
     }
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn rm<'env>(&self, env: &'env Env, path: String, recursive: bool, force: bool) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn rm<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        recursive: bool,
+        force: bool,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         write_op!(self, env, "rm", |tx| tx.rm(&path, recursive, force))
     }
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn rmdir<'env>(&self, env: &'env Env, path: String) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn rmdir<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         write_op!(self, env, "rmdir", |tx| tx.rmdir(&path))
     }
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn rename<'env>(&self, env: &'env Env, from: String, to: String) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn rename<'env>(
+        &self,
+        env: &'env Env,
+        from: String,
+        to: String,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         write_op!(self, env, "rename", |tx| tx.rename(&from, &to))
     }
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn copy<'env>(&self, env: &'env Env, from: String, to: String, recursive: bool) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn copy<'env>(
+        &self,
+        env: &'env Env,
+        from: String,
+        to: String,
+        recursive: bool,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         write_op!(self, env, "copyfile", |tx| tx.copy(&from, &to, recursive))
     }
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn symlink<'env>(&self, env: &'env Env, target: String, path: String) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn symlink<'env>(
+        &self,
+        env: &'env Env,
+        target: String,
+        path: String,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         write_op!(self, env, "symlink", |tx| tx.symlink(&target, &path))
     }
 
     /// chmod (`mode`) and utimes (`mtimeMs`).
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn set_attr<'env>(&self, env: &'env Env, path: String, mode: Option<u32>, mtime_ms: Option<f64>) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn set_attr<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        mode: Option<u32>,
+        mtime_ms: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         let syscall = if mode.is_some() { "chmod" } else { "utime" };
-        let mtime = mtime_ms.map(|m| if m.is_finite() { Ok(m as i64) } else { Err(FsError::invalid(syscall, Some(&path), "mtime must be a finite number")) }).transpose();
+        let mtime = mtime_ms
+            .map(|m| {
+                if m.is_finite() {
+                    Ok(m as i64)
+                } else {
+                    Err(FsError::invalid(
+                        syscall,
+                        Some(&path),
+                        "mtime must be a finite number",
+                    ))
+                }
+            })
+            .transpose();
         let mount = self.mount.clone();
         async_call(
             env,
             "setattr",
             async move {
                 let mtime = mtime?;
-                mount.write(Box::new(move |tx: &mut Txn| tx.set_attr(&path, mode, mtime, syscall))).await
+                mount
+                    .write(Box::new(move |tx: &mut Txn| {
+                        tx.set_attr(&path, mode, mtime, syscall)
+                    }))
+                    .await
             },
             |_, c| Ok(JsCommit::from(c)),
         )
@@ -338,12 +476,25 @@ impl NativeMount {
     /// Streams bytes into a new file: `push` them, then `commit` to a path.
     #[napi]
     pub fn create_upload(&self, env: Env) -> napi::Result<NativeUpload> {
-        sync_call(&env, "open", || Ok(NativeUpload { upload: Arc::new(tokio::sync::Mutex::new(Some(Upload::new(self.mount.clone())?))), mount: self.mount.clone() }))
+        sync_call(&env, "open", || {
+            Ok(NativeUpload {
+                upload: Arc::new(tokio::sync::Mutex::new(Some(Upload::new(
+                    self.mount.clone(),
+                )?))),
+                mount: self.mount.clone(),
+            })
+        })
     }
 
     /// Uploads a local file (read a chunk at a time) and commits it at `path`.
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn write_local_file<'env>(&self, env: &'env Env, path: String, local_path: String, options: Option<JsWriteOptions>) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+    pub fn write_local_file<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        local_path: String,
+        options: Option<JsWriteOptions>,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         let opts = WriteOptions::from(options);
         let mount = self.mount.clone();
         async_call(
@@ -351,8 +502,14 @@ impl NativeMount {
             "open",
             async move {
                 mount.check_writable("open", &path)?;
-                let staged = mount.upload_local_file(std::path::Path::new(&local_path)).await?;
-                mount.write(Box::new(move |tx: &mut Txn| tx.write_staged(&path, staged, opts))).await
+                let staged = mount
+                    .upload_local_file(std::path::Path::new(&local_path))
+                    .await?;
+                mount
+                    .write(Box::new(move |tx: &mut Txn| {
+                        tx.write_staged(&path, staged, opts)
+                    }))
+                    .await
             },
             |_, c| Ok(JsCommit::from(c)),
         )
@@ -363,24 +520,43 @@ impl NativeMount {
     pub fn open_file(&self, env: Env, path: String) -> napi::Result<NativeFileHandle> {
         sync_call(&env, "open", || {
             self.mount.check_open("open")?;
-            let node = self.mount.with_read(|c| meta::file_inode(c, &path, "open"))?;
-            Ok(NativeFileHandle { mount: self.mount.clone(), extents: Arc::new(node.extents), size: node.size })
+            let node = self
+                .mount
+                .with_read(|c| meta::file_inode(c, &path, "open"))?;
+            Ok(NativeFileHandle {
+                mount: self.mount.clone(),
+                extents: Arc::new(node.extents()?),
+                size: node.size,
+            })
         })
     }
 
     /// A real local read-only copy under cacheRoot, pinned until `release(id)`.
     #[napi(ts_return_type = "Promise<JsMaterialized>")]
-    pub fn materialize<'env>(&self, env: &'env Env, path: String) -> napi::Result<PromiseRaw<'env, JsMaterialized>> {
-        let node = self.mount.check_open("materialize").and_then(|_| self.mount.with_read(|c| meta::file_inode(c, &path, "open")));
+    pub fn materialize<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+    ) -> napi::Result<PromiseRaw<'env, JsMaterialized>> {
+        let node = self
+            .mount
+            .check_open("materialize")
+            .and_then(|_| self.mount.with_read(|c| meta::file_inode(c, &path, "open")));
         let mount = self.mount.clone();
         async_call(
             env,
             "materialize",
             async move {
                 let node = node?;
-                mount.materialize(node.extents, node.size).await
+                mount.materialize(node.extents()?, node.size).await
             },
-            |_, m| Ok(JsMaterialized { id: m.id, path: m.path.to_string_lossy().into_owned(), size: m.size as f64 }),
+            |_, m| {
+                Ok(JsMaterialized {
+                    id: m.id,
+                    path: m.path.to_string_lossy().into_owned(),
+                    size: m.size as f64,
+                })
+            },
         )
     }
 
@@ -391,48 +567,96 @@ impl NativeMount {
 
     /// Deletes objects no retained state uses once they have been unreachable for `graceMs`.
     #[napi(ts_return_type = "Promise<JsGcReport>")]
-    pub fn gc<'env>(&self, env: &'env Env, grace_ms: f64, dry_run: bool) -> napi::Result<PromiseRaw<'env, JsGcReport>> {
+    pub fn gc<'env>(
+        &self,
+        env: &'env Env,
+        grace_ms: f64,
+        dry_run: bool,
+    ) -> napi::Result<PromiseRaw<'env, JsGcReport>> {
         let grace = non_negative("gc", "graceMs", grace_ms);
         let mount = self.mount.clone();
-        async_call(env, "gc", async move { mount.gc(grace?, dry_run).await }, |_, r: GcReport| {
-            Ok(JsGcReport {
-                scanned: r.scanned as f64,
-                reachable: r.reachable as f64,
-                pending: r.pending as f64,
-                deleted: r.deleted as f64,
-                bytes_freed: r.bytes_freed as f64,
-                deleted_keys: r.deleted_keys,
-                dry_run: r.dry_run,
-            })
-        })
+        async_call(
+            env,
+            "gc",
+            async move { mount.gc(grace?, dry_run).await },
+            |_, r: GcReport| {
+                Ok(JsGcReport {
+                    scanned: r.scanned as f64,
+                    reachable: r.reachable as f64,
+                    pending: r.pending as f64,
+                    deleted: r.deleted as f64,
+                    bytes_freed: r.bytes_freed as f64,
+                    deleted_keys: r.deleted_keys,
+                    dry_run: r.dry_run,
+                })
+            },
+        )
     }
 
     /// The newest commits, newest first.
     #[napi(ts_return_type = "Promise<JsLogEntry[]>")]
-    pub fn log<'env>(&self, env: &'env Env, limit: u32) -> napi::Result<PromiseRaw<'env, Vec<JsLogEntry>>> {
+    pub fn log<'env>(
+        &self,
+        env: &'env Env,
+        limit: u32,
+    ) -> napi::Result<PromiseRaw<'env, Vec<JsLogEntry>>> {
         let mount = self.mount.clone();
-        async_call(env, "log", async move { mount.log(limit as usize).await }, |_, entries: Vec<LogEntry>| {
-            Ok(entries
-                .into_iter()
-                .map(|e| JsLogEntry { seq: e.seq as f64, epoch: e.epoch as f64, time_ms: e.time_ms as f64, key: e.key, files_changed: e.files_changed as f64, bytes: e.bytes as f64 })
-                .collect())
-        })
+        async_call(
+            env,
+            "log",
+            async move { mount.log(limit as usize).await },
+            |_, entries: Vec<LogEntry>| {
+                Ok(entries
+                    .into_iter()
+                    .map(|e| JsLogEntry {
+                        seq: e.seq as f64,
+                        epoch: e.epoch as f64,
+                        time_ms: e.time_ms as f64,
+                        key: e.key,
+                        files_changed: e.files_changed as f64,
+                        bytes: e.bytes as f64,
+                    })
+                    .collect())
+            },
+        )
     }
 
     /// Fetches every referenced object and checks it against its hashes.
     #[napi(ts_return_type = "Promise<JsFsckReport>")]
     pub fn fsck<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsFsckReport>> {
         let mount = self.mount.clone();
-        async_call(env, "fsck", async move { mount.fsck().await }, |_, r: FsckReport| {
-            Ok(JsFsckReport { objects: r.objects as f64, extents: r.extents as f64, bytes_checked: r.bytes_checked as f64, missing: r.missing, corrupt: r.corrupt, ok: r.ok })
-        })
+        async_call(
+            env,
+            "fsck",
+            async move { mount.fsck().await },
+            |_, r: FsckReport| {
+                Ok(JsFsckReport {
+                    objects: r.objects as f64,
+                    extents: r.extents as f64,
+                    bytes_checked: r.bytes_checked as f64,
+                    missing: r.missing,
+                    corrupt: r.corrupt,
+                    ok: r.ok,
+                })
+            },
+        )
     }
 
     /// Waits for the writer role and opens a transaction; nothing in it is visible until `commit`.
     #[napi(ts_return_type = "Promise<NativeTxn>")]
     pub fn begin<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeTxn>> {
         let mount = self.mount.clone();
-        async_call(env, "transaction", async move { Txn::begin(mount).await }, |_, tx| Ok(NativeTxn { mount: tx.mount.clone(), txn: Arc::new(Mutex::new(Some(tx))) }))
+        async_call(
+            env,
+            "transaction",
+            async move { Txn::begin(mount).await },
+            |_, tx| {
+                Ok(NativeTxn {
+                    mount: tx.mount.clone(),
+                    txn: Arc::new(Mutex::new(Some(tx))),
+                })
+            },
+        )
     }
 }
 
@@ -490,15 +714,23 @@ impl NativeFileHandle {
 
     /// `[offset, offset + length)`, clipped to the file's size.
     #[napi(ts_return_type = "Promise<Buffer>")]
-    pub fn read<'env>(&self, env: &'env Env, offset: f64, length: f64) -> napi::Result<PromiseRaw<'env, Buffer>> {
-        let range = non_negative("read", "offset", offset).and_then(|o| Ok((o, non_negative("read", "length", length)?)));
+    pub fn read<'env>(
+        &self,
+        env: &'env Env,
+        offset: f64,
+        length: f64,
+    ) -> napi::Result<PromiseRaw<'env, Buffer>> {
+        let range = non_negative("read", "offset", offset)
+            .and_then(|o| Ok((o, non_negative("read", "length", length)?)));
         let (mount, extents, size) = (self.mount.clone(), self.extents.clone(), self.size);
         async_call(
             env,
             "read",
             async move {
                 let (offset, length) = range?;
-                mount.read_range(extents.to_vec(), size, offset, length).await
+                mount
+                    .read_range(extents.to_vec(), size, offset, length)
+                    .await
             },
             |_, data| Ok(Buffer::from(data)),
         )
@@ -522,7 +754,13 @@ impl NativeUpload {
             "write",
             async move {
                 let mut guard = upload.lock().await;
-                guard.as_mut().ok_or_else(|| FsError::invalid("write", None, "the upload has already finished"))?.push(&data).await
+                guard
+                    .as_mut()
+                    .ok_or_else(|| {
+                        FsError::invalid("write", None, "the upload has already finished")
+                    })?
+                    .push(&data)
+                    .await
             },
             |_, ()| Ok(()),
         )
@@ -530,15 +768,30 @@ impl NativeUpload {
 
     /// Finishes the upload and commits it at `path`.
     #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn commit<'env>(&self, env: &'env Env, path: String, options: Option<JsWriteOptions>) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        let (opts, upload, mount) = (WriteOptions::from(options), self.upload.clone(), self.mount.clone());
+    pub fn commit<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        options: Option<JsWriteOptions>,
+    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
+        let (opts, upload, mount) = (
+            WriteOptions::from(options),
+            self.upload.clone(),
+            self.mount.clone(),
+        );
         async_call(
             env,
             "open",
             async move {
-                let up = upload.lock().await.take().ok_or_else(|| FsError::invalid("open", Some(&path), "the upload has already finished"))?;
+                let up = upload.lock().await.take().ok_or_else(|| {
+                    FsError::invalid("open", Some(&path), "the upload has already finished")
+                })?;
                 let staged = up.finish().await?;
-                mount.write(Box::new(move |tx: &mut Txn| tx.write_staged(&path, staged, opts))).await
+                mount
+                    .write(Box::new(move |tx: &mut Txn| {
+                        tx.write_staged(&path, staged, opts)
+                    }))
+                    .await
             },
             |_, c| Ok(JsCommit::from(c)),
         )
@@ -560,10 +813,17 @@ pub struct NativeTxn {
 }
 
 impl NativeTxn {
-    fn with<T>(&self, env: &Env, syscall: &str, f: impl FnOnce(&mut Txn) -> FsResult<T>) -> napi::Result<T> {
+    fn with<T>(
+        &self,
+        env: &Env,
+        syscall: &str,
+        f: impl FnOnce(&mut Txn) -> FsResult<T>,
+    ) -> napi::Result<T> {
         sync_call(env, syscall, || {
             let mut guard = self.txn.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = guard.as_mut().ok_or_else(|| FsError::invalid(syscall, None, "the transaction has already finished"))?;
+            let tx = guard.as_mut().ok_or_else(|| {
+                FsError::invalid(syscall, None, "the transaction has already finished")
+            })?;
             f(tx)
         })
     }
@@ -572,8 +832,16 @@ impl NativeTxn {
 #[napi]
 impl NativeTxn {
     #[napi]
-    pub fn write_file(&self, env: Env, path: String, data: Buffer, options: Option<JsWriteOptions>) -> napi::Result<()> {
-        self.with(&env, "open", |tx| tx.write_file(&path, &data, options.into()))
+    pub fn write_file(
+        &self,
+        env: Env,
+        path: String,
+        data: Buffer,
+        options: Option<JsWriteOptions>,
+    ) -> napi::Result<()> {
+        self.with(&env, "open", |tx| {
+            tx.write_file(&path, &data, options.into())
+        })
     }
     #[napi]
     pub fn append_file(&self, env: Env, path: String, data: Buffer) -> napi::Result<()> {
@@ -604,20 +872,37 @@ impl NativeTxn {
         self.with(&env, "symlink", |tx| tx.symlink(&target, &path))
     }
     #[napi]
-    pub fn set_attr(&self, env: Env, path: String, mode: Option<u32>, mtime_ms: Option<f64>) -> napi::Result<()> {
+    pub fn set_attr(
+        &self,
+        env: Env,
+        path: String,
+        mode: Option<u32>,
+        mtime_ms: Option<f64>,
+    ) -> napi::Result<()> {
         let syscall = if mode.is_some() { "chmod" } else { "utime" };
-        self.with(&env, syscall, |tx| tx.set_attr(&path, mode, mtime_ms.filter(|m| m.is_finite()).map(|m| m as i64), syscall))
+        self.with(&env, syscall, |tx| {
+            tx.set_attr(
+                &path,
+                mode,
+                mtime_ms.filter(|m| m.is_finite()).map(|m| m as i64),
+                syscall,
+            )
+        })
     }
     #[napi]
     pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
-        self.with(&env, "stat", |tx| meta::stat(tx.conn(), &path, follow).map(JsStat::from))
+        self.with(&env, "stat", |tx| {
+            meta::stat(tx.conn(), &path, follow).map(JsStat::from)
+        })
     }
     #[napi]
     pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
-        self.with(&env, "stat", |tx| match meta::stat(tx.conn(), &path, follow) {
-            Ok(s) => Ok(Some(s.into())),
-            Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
-            Err(e) => Err(e),
+        self.with(&env, "stat", |tx| {
+            match meta::stat(tx.conn(), &path, follow) {
+                Ok(s) => Ok(Some(s.into())),
+                Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
+                Err(e) => Err(e),
+            }
         })
     }
     #[napi]
@@ -626,7 +911,9 @@ impl NativeTxn {
     }
     #[napi]
     pub fn readdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<Vec<JsDirent>> {
-        self.with(&env, "scandir", |tx| meta::readdir(tx.conn(), &path, recursive).map(dirents))
+        self.with(&env, "scandir", |tx| {
+            meta::readdir(tx.conn(), &path, recursive).map(dirents)
+        })
     }
     #[napi]
     pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
@@ -639,13 +926,27 @@ impl NativeTxn {
 
     /// The file as this transaction sees it, its own writes included.
     #[napi(ts_return_type = "Promise<Buffer>")]
-    pub fn read_file<'env>(&self, env: &'env Env, path: String) -> napi::Result<PromiseRaw<'env, Buffer>> {
+    pub fn read_file<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+    ) -> napi::Result<PromiseRaw<'env, Buffer>> {
         let pieces = {
             let guard = self.txn.lock().unwrap_or_else(|p| p.into_inner());
-            guard.as_ref().ok_or_else(|| FsError::invalid("open", Some(&path), "the transaction has already finished")).and_then(|tx| tx.read_pieces(&path))
+            guard
+                .as_ref()
+                .ok_or_else(|| {
+                    FsError::invalid("open", Some(&path), "the transaction has already finished")
+                })
+                .and_then(|tx| tx.read_pieces(&path))
         };
         let mount = self.mount.clone();
-        async_call(env, "read", async move { mount.assemble(pieces?).await }, |_, data| Ok(Buffer::from(data)))
+        async_call(
+            env,
+            "read",
+            async move { mount.assemble(pieces?).await },
+            |_, data| Ok(Buffer::from(data)),
+        )
     }
 
     #[napi(ts_return_type = "Promise<JsCommit>")]
@@ -654,7 +955,13 @@ impl NativeTxn {
         async_call(
             env,
             "commit",
-            async move { tx.ok_or_else(|| FsError::invalid("commit", None, "the transaction has already finished"))?.commit().await },
+            async move {
+                tx.ok_or_else(|| {
+                    FsError::invalid("commit", None, "the transaction has already finished")
+                })?
+                .commit()
+                .await
+            },
             |_, c| Ok(JsCommit::from(c)),
         )
     }

@@ -36,7 +36,11 @@ impl From<JsS3Options> for S3Config {
             region: o.region,
             endpoint: o.endpoint,
             force_path_style: o.force_path_style,
-            credentials: o.credentials.map(|c| S3Credentials { access_key_id: c.access_key_id, secret_access_key: c.secret_access_key, session_token: c.session_token }),
+            credentials: o.credentials.map(|c| S3Credentials {
+                access_key_id: c.access_key_id,
+                secret_access_key: c.secret_access_key,
+                session_token: c.session_token,
+            }),
         }
     }
 }
@@ -158,7 +162,11 @@ pub struct NativeObjectStore {
 
 impl NativeObjectStore {
     fn wrap(store: DynObjectStore) -> Self {
-        Self { store, counting: None, failing: None }
+        Self {
+            store,
+            counting: None,
+            failing: None,
+        }
     }
 }
 
@@ -188,7 +196,11 @@ impl NativeObjectStore {
         async_call(
             env,
             "connect",
-            async move { S3ObjectStore::new(config).await.map_err(|e| FsError::from_store("connect", e)) },
+            async move {
+                S3ObjectStore::new(config)
+                    .await
+                    .map_err(|e| FsError::from_store("connect", e))
+            },
             |_, s| Ok(NativeObjectStore::wrap(Arc::new(s))),
         )
     }
@@ -198,30 +210,57 @@ impl NativeObjectStore {
         let mut policy = RetryPolicy::default();
         if let Some(o) = options {
             policy.max_attempts = o.max_attempts.unwrap_or(policy.max_attempts).max(1);
-            policy.base_delay = o.base_delay_ms.map(|m| Duration::from_millis(m as u64)).unwrap_or(policy.base_delay);
-            policy.max_delay = o.max_delay_ms.map(|m| Duration::from_millis(m as u64)).unwrap_or(policy.max_delay);
+            policy.base_delay = o
+                .base_delay_ms
+                .map(|m| Duration::from_millis(m as u64))
+                .unwrap_or(policy.base_delay);
+            policy.max_delay = o
+                .max_delay_ms
+                .map(|m| Duration::from_millis(m as u64))
+                .unwrap_or(policy.max_delay);
         }
-        Self::wrap(Arc::new(RetryingObjectStore::new(self.store.clone(), policy)))
+        Self::wrap(Arc::new(RetryingObjectStore::new(
+            self.store.clone(),
+            policy,
+        )))
     }
 
     /// A wrapper that counts requests by kind and bytes moved (`counts()`).
     #[napi]
     pub fn counting(&self) -> NativeObjectStore {
         let c = Arc::new(CountingObjectStore::new(self.store.clone()));
-        Self { store: c.clone(), counting: Some(c), failing: None }
+        Self {
+            store: c.clone(),
+            counting: Some(c),
+            failing: None,
+        }
     }
 
     /// A wrapper that injects faults by rule (`addFailRule`).
     #[napi]
     pub fn failing(&self, seed: Option<u32>) -> NativeObjectStore {
-        let f = Arc::new(FailingObjectStore::new(self.store.clone(), seed.unwrap_or(1) as u64));
-        Self { store: f.clone(), counting: None, failing: Some(f) }
+        let f = Arc::new(FailingObjectStore::new(
+            self.store.clone(),
+            seed.unwrap_or(1) as u64,
+        ));
+        Self {
+            store: f.clone(),
+            counting: None,
+            failing: Some(f),
+        }
     }
 
     /// Request counts, on a store made by `counting()`.
     #[napi]
     pub fn counts(&self, env: Env) -> napi::Result<JsRequestCounts> {
-        sync_call(&env, "counts", || Ok(self.counting.as_ref().ok_or_else(|| bad_arg("counts", "not a counting store; call counting() first"))?.counts().into()))
+        sync_call(&env, "counts", || {
+            Ok(self
+                .counting
+                .as_ref()
+                .ok_or_else(|| bad_arg("counts", "not a counting store; call counting() first"))?
+                .counts()
+                .into())
+        })
     }
 
     #[napi]
@@ -234,14 +273,30 @@ impl NativeObjectStore {
     #[napi]
     pub fn add_fail_rule(&self, env: Env, rule: JsFailRule) -> napi::Result<()> {
         sync_call(&env, "addFailRule", || {
-            let failing = self.failing.as_ref().ok_or_else(|| bad_arg("addFailRule", "not a failing store; call failing() first"))?;
+            let failing = self.failing.as_ref().ok_or_else(|| {
+                bad_arg("addFailRule", "not a failing store; call failing() first")
+            })?;
             let status = rule.status.map(|s| s as u16);
             let code = rule.code.clone().unwrap_or_else(|| "InjectedFault".into());
             let action = match rule.action.as_str() {
-                "error" => FailAction::Error(StoreError::Other { op: "injected".into(), key: String::new(), status, code, message: "injected fault".into() }),
-                "transient" => FailAction::Error(StoreError::Transient { op: "injected".into(), key: String::new(), status: status.or(Some(503)), code, message: "injected fault".into() }),
+                "error" => FailAction::Error(StoreError::Other {
+                    op: "injected".into(),
+                    key: String::new(),
+                    status,
+                    code,
+                    message: "injected fault".into(),
+                }),
+                "transient" => FailAction::Error(StoreError::Transient {
+                    op: "injected".into(),
+                    key: String::new(),
+                    status: status.or(Some(503)),
+                    code,
+                    message: "injected fault".into(),
+                }),
                 "lostResponse" => FailAction::LostResponse,
-                "delay" => FailAction::Delay(Duration::from_millis(rule.delay_ms.unwrap_or(0) as u64)),
+                "delay" => {
+                    FailAction::Delay(Duration::from_millis(rule.delay_ms.unwrap_or(0) as u64))
+                }
                 "ignorePreconditions" => FailAction::IgnorePreconditions,
                 other => return Err(bad_arg("addFailRule", format!("unknown action {other:?}"))),
             };
@@ -249,12 +304,23 @@ impl NativeObjectStore {
                 .kinds
                 .unwrap_or_default()
                 .iter()
-                .map(|k| RequestKind::parse(k).ok_or_else(|| bad_arg("addFailRule", format!("unknown request kind {k:?}"))))
+                .map(|k| {
+                    RequestKind::parse(k).ok_or_else(|| {
+                        bad_arg("addFailRule", format!("unknown request kind {k:?}"))
+                    })
+                })
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             if rule.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
                 return Err(bad_arg("addFailRule", "probability must be within [0, 1]"));
             }
-            failing.add_rule(FailRule { kinds, key_contains: rule.key_contains, action, skip: rule.skip.unwrap_or(0), times: rule.times, probability: rule.probability });
+            failing.add_rule(FailRule {
+                kinds,
+                key_contains: rule.key_contains,
+                action,
+                skip: rule.skip.unwrap_or(0),
+                times: rule.times,
+                probability: rule.probability,
+            });
             Ok(())
         })
     }
@@ -267,61 +333,150 @@ impl NativeObjectStore {
     }
 
     #[napi(ts_return_type = "Promise<JsGetResult>")]
-    pub fn get<'env>(&self, env: &'env Env, key: String, options: Option<JsGetOptions>) -> napi::Result<PromiseRaw<'env, JsGetResult>> {
+    pub fn get<'env>(
+        &self,
+        env: &'env Env,
+        key: String,
+        options: Option<JsGetOptions>,
+    ) -> napi::Result<PromiseRaw<'env, JsGetResult>> {
         let opts = (|| -> std::result::Result<GetOptions, FsError> {
-            let Some(o) = options else { return Ok(GetOptions::default()) };
+            let Some(o) = options else {
+                return Ok(GetOptions::default());
+            };
             let range = match (o.start, o.end, o.suffix) {
                 (None, None, None) => None,
                 (_, _, Some(n)) => Some(ByteRange::Suffix(to_u64("get", "suffix", n)?)),
-                (Some(s), Some(e), None) => Some(ByteRange::Bounded { start: to_u64("get", "start", s)?, end: to_u64("get", "end", e)? }),
+                (Some(s), Some(e), None) => Some(ByteRange::Bounded {
+                    start: to_u64("get", "start", s)?,
+                    end: to_u64("get", "end", e)?,
+                }),
                 (Some(s), None, None) => Some(ByteRange::From(to_u64("get", "start", s)?)),
-                (None, Some(e), None) => Some(ByteRange::Bounded { start: 0, end: to_u64("get", "end", e)? }),
+                (None, Some(e), None) => Some(ByteRange::Bounded {
+                    start: 0,
+                    end: to_u64("get", "end", e)?,
+                }),
             };
-            Ok(GetOptions { range, if_none_match: o.if_none_match })
+            Ok(GetOptions {
+                range,
+                if_none_match: o.if_none_match,
+            })
         })();
         let store = self.store.clone();
         async_call(
             env,
             "get",
-            async move { store.get(&key, opts?).await.map_err(|e| FsError::from_store("get", e)) },
-            |_, r| Ok(JsGetResult { data: r.data.to_vec().into(), etag: r.etag, size: r.size as i64 }),
+            async move {
+                store
+                    .get(&key, opts?)
+                    .await
+                    .map_err(|e| FsError::from_store("get", e))
+            },
+            |_, r| {
+                Ok(JsGetResult {
+                    data: r.data.to_vec().into(),
+                    etag: r.etag,
+                    size: r.size as i64,
+                })
+            },
         )
     }
 
     #[napi(ts_return_type = "Promise<JsObjectMeta>")]
-    pub fn head<'env>(&self, env: &'env Env, key: String) -> napi::Result<PromiseRaw<'env, JsObjectMeta>> {
+    pub fn head<'env>(
+        &self,
+        env: &'env Env,
+        key: String,
+    ) -> napi::Result<PromiseRaw<'env, JsObjectMeta>> {
         let store = self.store.clone();
-        async_call(env, "head", async move { store.head(&key).await.map_err(|e| FsError::from_store("head", e)) }, |_, m| {
-            Ok(JsObjectMeta { key: m.key, size: m.size as i64, etag: m.etag })
-        })
+        async_call(
+            env,
+            "head",
+            async move {
+                store
+                    .head(&key)
+                    .await
+                    .map_err(|e| FsError::from_store("head", e))
+            },
+            |_, m| {
+                Ok(JsObjectMeta {
+                    key: m.key,
+                    size: m.size as i64,
+                    etag: m.etag,
+                })
+            },
+        )
     }
 
     /// Returns the new ETag.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn put<'env>(&self, env: &'env Env, key: String, data: Buffer, options: Option<JsPutOptions>) -> napi::Result<PromiseRaw<'env, String>> {
-        let mode = match options.as_ref().and_then(|o| o.mode.as_deref()).unwrap_or("overwrite") {
+    pub fn put<'env>(
+        &self,
+        env: &'env Env,
+        key: String,
+        data: Buffer,
+        options: Option<JsPutOptions>,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let mode = match options
+            .as_ref()
+            .and_then(|o| o.mode.as_deref())
+            .unwrap_or("overwrite")
+        {
             "overwrite" => Ok(PutMode::Overwrite),
             "create" => Ok(PutMode::Create),
-            "update" => options.as_ref().and_then(|o| o.etag.clone()).map(PutMode::Update).ok_or_else(|| bad_arg("put", "mode 'update' needs an etag")),
+            "update" => options
+                .as_ref()
+                .and_then(|o| o.etag.clone())
+                .map(PutMode::Update)
+                .ok_or_else(|| bad_arg("put", "mode 'update' needs an etag")),
             other => Err(bad_arg("put", format!("unknown put mode {other:?}"))),
         };
         let body = Bytes::copy_from_slice(&data);
         let store = self.store.clone();
-        async_call(env, "put", async move { store.put(&key, body, mode?).await.map_err(|e| FsError::from_store("put", e)) }, |_, etag| Ok(etag))
+        async_call(
+            env,
+            "put",
+            async move {
+                store
+                    .put(&key, body, mode?)
+                    .await
+                    .map_err(|e| FsError::from_store("put", e))
+            },
+            |_, etag| Ok(etag),
+        )
     }
 
     /// Every page of a listing (`pageSize` keys per LIST request).
     #[napi(ts_return_type = "Promise<JsListResult>")]
-    pub fn list<'env>(&self, env: &'env Env, prefix: String, options: Option<JsListOptions>) -> napi::Result<PromiseRaw<'env, JsListResult>> {
-        let (delimiter, page_size) = options.map(|o| (o.delimiter, o.page_size)).unwrap_or((None, None));
+    pub fn list<'env>(
+        &self,
+        env: &'env Env,
+        prefix: String,
+        options: Option<JsListOptions>,
+    ) -> napi::Result<PromiseRaw<'env, JsListResult>> {
+        let (delimiter, page_size) = options
+            .map(|o| (o.delimiter, o.page_size))
+            .unwrap_or((None, None));
         let store = self.store.clone();
         async_call(
             env,
             "list",
-            async move { store.list(&prefix, delimiter.as_deref(), page_size).await.map_err(|e| FsError::from_store("list", e)) },
+            async move {
+                store
+                    .list(&prefix, delimiter.as_deref(), page_size)
+                    .await
+                    .map_err(|e| FsError::from_store("list", e))
+            },
             |_, r| {
                 Ok(JsListResult {
-                    objects: r.objects.into_iter().map(|m| JsObjectMeta { key: m.key, size: m.size as i64, etag: m.etag }).collect(),
+                    objects: r
+                        .objects
+                        .into_iter()
+                        .map(|m| JsObjectMeta {
+                            key: m.key,
+                            size: m.size as i64,
+                            etag: m.etag,
+                        })
+                        .collect(),
                     common_prefixes: r.common_prefixes,
                     pages: r.pages,
                 })
@@ -332,30 +487,67 @@ impl NativeObjectStore {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn delete<'env>(&self, env: &'env Env, key: String) -> napi::Result<PromiseRaw<'env, ()>> {
         let store = self.store.clone();
-        async_call(env, "delete", async move { store.delete(&key).await.map_err(|e| FsError::from_store("delete", e)) }, |_, ()| Ok(()))
+        async_call(
+            env,
+            "delete",
+            async move {
+                store
+                    .delete(&key)
+                    .await
+                    .map_err(|e| FsError::from_store("delete", e))
+            },
+            |_, ()| Ok(()),
+        )
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn delete_many<'env>(&self, env: &'env Env, keys: Vec<String>) -> napi::Result<PromiseRaw<'env, ()>> {
+    pub fn delete_many<'env>(
+        &self,
+        env: &'env Env,
+        keys: Vec<String>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
         let store = self.store.clone();
-        async_call(env, "deleteMany", async move { store.delete_many(&keys).await.map_err(|e| FsError::from_store("deleteMany", e)) }, |_, ()| Ok(()))
+        async_call(
+            env,
+            "deleteMany",
+            async move {
+                store
+                    .delete_many(&keys)
+                    .await
+                    .map_err(|e| FsError::from_store("deleteMany", e))
+            },
+            |_, ()| Ok(()),
+        )
     }
 
     /// Checks that the store enforces create-only and replace-if puts (DESIGN.md invariant 5).
     #[napi(ts_return_type = "Promise<JsProbeReport>")]
-    pub fn probe<'env>(&self, env: &'env Env, scratch_prefix: Option<String>) -> napi::Result<PromiseRaw<'env, JsProbeReport>> {
+    pub fn probe<'env>(
+        &self,
+        env: &'env Env,
+        scratch_prefix: Option<String>,
+    ) -> napi::Result<PromiseRaw<'env, JsProbeReport>> {
         let store = self.store.clone();
         let prefix = scratch_prefix.unwrap_or_else(|| "_probe/".into());
-        async_call(env, "probe", async move { probe_conditional_writes(store, &prefix).await.map_err(|e| FsError::from_store("probe", e)) }, |_, r| {
-            Ok(JsProbeReport {
-                create_only_enforced: r.create_only_enforced,
-                stale_replace_refused: r.stale_replace_refused,
-                current_replace_accepted: r.current_replace_accepted,
-                create_race_single_winner: r.create_race_single_winner,
-                race_winners: r.race_winners,
-                compliant: r.compliant,
-                findings: r.findings,
-            })
-        })
+        async_call(
+            env,
+            "probe",
+            async move {
+                probe_conditional_writes(store, &prefix)
+                    .await
+                    .map_err(|e| FsError::from_store("probe", e))
+            },
+            |_, r| {
+                Ok(JsProbeReport {
+                    create_only_enforced: r.create_only_enforced,
+                    stale_replace_refused: r.stale_replace_refused,
+                    current_replace_accepted: r.current_replace_accepted,
+                    create_race_single_winner: r.create_race_single_winner,
+                    race_winners: r.race_winners,
+                    compliant: r.compliant,
+                    findings: r.findings,
+                })
+            },
+        )
     }
 }

@@ -37,7 +37,10 @@ impl Txn {
         mount.check_writable("commit", "/")?;
         if self.ops.is_empty() {
             self.rollback();
-            return Ok(CommitInfo { seq: self.guard.head.seq, committed: false });
+            return Ok(CommitInfo {
+                seq: self.guard.head.seq,
+                committed: false,
+            });
         }
         // 1. Data: packs, and the chunks already on their way.
         self.seal_pack();
@@ -46,8 +49,12 @@ impl Txn {
             self.uploads.spawn_on(
                 async move {
                     let _permit = m.transfer_permit().await;
-                    m.store.put(&key, body.clone(), PutMode::Overwrite).await.map_err(|e| FsError::from_store("commit", e))?;
-                    m.cache.put(&crate::engine::read::unit_id(&key, None), &body);
+                    m.store
+                        .put(&key, body.clone(), PutMode::Overwrite)
+                        .await
+                        .map_err(|e| FsError::from_store("commit", e))?;
+                    m.cache
+                        .put(&crate::engine::read::unit_id(&key, None), &body);
                     Ok(())
                 },
                 &mount.runtime,
@@ -78,22 +85,48 @@ impl Txn {
         let snapshot = if w.commits_since_snapshot + 1 >= mount.config.snapshot_every {
             let snap = snapshot::export(&w.conn, seq, Some(key.clone()))?;
             let skey = snapshot_key(seq);
-            let body = bytes::Bytes::from(serde_json::to_vec(&snap).map_err(|e| FsError::internal("commit", e.to_string()))?);
+            let body = bytes::Bytes::from(
+                serde_json::to_vec(&snap)
+                    .map_err(|e| FsError::internal("commit", e.to_string()))?,
+            );
             put_immutable(mount.store.as_ref(), &skey, body).await?;
             Some(SnapshotRef { seq, key: skey })
         } else {
             w.head.snapshot.clone()
         };
         // 3. The head: the commit point.
-        let head = Head { v: 1, epoch, seq, record: Some(key.clone()), record_hash: Some(hash.clone()), snapshot, writer: Some(mount.writer_id.clone()), time_ms: now_ms() };
-        let expected = w.head_etag.clone().ok_or_else(|| FsError::internal("commit", "writer has no head ETag"))?;
-        let etag = match mount.store.put(HEAD_KEY, head.encode(), PutMode::Update(expected)).await {
+        let head = Head {
+            v: 1,
+            epoch,
+            seq,
+            record: Some(key.clone()),
+            record_hash: Some(hash.clone()),
+            snapshot,
+            writer: Some(mount.writer_id.clone()),
+            time_ms: now_ms(),
+        };
+        let expected = w
+            .head_etag
+            .clone()
+            .ok_or_else(|| FsError::internal("commit", "writer has no head ETag"))?;
+        let etag = match mount
+            .store
+            .put(HEAD_KEY, head.encode(), PutMode::Update(expected))
+            .await
+        {
             Ok(etag) => etag,
-            Err(e @ (StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. } | StoreError::Transient { .. })) => {
+            Err(
+                e @ (StoreError::PreconditionFailed { .. }
+                | StoreError::NotFound { .. }
+                | StoreError::Transient { .. }),
+            ) => {
                 // Lost, refused, or ambiguous: the head itself says whether our record made it.
                 match read_head(mount.store.as_ref()).await? {
                     Some((now, etag)) if now.record.as_deref() == Some(key.as_str()) => etag,
-                    Some((now, _)) if now.epoch != epoch || now.writer.as_deref() != Some(mount.writer_id.as_str()) => {
+                    Some((now, _))
+                        if now.epoch != epoch
+                            || now.writer.as_deref() != Some(mount.writer_id.as_str()) =>
+                    {
                         mount.fenced.store(true, Ordering::Release);
                         return Err(FsError::new("EFENCED", "commit", Some(HEAD_KEY)).with_description(format!(
                             "this writer (epoch {epoch}) was fenced by a newer readwrite mount (epoch {}); its writes are refused",
@@ -110,13 +143,22 @@ impl Txn {
         namespace::set_meta(conn, "seq", &seq.to_string())?;
         namespace::set_meta(conn, "record", &key)?;
         namespace::set_meta(conn, "record_hash", &hash)?;
-        conn.execute_batch("COMMIT").map_err(|e| namespace::db_err("commit", e))?;
-        w.commits_since_snapshot = if head.snapshot.as_ref().is_some_and(|s| s.seq == seq) { 0 } else { w.commits_since_snapshot + 1 };
+        conn.execute_batch("COMMIT")
+            .map_err(|e| namespace::db_err("commit", e))?;
+        mount.invalidate_stats();
+        w.commits_since_snapshot = if head.snapshot.as_ref().is_some_and(|s| s.seq == seq) {
+            0
+        } else {
+            w.commits_since_snapshot + 1
+        };
         w.head = head;
         w.head_etag = Some(etag);
         mount.seq.store(seq, Ordering::Release);
         mount.counters.commits.fetch_add(1, Ordering::Relaxed);
-        Ok(CommitInfo { seq, committed: true })
+        Ok(CommitInfo {
+            seq,
+            committed: true,
+        })
     }
 }
 
@@ -124,21 +166,37 @@ impl Mount {
     /// Runs one write request in a commit, grouped with whatever other requests are waiting.
     pub async fn write(self: &Arc<Self>, work: GroupWork) -> FsResult<CommitInfo> {
         let (done, rx) = tokio::sync::oneshot::channel();
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(Pending { work, done });
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(Pending { work, done });
         if !self.committing.swap(true, Ordering::AcqRel) {
             let me = self.clone();
-            self.runtime.spawn(async move { me.run_group_commits().await });
+            self.runtime
+                .spawn(async move { me.run_group_commits().await });
         }
-        rx.await.map_err(|_| FsError::internal("write", "the committer stopped"))?
+        rx.await
+            .map_err(|_| FsError::internal("write", "the committer stopped"))?
     }
 
     async fn run_group_commits(self: Arc<Self>) {
         loop {
-            let batch: Vec<Pending> = self.queue.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+            let batch: Vec<Pending> = self
+                .queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain(..)
+                .collect();
             if batch.is_empty() {
                 self.committing.store(false, Ordering::Release);
                 // A request queued after the drain but before the flag dropped would wait forever.
-                if self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty() || self.committing.swap(true, Ordering::AcqRel) {
+                if self
+                    .queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_empty()
+                    || self.committing.swap(true, Ordering::AcqRel)
+                {
                     return;
                 }
                 continue;

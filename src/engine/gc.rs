@@ -29,12 +29,21 @@ impl Mount {
         let w = self.writer.clone().lock_owned().await;
         self.check_writable("gc", "/")?;
         // Only the current writer collects, and only against the head it has applied.
-        let (head, _) = read_head(self.store.as_ref()).await?.ok_or_else(|| FsError::new("ENOENT", "gc", Some(crate::protocol::HEAD_KEY)))?;
+        let (head, _) = read_head(self.store.as_ref())
+            .await?
+            .ok_or_else(|| FsError::new("ENOENT", "gc", Some(crate::protocol::HEAD_KEY)))?;
         if head.epoch != w.head.epoch || head.seq != w.head.seq {
-            self.fenced.store(head.epoch != w.head.epoch, Ordering::Release);
-            return Err(FsError::new("EFENCED", "gc", Some(crate::protocol::HEAD_KEY)).with_description("the head moved on: only the current writer may collect"));
+            self.fenced
+                .store(head.epoch != w.head.epoch, Ordering::Release);
+            return Err(
+                FsError::new("EFENCED", "gc", Some(crate::protocol::HEAD_KEY))
+                    .with_description("the head moved on: only the current writer may collect"),
+            );
         }
-        let mut reachable: HashSet<String> = namespace::all_extents(&w.conn)?.into_iter().map(|x| x.key).collect();
+        let mut reachable: HashSet<String> = namespace::all_extents(&w.conn)?
+            .into_iter()
+            .map(|x| x.key)
+            .collect();
         if let Some(s) = &head.snapshot {
             reachable.insert(s.key.clone());
         }
@@ -42,16 +51,31 @@ impl Mount {
         let mut key = head.record.clone();
         let mut seq = head.seq;
         while let (Some(k), true) = (key.clone(), seq > floor) {
-            let data = self.store.get_all(&k).await.map_err(|e| FsError::from_store("gc", e))?.data;
+            let data = self
+                .store
+                .get_all(&k)
+                .await
+                .map_err(|e| FsError::from_store("gc", e))?
+                .data;
             let rec = Record::decode(&k, &data)?;
             reachable.insert(k);
             key = rec.prev;
             seq = rec.seq.saturating_sub(1);
         }
-        let mut report = GcReport { dry_run, reachable: reachable.len() as u64, ..Default::default() };
+        let mut report = GcReport {
+            dry_run,
+            reachable: reachable.len() as u64,
+            ..Default::default()
+        };
         let mut sizes = std::collections::HashMap::new();
         for prefix in COLLECTED_PREFIXES {
-            for o in self.store.list(prefix, None, None).await.map_err(|e| FsError::from_store("gc", e))?.objects {
+            for o in self
+                .store
+                .list(prefix, None, None)
+                .await
+                .map_err(|e| FsError::from_store("gc", e))?
+                .objects
+            {
                 report.scanned += 1;
                 if !reachable.contains(&o.key) {
                     sizes.insert(o.key, o.size);
@@ -65,12 +89,22 @@ impl Mount {
             let conn = &w.conn;
             let mut doomed = Vec::new();
             for (key, size) in &sizes {
-                let since: Option<i64> = conn.query_row("SELECT since_ms FROM gc_pending WHERE key = ?1", [key], |r| r.get(0)).ok();
+                let since: Option<i64> = conn
+                    .query_row(
+                        "SELECT since_ms FROM gc_pending WHERE key = ?1",
+                        [key],
+                        |r| r.get(0),
+                    )
+                    .ok();
                 let since = match since {
                     Some(s) => s,
                     None => {
                         if !dry_run {
-                            conn.execute("INSERT INTO gc_pending(key, since_ms) VALUES (?1, ?2)", params![key, now]).map_err(e)?;
+                            conn.execute(
+                                "INSERT INTO gc_pending(key, since_ms) VALUES (?1, ?2)",
+                                params![key, now],
+                            )
+                            .map_err(e)?;
                         }
                         now
                     }
@@ -84,17 +118,26 @@ impl Mount {
             }
             if !dry_run {
                 // Marks for objects that are reachable again (or gone) are dropped.
-                let marked: Vec<String> = conn.prepare("SELECT key FROM gc_pending").and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).map_err(e)?;
+                let marked: Vec<String> = conn
+                    .prepare("SELECT key FROM gc_pending")
+                    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                    .map_err(e)?;
                 for k in marked.iter().filter(|k| !sizes.contains_key(*k)) {
-                    conn.execute("DELETE FROM gc_pending WHERE key = ?1", [k]).map_err(e)?;
+                    conn.execute("DELETE FROM gc_pending WHERE key = ?1", [k])
+                        .map_err(e)?;
                 }
             }
             doomed
         };
         if !dry_run {
-            self.store.delete_many(&doomed).await.map_err(|e| FsError::from_store("gc", e))?;
+            self.store
+                .delete_many(&doomed)
+                .await
+                .map_err(|e| FsError::from_store("gc", e))?;
             for k in &doomed {
-                w.conn.execute("DELETE FROM gc_pending WHERE key = ?1", [k]).map_err(e)?;
+                w.conn
+                    .execute("DELETE FROM gc_pending WHERE key = ?1", [k])
+                    .map_err(e)?;
             }
         }
         report.deleted = doomed.len() as u64;

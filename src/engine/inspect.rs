@@ -33,7 +33,9 @@ impl Mount {
     /// The newest `limit` commits, newest first (one GET per record).
     pub async fn log(&self, limit: usize) -> FsResult<Vec<LogEntry>> {
         self.check_open("log")?;
-        let Some((head, _)) = read_head(self.store.as_ref()).await? else { return Ok(Vec::new()) };
+        let Some((head, _)) = read_head(self.store.as_ref()).await? else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         let mut key = head.record;
         while let (Some(k), true) = (key.clone(), out.len() < limit) {
@@ -44,8 +46,19 @@ impl Mount {
                 Err(e) => return Err(FsError::from_store("log", e)),
             };
             let rec = Record::decode(&k, &data)?;
-            let files_changed = rec.ops.iter().filter(|op| !matches!(op, Op::Mkdir { .. })).count() as u64;
-            out.push(LogEntry { seq: rec.seq, epoch: rec.epoch, time_ms: rec.time_ms, key: k, files_changed, bytes: rec.bytes });
+            let files_changed = rec
+                .ops
+                .iter()
+                .filter(|op| !matches!(op, Op::Mkdir { .. }))
+                .count() as u64;
+            out.push(LogEntry {
+                seq: rec.seq,
+                epoch: rec.epoch,
+                time_ms: rec.time_ms,
+                key: k,
+                files_changed,
+                bytes: rec.bytes,
+            });
             key = rec.prev;
         }
         Ok(out)
@@ -55,7 +68,8 @@ impl Mount {
     pub async fn fsck(self: &Arc<Self>) -> FsResult<FsckReport> {
         self.check_open("fsck")?;
         let extents = self.with_read(namespace::all_extents)?;
-        let mut by_key: std::collections::BTreeMap<String, Vec<crate::namespace::Extent>> = Default::default();
+        let mut by_key: std::collections::BTreeMap<String, Vec<crate::namespace::Extent>> =
+            Default::default();
         for x in extents {
             by_key.entry(x.key.clone()).or_default().push(x);
         }
@@ -75,7 +89,9 @@ impl Mount {
                 report.extents += 1;
                 let (a, b) = (x.off as usize, (x.off + x.len) as usize);
                 if b > got.data.len() || crate::protocol::hash_hex(&got.data[a..b]) != x.hash {
-                    report.corrupt.push(format!("{}@{}+{}", x.key, x.off, x.len));
+                    report
+                        .corrupt
+                        .push(format!("{}@{}+{}", x.key, x.off, x.len));
                 }
             }
         }

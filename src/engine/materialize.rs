@@ -19,8 +19,15 @@ pub struct Materialized {
 }
 
 impl Mount {
-    pub async fn materialize(self: &Arc<Self>, extents: Vec<Extent>, size: u64) -> FsResult<Materialized> {
-        let digest = crate::protocol::hash_hex(&serde_json::to_vec(&extents).map_err(|e| FsError::internal("materialize", e.to_string()))?);
+    pub async fn materialize(
+        self: &Arc<Self>,
+        extents: Vec<Extent>,
+        size: u64,
+    ) -> FsResult<Materialized> {
+        let digest = crate::protocol::hash_hex(
+            &serde_json::to_vec(&extents)
+                .map_err(|e| FsError::internal("materialize", e.to_string()))?,
+        );
         let id = format!("materialized:{digest}");
         self.cache.pin(&id);
         match self.write_materialized(&id, &extents, size).await {
@@ -32,17 +39,26 @@ impl Mount {
         }
     }
 
-    async fn write_materialized(self: &Arc<Self>, id: &str, extents: &[Extent], size: u64) -> FsResult<PathBuf> {
+    async fn write_materialized(
+        self: &Arc<Self>,
+        id: &str,
+        extents: &[Extent],
+        size: u64,
+    ) -> FsResult<PathBuf> {
         if let Some(path) = self.cache.path_of(id) {
             return Ok(path);
         }
-        let io = |e: std::io::Error| FsError::new("EIO", "materialize", None).with_description(e.to_string());
+        let io = |e: std::io::Error| {
+            FsError::new("EIO", "materialize", None).with_description(e.to_string())
+        };
         let (tmp, mut file) = self.cache.temp_file().map_err(io)?;
         let mut hasher = blake3::Hasher::new();
         let mut offset = 0;
         let written = async {
             while offset < size {
-                let data = self.read_range(extents.to_vec(), size, offset, WINDOW).await?;
+                let data = self
+                    .read_range(extents.to_vec(), size, offset, WINDOW)
+                    .await?;
                 hasher.update(&data);
                 file.write_all(&data).map_err(io)?;
                 offset += data.len() as u64;
@@ -58,7 +74,9 @@ impl Mount {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        Ok(self.cache.adopt(id, &tmp, &hasher.finalize().to_hex()[..32], size))
+        Ok(self
+            .cache
+            .adopt(id, &tmp, &hasher.finalize().to_hex()[..32], size))
     }
 
     /// Unpins a materialized copy; it stays until the cache needs the room.

@@ -8,24 +8,27 @@ mod gc;
 mod inspect;
 mod materialize;
 mod read;
-mod upload;
 mod replica;
 mod txn;
+mod upload;
 
 pub use commit::CommitInfo;
 pub use gc::GcReport;
 pub use inspect::{FsckReport, LogEntry};
+pub use materialize::Materialized;
 pub use replica::RefreshOutcome;
 pub use txn::{Piece, Txn, WriteOptions};
 pub use upload::{Staged, Upload};
-pub use materialize::Materialized;
 
 use crate::cache::{BlockCache, CacheStats};
 use crate::error::{FsError, FsResult};
 use crate::namespace::{self, DirEntry, Inode, Kind};
 use crate::path::{normalize, VPath};
 use crate::protocol::head::Head;
-use crate::store::{probe_conditional_writes, CountingObjectStore, DynObjectStore, RequestCounts, RetryPolicy, RetryingObjectStore};
+use crate::store::{
+    probe_conditional_writes, CountingObjectStore, DynObjectStore, RequestCounts, RetryPolicy,
+    RetryingObjectStore,
+};
 use rusqlite::Connection;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -81,6 +84,18 @@ pub(crate) struct Counters {
     pub rebuilds: AtomicU64,
 }
 
+/// Recently answered `stat`s of committed state, keyed by the caller's path. Cleared whenever the
+/// committed state changes; a generation number keeps an answer computed before a change from being
+/// stored after it.
+#[derive(Default)]
+pub(crate) struct StatCache {
+    generation: u64,
+    follow: std::collections::HashMap<String, FsResult<Stat>>,
+    nofollow: std::collections::HashMap<String, FsResult<Stat>>,
+}
+
+const STAT_CACHE_MAX: usize = 100_000;
+
 pub struct Mount {
     pub config: MountConfig,
     pub writer_id: String,
@@ -100,6 +115,7 @@ pub struct Mount {
     pub(crate) counters: Counters,
     pub(crate) inflight: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) transfers: Arc<tokio::sync::Semaphore>,
+    stat_cache: Mutex<StatCache>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -127,24 +143,45 @@ pub struct Stat {
 
 impl From<&Inode> for Stat {
     fn from(i: &Inode) -> Self {
-        Stat { ino: i.ino, kind: i.kind, mode: i.kind.type_bits() | i.mode, size: i.size, mtime_ms: i.mtime, ctime_ms: i.ctime }
+        Stat {
+            ino: i.ino,
+            kind: i.kind,
+            mode: i.kind.type_bits() | i.mode,
+            size: i.size,
+            mtime_ms: i.mtime,
+            ctime_ms: i.ctime,
+        }
     }
 }
 
 fn valid_mount_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !name.starts_with('.')
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.starts_with('.')
 }
 
 impl Mount {
     /// Opens a mount: local state, catch-up to the bucket, and for readwrite the probe and the fence.
     pub async fn open(base: DynObjectStore, config: MountConfig) -> FsResult<Arc<Mount>> {
         if !valid_mount_name(&config.name) {
-            return Err(FsError::invalid("mount", Some(&config.name), "mount names are 1-128 characters of [A-Za-z0-9._-], not starting with '.'"));
+            return Err(FsError::invalid(
+                "mount",
+                Some(&config.name),
+                "mount names are 1-128 characters of [A-Za-z0-9._-], not starting with '.'",
+            ));
         }
         let counting = Arc::new(CountingObjectStore::new(base));
-        let store: DynObjectStore = Arc::new(RetryingObjectStore::new(counting.clone(), config.retry.clone()));
+        let store: DynObjectStore = Arc::new(RetryingObjectStore::new(
+            counting.clone(),
+            config.retry.clone(),
+        ));
         if config.readwrite {
-            let report = probe_conditional_writes(store.clone(), crate::protocol::PROBE_PREFIX).await.map_err(|e| FsError::from_store("mount", e))?;
+            let report = probe_conditional_writes(store.clone(), crate::protocol::PROBE_PREFIX)
+                .await
+                .map_err(|e| FsError::from_store("mount", e))?;
             if !report.compliant {
                 return Err(FsError::new("ENOTSUP", "mount", Some(&config.name)).with_description(format!(
                     "this object store does not enforce conditional writes ({}); a readwrite mount would not be safe. Mount it readonly, or use a store with If-None-Match/If-Match support",
@@ -153,17 +190,26 @@ impl Mount {
             }
         }
         let dir = config.cache_root.join(&config.name);
-        std::fs::create_dir_all(&dir).map_err(|e| FsError::new("EIO", "mount", Some(&dir.to_string_lossy())).with_description(e.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            FsError::new("EIO", "mount", Some(&dir.to_string_lossy()))
+                .with_description(e.to_string())
+        })?;
         let db_path = dir.join("namespace.sqlite");
         let write_conn = namespace::open(&db_path)?;
-        if namespace::get_meta(&write_conn, "store_id")?.as_deref() != Some(config.store_id.as_str()) {
+        if namespace::get_meta(&write_conn, "store_id")?.as_deref()
+            != Some(config.store_id.as_str())
+        {
             namespace::reset(&write_conn)?;
             namespace::set_meta(&write_conn, "store_id", &config.store_id)?;
         }
         let read_conn = namespace::open(&db_path)?;
-        let cache = BlockCache::open(&dir.join("blocks"), config.cache_bytes).map_err(|e| FsError::new("EIO", "mount", Some("cache")).with_description(e.to_string()))?;
+        let cache = BlockCache::open(&dir.join("blocks"), config.cache_bytes).map_err(|e| {
+            FsError::new("EIO", "mount", Some("cache")).with_description(e.to_string())
+        })?;
         let mut head = Head::genesis();
-        head.seq = namespace::get_meta(&write_conn, "seq")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        head.seq = namespace::get_meta(&write_conn, "seq")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         head.record = namespace::get_meta(&write_conn, "record")?;
         head.record_hash = namespace::get_meta(&write_conn, "record_hash")?;
         let mount = Arc::new(Mount {
@@ -171,7 +217,12 @@ impl Mount {
             store,
             counting,
             read_conn: Mutex::new(read_conn),
-            writer: Arc::new(tokio::sync::Mutex::new(WriterState { conn: write_conn, head, head_etag: None, commits_since_snapshot: 0 })),
+            writer: Arc::new(tokio::sync::Mutex::new(WriterState {
+                conn: write_conn,
+                head,
+                head_etag: None,
+                commits_since_snapshot: 0,
+            })),
             cache,
             runtime: tokio::runtime::Handle::current(),
             fenced: AtomicBool::new(false),
@@ -183,6 +234,7 @@ impl Mount {
             counters: Counters::default(),
             inflight: Mutex::new(Default::default()),
             transfers: Arc::new(tokio::sync::Semaphore::new(TRANSFER_CONCURRENCY)),
+            stat_cache: Mutex::new(StatCache::default()),
             config,
         });
         {
@@ -251,6 +303,44 @@ impl Mount {
         self.counting.reset();
     }
 
+    /// `stat` of committed state, served from memory when nothing changed since it was last asked.
+    pub fn stat(&self, raw: &str, follow: bool) -> FsResult<Stat> {
+        let generation = {
+            let c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
+            let map = if follow { &c.follow } else { &c.nofollow };
+            if let Some(r) = map.get(raw) {
+                return r.clone();
+            }
+            c.generation
+        };
+        let r = self.with_read(|c| meta::stat(c, raw, follow));
+        let cacheable = match &r {
+            Ok(_) => true,
+            Err(e) => e.code == "ENOENT" || e.code == "ENOTDIR",
+        };
+        let mut c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cacheable && c.generation == generation {
+            let map = if follow {
+                &mut c.follow
+            } else {
+                &mut c.nofollow
+            };
+            if map.len() >= STAT_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(raw.to_string(), r.clone());
+        }
+        r
+    }
+
+    /// Called after every change to committed state.
+    pub(crate) fn invalidate_stats(&self) {
+        let mut c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
+        c.generation += 1;
+        c.follow.clear();
+        c.nofollow.clear();
+    }
+
     /// Runs `f` with the read connection (committed state), on the calling thread.
     pub fn with_read<T>(&self, f: impl FnOnce(&Connection) -> FsResult<T>) -> FsResult<T> {
         let conn = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -265,7 +355,10 @@ pub mod meta {
     pub fn stat(conn: &Connection, raw: &str, follow: bool) -> FsResult<Stat> {
         let syscall = if follow { "stat" } else { "lstat" };
         let r = namespace::resolve(conn, &normalize(raw, syscall)?, follow, syscall, raw)?;
-        r.node.as_ref().map(Stat::from).ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))
+        r.node
+            .as_ref()
+            .map(Stat::from)
+            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))
     }
 
     pub fn exists(conn: &Connection, raw: &str) -> bool {
@@ -276,16 +369,24 @@ pub mod meta {
     pub fn readdir(conn: &Connection, raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>> {
         let dir = dir_inode(conn, raw, "scandir")?;
         if !recursive {
-            return Ok(namespace::list_dir(conn, dir.ino)?.into_iter().map(|DirEntry { name, kind, .. }| (name, kind)).collect());
+            return Ok(namespace::list_dir(conn, dir.ino)?
+                .into_iter()
+                .map(|DirEntry { name, kind, .. }| (name, kind))
+                .collect());
         }
         let mut all = Vec::new();
         namespace::walk(conn, dir.ino, &VPath::root(), &mut all)?;
-        Ok(all.into_iter().map(|(p, n)| (p.to_string()[1..].to_string(), n.kind)).collect())
+        Ok(all
+            .into_iter()
+            .map(|(p, n)| (p.to_string()[1..].to_string(), n.kind))
+            .collect())
     }
 
     pub fn dir_inode(conn: &Connection, raw: &str, syscall: &str) -> FsResult<Inode> {
         let r = namespace::resolve(conn, &normalize(raw, syscall)?, true, syscall, raw)?;
-        let node = r.node.ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
+        let node = r
+            .node
+            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
         if node.kind != Kind::Dir {
             return Err(FsError::new("ENOTDIR", syscall, Some(raw)));
         }
@@ -312,7 +413,9 @@ pub mod meta {
     /// The inode of a regular file to read (following symlinks).
     pub fn file_inode(conn: &Connection, raw: &str, syscall: &str) -> FsResult<Inode> {
         let r = namespace::resolve(conn, &normalize(raw, syscall)?, true, syscall, raw)?;
-        let node = r.node.ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
+        let node = r
+            .node
+            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
         if node.kind == Kind::Dir {
             return Err(FsError::new("EISDIR", syscall, Some(raw)));
         }

@@ -40,15 +40,34 @@ impl Mount {
         if let Some(data) = self.cache.get(&id) {
             return Ok(Bytes::from(data));
         }
-        let gate = self.inflight.lock().unwrap_or_else(|p| p.into_inner()).entry(id.clone()).or_default().clone();
+        let gate = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .clone();
         let _guard = gate.lock().await;
         let result = async {
             if let Some(data) = self.cache.get(&id) {
                 return Ok(Bytes::from(data));
             }
-            let range = block.map(|b| ByteRange::Bounded { start: b * BLOCK_SIZE, end: (b + 1) * BLOCK_SIZE });
+            let range = block.map(|b| ByteRange::Bounded {
+                start: b * BLOCK_SIZE,
+                end: (b + 1) * BLOCK_SIZE,
+            });
             let _permit = self.transfer_permit().await;
-            let got = self.store.get(key, GetOptions { range, if_none_match: None }).await.map_err(|e| FsError::from_store("read", e))?;
+            let got = self
+                .store
+                .get(
+                    key,
+                    GetOptions {
+                        range,
+                        if_none_match: None,
+                    },
+                )
+                .await
+                .map_err(|e| FsError::from_store("read", e))?;
             self.cache.put(&id, &got.data);
             Ok(got.data)
         }
@@ -67,7 +86,8 @@ impl Mount {
             let obj = self.unit(&x.key, None).await?;
             let (a, b) = ((x.off + start) as usize, (x.off + end) as usize);
             if b > obj.len() {
-                return Err(FsError::new("EIO", "read", Some(&x.key)).with_description("pack is shorter than its extents say"));
+                return Err(FsError::new("EIO", "read", Some(&x.key))
+                    .with_description("pack is shorter than its extents say"));
             }
             return Ok(obj.slice(a..b));
         }
@@ -79,7 +99,8 @@ impl Mount {
             let a = (x.off + start).max(base) - base;
             let b = ((x.off + end).min(base + data.len() as u64)).saturating_sub(base);
             if a > b || b as usize > data.len() {
-                return Err(FsError::new("EIO", "read", Some(&x.key)).with_description("chunk is shorter than its extent says"));
+                return Err(FsError::new("EIO", "read", Some(&x.key))
+                    .with_description("chunk is shorter than its extent says"));
             }
             out.extend_from_slice(&data[a as usize..b as usize]);
         }
@@ -87,7 +108,13 @@ impl Mount {
     }
 
     /// Reads `[offset, offset + len)` of a file made of `extents`, clipped to its size.
-    pub async fn read_range(self: &Arc<Self>, extents: Vec<Extent>, size: u64, offset: u64, len: u64) -> FsResult<Vec<u8>> {
+    pub async fn read_range(
+        self: &Arc<Self>,
+        extents: Vec<Extent>,
+        size: u64,
+        offset: u64,
+        len: u64,
+    ) -> FsResult<Vec<u8>> {
         let end = offset.saturating_add(len).min(size);
         if offset >= end {
             return Ok(Vec::new());
@@ -119,10 +146,24 @@ impl Mount {
     }
 
     async fn refetch_extent(&self, x: &Extent) -> FsResult<Bytes> {
-        let range = Some(ByteRange::Bounded { start: x.off, end: x.off + x.len });
-        let got = self.store.get(&x.key, GetOptions { range, if_none_match: None }).await.map_err(|e| FsError::from_store("read", e))?;
+        let range = Some(ByteRange::Bounded {
+            start: x.off,
+            end: x.off + x.len,
+        });
+        let got = self
+            .store
+            .get(
+                &x.key,
+                GetOptions {
+                    range,
+                    if_none_match: None,
+                },
+            )
+            .await
+            .map_err(|e| FsError::from_store("read", e))?;
         if crate::protocol::hash_hex(&got.data) != x.hash {
-            return Err(FsError::new("EIO", "read", Some(&x.key)).with_description("stored bytes do not match their hash"));
+            return Err(FsError::new("EIO", "read", Some(&x.key))
+                .with_description("stored bytes do not match their hash"));
         }
         Ok(got.data)
     }

@@ -31,10 +31,24 @@ impl Mount {
         self.sync_locked(&mut w, true).await
     }
 
-    pub(crate) async fn sync_locked(&self, w: &mut WriterState, conditional: bool) -> FsResult<RefreshOutcome> {
+    pub(crate) async fn sync_locked(
+        &self,
+        w: &mut WriterState,
+        conditional: bool,
+    ) -> FsResult<RefreshOutcome> {
         let fetched = match (&w.head_etag, conditional) {
             (Some(etag), true) => {
-                match self.store.get(HEAD_KEY, GetOptions { range: None, if_none_match: Some(etag.clone()) }).await {
+                match self
+                    .store
+                    .get(
+                        HEAD_KEY,
+                        GetOptions {
+                            range: None,
+                            if_none_match: Some(etag.clone()),
+                        },
+                    )
+                    .await
+                {
                     Ok(r) => Some((Head::decode(&r.data)?, r.etag)),
                     Err(StoreError::NotModified { .. }) => return Ok(RefreshOutcome::Unchanged),
                     Err(StoreError::NotFound { .. }) => None,
@@ -60,9 +74,15 @@ impl Mount {
             self.seq.store(w.head.seq, Ordering::Release);
             return Ok(RefreshOutcome::Unchanged);
         }
-        let far_behind = head.snapshot.as_ref().is_some_and(|s| s.seq > from && head.seq - from > MAX_REPLAY_BEFORE_SNAPSHOT);
+        let far_behind = head
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.seq > from && head.seq - from > MAX_REPLAY_BEFORE_SNAPSHOT);
         if head.seq > from && !far_behind {
-            match self.fetch_records(&head, from, w.head.record.as_deref()).await {
+            match self
+                .fetch_records(&head, from, w.head.record.as_deref())
+                .await
+            {
                 Ok(Some(records)) => {
                     let to = head.seq;
                     self.install(w, records, None, head, Some(etag))?;
@@ -78,8 +98,15 @@ impl Mount {
         let seq = head.seq;
         let snap = match &head.snapshot {
             Some(s) => {
-                let r = self.store.get_all(&s.key).await.map_err(|e| FsError::from_store("refresh", e))?;
-                Some(serde_json::from_slice::<Snapshot>(&r.data).map_err(|e| FsError::new("EIO", "refresh", Some(&s.key)).with_description(format!("unreadable snapshot: {e}")))?)
+                let r = self
+                    .store
+                    .get_all(&s.key)
+                    .await
+                    .map_err(|e| FsError::from_store("refresh", e))?;
+                Some(serde_json::from_slice::<Snapshot>(&r.data).map_err(|e| {
+                    FsError::new("EIO", "refresh", Some(&s.key))
+                        .with_description(format!("unreadable snapshot: {e}"))
+                })?)
             }
             None => None,
         };
@@ -88,7 +115,10 @@ impl Mount {
         let records = self
             .fetch_records(&head, base_seq, base_record.as_deref())
             .await?
-            .ok_or_else(|| FsError::new("EIO", "refresh", Some(HEAD_KEY)).with_description("the WAL chain does not reach the snapshot it names"))?;
+            .ok_or_else(|| {
+                FsError::new("EIO", "refresh", Some(HEAD_KEY))
+                    .with_description("the WAL chain does not reach the snapshot it names")
+            })?;
         self.install(w, records, Some(snap), head, Some(etag))?;
         self.counters.rebuilds.fetch_add(1, Ordering::Relaxed);
         Ok(RefreshOutcome::Rebuilt { seq })
@@ -96,20 +126,39 @@ impl Mount {
 
     /// Records `(from, head.seq]`, oldest first, checking seqs and hashes along the chain; `None` when
     /// the chain does not lead back to `from_record` (this replica is on another history).
-    async fn fetch_records(&self, head: &Head, from: u64, from_record: Option<&str>) -> FsResult<Option<Vec<Record>>> {
+    async fn fetch_records(
+        &self,
+        head: &Head,
+        from: u64,
+        from_record: Option<&str>,
+    ) -> FsResult<Option<Vec<Record>>> {
         let mut out = Vec::new();
         let mut key = head.record.clone();
         let mut expected_hash = head.record_hash.clone();
         let mut seq = head.seq;
         while seq > from {
             let Some(k) = key else { return Ok(None) };
-            let data = self.store.get_all(&k).await.map_err(|e| FsError::from_store("refresh", e))?.data;
-            if expected_hash.as_deref().is_some_and(|h| h != hash_hex(&data)) {
-                return Err(FsError::new("EIO", "refresh", Some(&k)).with_description("WAL record does not match the hash its successor names"));
+            let data = self
+                .store
+                .get_all(&k)
+                .await
+                .map_err(|e| FsError::from_store("refresh", e))?
+                .data;
+            if expected_hash
+                .as_deref()
+                .is_some_and(|h| h != hash_hex(&data))
+            {
+                return Err(FsError::new("EIO", "refresh", Some(&k))
+                    .with_description("WAL record does not match the hash its successor names"));
             }
             let rec = Record::decode(&k, &data)?;
             if rec.seq != seq {
-                return Err(FsError::new("EIO", "refresh", Some(&k)).with_description(format!("WAL record has seq {} where {seq} was expected", rec.seq)));
+                return Err(
+                    FsError::new("EIO", "refresh", Some(&k)).with_description(format!(
+                        "WAL record has seq {} where {seq} was expected",
+                        rec.seq
+                    )),
+                );
             }
             key = rec.prev.clone();
             expected_hash = rec.prev_hash.clone();
@@ -124,9 +173,17 @@ impl Mount {
     }
 
     /// Applies records (after replacing everything with a snapshot when given) in one transaction.
-    fn install(&self, w: &mut WriterState, records: Vec<Record>, snap: Option<Option<Snapshot>>, head: Head, etag: Option<String>) -> FsResult<()> {
+    fn install(
+        &self,
+        w: &mut WriterState,
+        records: Vec<Record>,
+        snap: Option<Option<Snapshot>>,
+        head: Head,
+        etag: Option<String>,
+    ) -> FsResult<()> {
         let conn = &w.conn;
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| namespace::db_err("refresh", e))?;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| namespace::db_err("refresh", e))?;
         let result = (|| -> FsResult<()> {
             if let Some(snap) = &snap {
                 let store_id = namespace::get_meta(conn, "store_id")?;
@@ -145,17 +202,27 @@ impl Mount {
             }
             namespace::set_meta(conn, "seq", &head.seq.to_string())?;
             namespace::set_meta(conn, "record", head.record.as_deref().unwrap_or(""))?;
-            namespace::set_meta(conn, "record_hash", head.record_hash.as_deref().unwrap_or(""))?;
+            namespace::set_meta(
+                conn,
+                "record_hash",
+                head.record_hash.as_deref().unwrap_or(""),
+            )?;
             Ok(())
         })();
         match result {
-            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| namespace::db_err("refresh", e))?,
+            Ok(()) => {
+                conn.execute_batch("COMMIT")
+                    .map_err(|e| namespace::db_err("refresh", e))?;
+                self.invalidate_stats();
+            }
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
                 return Err(e);
             }
         }
-        self.counters.records_applied.fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.counters
+            .records_applied
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
         self.seq.store(head.seq, Ordering::Release);
         self.epoch.store(head.epoch, Ordering::Release);
         w.head = head;
@@ -171,7 +238,12 @@ impl Mount {
                 Some(etag) => (w.head.clone(), Some(etag.clone())),
                 None => (Head::genesis(), None),
             };
-            let next = Head { epoch: current.epoch + 1, writer: Some(self.writer_id.clone()), time_ms: now_ms(), ..current };
+            let next = Head {
+                epoch: current.epoch + 1,
+                writer: Some(self.writer_id.clone()),
+                time_ms: now_ms(),
+                ..current
+            };
             let mode = match &etag {
                 Some(e) => PutMode::Update(e.clone()),
                 None => PutMode::Create,
@@ -184,10 +256,14 @@ impl Mount {
                     w.head_etag = Some(new_etag);
                     return Ok(());
                 }
-                Err(StoreError::PreconditionFailed { .. }) | Err(StoreError::NotFound { .. }) | Err(StoreError::Transient { .. }) => {
+                Err(StoreError::PreconditionFailed { .. })
+                | Err(StoreError::NotFound { .. })
+                | Err(StoreError::Transient { .. }) => {
                     // Someone else moved the head (or our answer was lost): look again.
                     if let Some((h, e)) = read_head(self.store.as_ref()).await? {
-                        if h.writer.as_deref() == Some(self.writer_id.as_str()) && h.epoch == next.epoch {
+                        if h.writer.as_deref() == Some(self.writer_id.as_str())
+                            && h.epoch == next.epoch
+                        {
                             self.epoch.store(h.epoch, Ordering::Release);
                             w.head = h;
                             w.head_etag = Some(e);
@@ -199,6 +275,7 @@ impl Mount {
                 Err(e) => return Err(FsError::from_store("mount", e)),
             }
         }
-        Err(FsError::new("EBUSY", "mount", Some(HEAD_KEY)).with_description("could not take the writer role: the head kept changing"))
+        Err(FsError::new("EBUSY", "mount", Some(HEAD_KEY))
+            .with_description("could not take the writer role: the head kept changing"))
     }
 }

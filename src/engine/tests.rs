@@ -1,7 +1,9 @@
 //! Engine tests without JS: commits, readers, fencing, rebuild, and faults between protocol steps.
 
 use super::*;
-use crate::store::{FailAction, FailRule, FailingObjectStore, LocalObjectStore, RequestKind, StoreError};
+use crate::store::{
+    FailAction, FailRule, FailingObjectStore, LocalObjectStore, RequestKind, StoreError,
+};
 use std::time::Duration;
 
 fn config(dir: &std::path::Path, name: &str, readwrite: bool) -> MountConfig {
@@ -12,18 +14,32 @@ fn config(dir: &std::path::Path, name: &str, readwrite: bool) -> MountConfig {
         cache_bytes: 64 << 20,
         store_id: "test".into(),
         snapshot_every: 1000,
-        retry: RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5) },
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        },
     }
 }
 
 async fn write(m: &Arc<Mount>, path: &str, data: &[u8]) -> FsResult<CommitInfo> {
     let (p, d) = (path.to_string(), data.to_vec());
-    m.write(Box::new(move |tx| tx.write_file(&p, &d, WriteOptions { create_parents: true, ..Default::default() }))).await
+    m.write(Box::new(move |tx| {
+        tx.write_file(
+            &p,
+            &d,
+            WriteOptions {
+                create_parents: true,
+                ..Default::default()
+            },
+        )
+    }))
+    .await
 }
 
 async fn read(m: &Arc<Mount>, path: &str) -> FsResult<Vec<u8>> {
     let node = m.with_read(|c| meta::file_inode(c, path, "open"))?;
-    m.read_range(node.extents, node.size, 0, node.size).await
+    m.read_range(node.extents()?, node.size, 0, node.size).await
 }
 
 fn tree(m: &Mount) -> Vec<(String, Kind)> {
@@ -36,12 +52,15 @@ fn tree(m: &Mount) -> Vec<(String, Kind)> {
 async fn commit_remount_and_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
-    let w = Mount::open(store.clone(), config(dir.path(), "w", true)).await.unwrap();
+    let w = Mount::open(store.clone(), config(dir.path(), "w", true))
+        .await
+        .unwrap();
     assert_eq!(write(&w, "/a/b.txt", b"hello").await.unwrap().seq, 1);
     write(&w, "/a/big.bin", &vec![7u8; 3 << 20]).await.unwrap();
     let mut tx = Txn::begin(w.clone()).await.unwrap();
     tx.mkdir("/d", false).unwrap();
-    tx.write_file("/d/x", b"x", WriteOptions::default()).unwrap();
+    tx.write_file("/d/x", b"x", WriteOptions::default())
+        .unwrap();
     tx.rename("/a/b.txt", "/d/b.txt").unwrap();
     assert_eq!(tx.commit().await.unwrap().seq, 3);
     assert_eq!(read(&w, "/d/b.txt").await.unwrap(), b"hello");
@@ -52,7 +71,9 @@ async fn commit_remount_and_rebuild() {
 
     // An empty cacheRoot rebuilds the same tree from the bucket.
     std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
-    let r = Mount::open(store.clone(), config(dir.path(), "r", false)).await.unwrap();
+    let r = Mount::open(store.clone(), config(dir.path(), "r", false))
+        .await
+        .unwrap();
     assert_eq!(tree(&r), before);
     assert_eq!(read(&r, "/d/b.txt").await.unwrap(), b"hello");
     assert_eq!(r.seq(), 3);
@@ -62,9 +83,13 @@ async fn commit_remount_and_rebuild() {
 async fn readers_see_whole_transactions_and_idle_refresh_is_one_get() {
     let dir = tempfile::tempdir().unwrap();
     let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
-    let w = Mount::open(store.clone(), config(dir.path(), "w", true)).await.unwrap();
+    let w = Mount::open(store.clone(), config(dir.path(), "w", true))
+        .await
+        .unwrap();
     write(&w, "/f", b"1").await.unwrap();
-    let r = Mount::open(store.clone(), config(dir.path(), "r", false)).await.unwrap();
+    let r = Mount::open(store.clone(), config(dir.path(), "r", false))
+        .await
+        .unwrap();
     assert!(r.with_read(|c| Ok(meta::exists(c, "/f"))).unwrap());
     r.reset_request_counts();
     assert_eq!(r.refresh().await.unwrap(), RefreshOutcome::Unchanged);
@@ -73,14 +98,30 @@ async fn readers_see_whole_transactions_and_idle_refresh_is_one_get() {
 
     let mut tx = Txn::begin(w.clone()).await.unwrap();
     for i in 0..50 {
-        tx.write_file(&format!("/t/{i}"), b"v", WriteOptions { create_parents: true, ..Default::default() }).unwrap();
+        tx.write_file(
+            &format!("/t/{i}"),
+            b"v",
+            WriteOptions {
+                create_parents: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     }
     // Not visible to the writer's own readers, nor remotely, before commit.
     assert!(!w.with_read(|c| Ok(meta::exists(c, "/t/0"))).unwrap());
     assert_eq!(r.refresh().await.unwrap(), RefreshOutcome::Unchanged);
     tx.commit().await.unwrap();
-    assert_eq!(r.refresh().await.unwrap(), RefreshOutcome::Advanced { from: 1, to: 2 });
-    assert_eq!(r.with_read(|c| meta::readdir(c, "/t", false)).unwrap().len(), 50);
+    assert_eq!(
+        r.refresh().await.unwrap(),
+        RefreshOutcome::Advanced { from: 1, to: 2 }
+    );
+    assert_eq!(
+        r.with_read(|c| meta::readdir(c, "/t", false))
+            .unwrap()
+            .len(),
+        50
+    );
     assert_eq!(write(&r, "/x", b"no").await.unwrap_err().code, "EROFS");
 }
 
@@ -88,15 +129,24 @@ async fn readers_see_whole_transactions_and_idle_refresh_is_one_get() {
 async fn a_new_writer_fences_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
-    let w1 = Mount::open(store.clone(), config(dir.path(), "w1", true)).await.unwrap();
+    let w1 = Mount::open(store.clone(), config(dir.path(), "w1", true))
+        .await
+        .unwrap();
     write(&w1, "/one", b"1").await.unwrap();
-    let w2 = Mount::open(store.clone(), config(dir.path(), "w2", true)).await.unwrap();
+    let w2 = Mount::open(store.clone(), config(dir.path(), "w2", true))
+        .await
+        .unwrap();
     assert!(w2.epoch() > w1.epoch());
     let err = write(&w1, "/late", b"late").await.unwrap_err();
     assert_eq!(err.code, "EFENCED");
-    assert_eq!(write(&w1, "/later", b"x").await.unwrap_err().code, "EFENCED");
+    assert_eq!(
+        write(&w1, "/later", b"x").await.unwrap_err().code,
+        "EFENCED"
+    );
     write(&w2, "/two", b"2").await.unwrap();
-    let r = Mount::open(store.clone(), config(dir.path(), "r", false)).await.unwrap();
+    let r = Mount::open(store.clone(), config(dir.path(), "r", false))
+        .await
+        .unwrap();
     let names: Vec<_> = tree(&r).into_iter().map(|t| t.0).collect();
     assert_eq!(names, vec!["one", "two"]);
 }
@@ -106,7 +156,9 @@ async fn faults_between_steps_leave_a_committed_state() {
     let dir = tempfile::tempdir().unwrap();
     let local: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
     let failing = Arc::new(FailingObjectStore::new(local.clone(), 3));
-    let w = Mount::open(failing.clone(), config(dir.path(), "w", true)).await.unwrap();
+    let w = Mount::open(failing.clone(), config(dir.path(), "w", true))
+        .await
+        .unwrap();
     write(&w, "/keep", b"1").await.unwrap();
 
     // The head PUT fails after the WAL record is written: nothing becomes visible.
@@ -114,18 +166,32 @@ async fn faults_between_steps_leave_a_committed_state() {
         kinds: vec![RequestKind::Put],
         key_contains: Some("heads/".into()),
         times: Some(1),
-        ..FailRule::new(FailAction::Error(StoreError::other("put", "heads/main.json", "injected")))
+        ..FailRule::new(FailAction::Error(StoreError::other(
+            "put",
+            "heads/main.json",
+            "injected",
+        )))
     });
     assert!(write(&w, "/lost", b"2").await.is_err());
     assert!(!w.with_read(|c| Ok(meta::exists(c, "/lost"))).unwrap());
-    let r = Mount::open(local.clone(), config(dir.path(), "r1", false)).await.unwrap();
+    let r = Mount::open(local.clone(), config(dir.path(), "r1", false))
+        .await
+        .unwrap();
     assert!(!r.with_read(|c| Ok(meta::exists(c, "/lost"))).unwrap());
 
     // The head PUT happens but its response is lost: the commit stands, acknowledged.
-    failing.add_rule(FailRule { kinds: vec![RequestKind::Put], key_contains: Some("heads/".into()), times: Some(1), ..FailRule::new(FailAction::LostResponse) });
+    failing.add_rule(FailRule {
+        kinds: vec![RequestKind::Put],
+        key_contains: Some("heads/".into()),
+        times: Some(1),
+        ..FailRule::new(FailAction::LostResponse)
+    });
     write(&w, "/ambiguous", b"3").await.unwrap();
     write(&w, "/after", b"4").await.unwrap();
-    assert_eq!(r.refresh().await.unwrap(), RefreshOutcome::Advanced { from: 1, to: 3 });
+    assert_eq!(
+        r.refresh().await.unwrap(),
+        RefreshOutcome::Advanced { from: 1, to: 3 }
+    );
     assert_eq!(read(&r, "/ambiguous").await.unwrap(), b"3");
 }
 
@@ -137,11 +203,19 @@ async fn snapshots_bound_catch_up_and_divergence_rebuilds() {
     cfg.snapshot_every = 10;
     let w = Mount::open(store.clone(), cfg).await.unwrap();
     for i in 0..25 {
-        write(&w, &format!("/f{i}"), format!("{i}").as_bytes()).await.unwrap();
+        write(&w, &format!("/f{i}"), format!("{i}").as_bytes())
+            .await
+            .unwrap();
     }
-    let listed = crate::store::ObjectStore::list(store.as_ref(), "snapshots/", None, None).await.unwrap().objects.len();
+    let listed = crate::store::ObjectStore::list(store.as_ref(), "snapshots/", None, None)
+        .await
+        .unwrap()
+        .objects
+        .len();
     assert_eq!(listed, 2);
-    let r = Mount::open(store.clone(), config(dir.path(), "fresh", false)).await.unwrap();
+    let r = Mount::open(store.clone(), config(dir.path(), "fresh", false))
+        .await
+        .unwrap();
     assert_eq!(r.seq(), 25);
     assert_eq!(tree(&r).len(), 25);
     assert_eq!(read(&r, "/f24").await.unwrap(), b"24");
@@ -151,24 +225,44 @@ async fn snapshots_bound_catch_up_and_divergence_rebuilds() {
 async fn user_errors_are_node_style_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
-    let w = Mount::open(store.clone(), config(dir.path(), "w", true)).await.unwrap();
+    let w = Mount::open(store.clone(), config(dir.path(), "w", true))
+        .await
+        .unwrap();
     write(&w, "/dir/file", b"x").await.unwrap();
     let seq = w.seq();
     let mut tx = Txn::begin(w.clone()).await.unwrap();
     let code = |r: FsResult<()>| r.unwrap_err().code;
     assert_eq!(code(tx.mkdir("/dir", false)), "EEXIST");
     assert_eq!(code(tx.mkdir("/dir/file/sub", true)), "ENOTDIR");
-    assert_eq!(code(tx.write_file("/missing/f", b"", WriteOptions::default())), "ENOENT");
-    assert_eq!(code(tx.write_file("/dir", b"", WriteOptions::default())), "EISDIR");
+    assert_eq!(
+        code(tx.write_file("/missing/f", b"", WriteOptions::default())),
+        "ENOENT"
+    );
+    assert_eq!(
+        code(tx.write_file("/dir", b"", WriteOptions::default())),
+        "EISDIR"
+    );
     assert_eq!(code(tx.rm("/dir", false, false)), "EISDIR");
     assert_eq!(code(tx.rm("/", true, false)), "EINVAL");
     assert_eq!(code(tx.rename("/dir", "/dir/inner")), "EINVAL");
     assert_eq!(code(tx.rename("/nope", "/x")), "ENOENT");
-    assert_eq!(code(tx.write_file("/a\0b", b"", WriteOptions::default())), "EINVAL");
-    assert_eq!(tx.commit().await.unwrap(), CommitInfo { seq, committed: false });
+    assert_eq!(
+        code(tx.write_file("/a\0b", b"", WriteOptions::default())),
+        "EINVAL"
+    );
+    assert_eq!(
+        tx.commit().await.unwrap(),
+        CommitInfo {
+            seq,
+            committed: false
+        }
+    );
     assert_eq!(w.seq(), seq);
     let e = w.with_read(|c| meta::stat(c, "/nope/x", true)).unwrap_err();
-    assert_eq!(e.to_string(), "ENOENT: no such file or directory, stat '/nope/x'");
+    assert_eq!(
+        e.to_string(),
+        "ENOENT: no such file or directory, stat '/nope/x'"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,12 +274,25 @@ async fn gc_reclaims_after_grace_and_spares_readers_meanwhile() {
     let w = Mount::open(store.clone(), cfg).await.unwrap();
     write(&w, "/big", &vec![1u8; 9 << 20]).await.unwrap();
     write(&w, "/small", b"old").await.unwrap();
-    let r = Mount::open(store.clone(), config(dir.path(), "r", false)).await.unwrap();
+    let r = Mount::open(store.clone(), config(dir.path(), "r", false))
+        .await
+        .unwrap();
     for i in 0..6 {
-        write(&w, "/small", format!("v{i}").as_bytes()).await.unwrap();
+        write(&w, "/small", format!("v{i}").as_bytes())
+            .await
+            .unwrap();
     }
-    w.write(Box::new(|tx| tx.rm("/big", false, false))).await.unwrap();
-    let bytes_before: u64 = store.list("", None, None).await.unwrap().objects.iter().map(|o| o.size).sum();
+    w.write(Box::new(|tx| tx.rm("/big", false, false)))
+        .await
+        .unwrap();
+    let bytes_before: u64 = store
+        .list("", None, None)
+        .await
+        .unwrap()
+        .objects
+        .iter()
+        .map(|o| o.size)
+        .sum();
 
     // First pass marks; with a long grace nothing goes, and the old reader still reads its version.
     let first = w.gc(60_000, false).await.unwrap();
@@ -196,14 +303,26 @@ async fn gc_reclaims_after_grace_and_spares_readers_meanwhile() {
 
     // Past the grace period the garbage goes.
     let second = w.gc(0, false).await.unwrap();
-    assert!(second.deleted > 0 && second.bytes_freed >= 9 << 20, "{second:?}");
-    let bytes_after: u64 = store.list("", None, None).await.unwrap().objects.iter().map(|o| o.size).sum();
+    assert!(
+        second.deleted > 0 && second.bytes_freed >= 9 << 20,
+        "{second:?}"
+    );
+    let bytes_after: u64 = store
+        .list("", None, None)
+        .await
+        .unwrap()
+        .objects
+        .iter()
+        .map(|o| o.size)
+        .sum();
     assert!(bytes_after + (9 << 20) <= bytes_before);
     // The reader catches up (from the snapshot, its old records being gone) and reads the new state.
     r.refresh().await.unwrap();
     assert_eq!(read(&r, "/small").await.unwrap(), b"v5");
     // A fresh mount rebuilds the same tree; fsck finds everything.
-    let fresh = Mount::open(store.clone(), config(dir.path(), "fresh", false)).await.unwrap();
+    let fresh = Mount::open(store.clone(), config(dir.path(), "fresh", false))
+        .await
+        .unwrap();
     assert_eq!(tree(&fresh), tree(&w));
     assert!(fresh.fsck().await.unwrap().ok);
     assert!(w.log(100).await.unwrap().len() >= 1);

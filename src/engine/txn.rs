@@ -2,11 +2,11 @@
 //! request is validated against the transaction's own view, turned into primitive ops, and applied at
 //! once (so later requests in the same transaction see it); nothing is visible outside until commit.
 
-use super::*;
 use super::upload::Staged;
+use super::*;
 use crate::namespace::{Extent, Ino, Op, Resolved};
-use crate::protocol::{chunk_key, hash_hex, pack_key};
 use crate::protocol::head::now_ms;
+use crate::protocol::{chunk_key, hash_hex, pack_key};
 use bytes::Bytes;
 use tokio::sync::OwnedMutexGuard;
 use tokio::task::JoinSet;
@@ -50,8 +50,21 @@ impl Txn {
         mount.check_writable("transaction", "/")?;
         let guard = mount.writer.clone().lock_owned().await;
         mount.check_writable("transaction", "/")?;
-        guard.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| namespace::db_err("transaction", e))?;
-        Ok(Txn { mount, guard, ops: Vec::new(), pack: None, sealed: Vec::new(), uploads: JoinSet::new(), staged_chunks: Default::default(), bytes: 0, savepoints: 0 })
+        guard
+            .conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| namespace::db_err("transaction", e))?;
+        Ok(Txn {
+            mount,
+            guard,
+            ops: Vec::new(),
+            pack: None,
+            sealed: Vec::new(),
+            uploads: JoinSet::new(),
+            staged_chunks: Default::default(),
+            bytes: 0,
+            savepoints: 0,
+        })
     }
 
     pub fn conn(&self) -> &Connection {
@@ -62,7 +75,9 @@ impl Txn {
     pub fn atomically<T>(&mut self, f: impl FnOnce(&mut Txn) -> FsResult<T>) -> FsResult<T> {
         self.savepoints += 1;
         let name = format!("sp{}", self.savepoints);
-        self.conn().execute_batch(&format!("SAVEPOINT {name}")).map_err(|e| namespace::db_err("transaction", e))?;
+        self.conn()
+            .execute_batch(&format!("SAVEPOINT {name}"))
+            .map_err(|e| namespace::db_err("transaction", e))?;
         let n = self.ops.len();
         let r = f(self);
         let end = match &r {
@@ -72,7 +87,9 @@ impl Txn {
                 format!("ROLLBACK TO {name}; RELEASE {name}")
             }
         };
-        self.conn().execute_batch(&end).map_err(|e| namespace::db_err("transaction", e))?;
+        self.conn()
+            .execute_batch(&end)
+            .map_err(|e| namespace::db_err("transaction", e))?;
         self.savepoints -= 1;
         r
     }
@@ -106,18 +123,32 @@ impl Txn {
         if data.len() < SMALL_FILE_MAX {
             return vec![self.stage_in_pack(data)];
         }
-        data.chunks(CHUNK_SIZE).map(|c| self.stage_chunk(Bytes::copy_from_slice(c))).collect()
+        data.chunks(CHUNK_SIZE)
+            .map(|c| self.stage_chunk(Bytes::copy_from_slice(c)))
+            .collect()
     }
 
     fn stage_in_pack(&mut self, data: &[u8]) -> Extent {
-        if self.pack.as_ref().is_some_and(|p| p.buf.len() + data.len() > PACK_MAX) {
+        if self
+            .pack
+            .as_ref()
+            .is_some_and(|p| p.buf.len() + data.len() > PACK_MAX)
+        {
             self.seal_pack();
         }
         let epoch = self.guard.head.epoch;
-        let pack = self.pack.get_or_insert_with(|| PackBuilder { key: pack_key(epoch), buf: Vec::with_capacity(PACK_MAX) });
+        let pack = self.pack.get_or_insert_with(|| PackBuilder {
+            key: pack_key(epoch),
+            buf: Vec::with_capacity(PACK_MAX),
+        });
         let off = pack.buf.len() as u64;
         pack.buf.extend_from_slice(data);
-        Extent { key: pack.key.clone(), off, len: data.len() as u64, hash: hash_hex(data) }
+        Extent {
+            key: pack.key.clone(),
+            off,
+            len: data.len() as u64,
+            hash: hash_hex(data),
+        }
     }
 
     pub(crate) fn seal_pack(&mut self) {
@@ -130,8 +161,18 @@ impl Txn {
     pub fn stage_chunk(&mut self, chunk: Bytes) -> Extent {
         let hash = hash_hex(&chunk);
         let key = chunk_key(&hash);
-        let extent = Extent { key: key.clone(), off: 0, len: chunk.len() as u64, hash };
-        if namespace::has_object(self.conn(), &key) || self.staged_chunks.insert(key.clone(), chunk.clone()).is_some() {
+        let extent = Extent {
+            key: key.clone(),
+            off: 0,
+            len: chunk.len() as u64,
+            hash,
+        };
+        if namespace::has_object(self.conn(), &key)
+            || self
+                .staged_chunks
+                .insert(key.clone(), chunk.clone())
+                .is_some()
+        {
             return extent;
         }
         let mount = self.mount.clone();
@@ -149,13 +190,18 @@ impl Txn {
     pub fn read_pieces(&self, raw: &str) -> FsResult<Vec<Piece>> {
         let node = meta::file_inode(self.conn(), raw, "open")?;
         Ok(node
-            .extents
+            .extents()?
             .into_iter()
             .map(|x| {
                 let (a, b) = (x.off as usize, (x.off + x.len) as usize);
                 let staged = match &self.pack {
                     Some(p) if p.key == x.key => Some(Bytes::copy_from_slice(&p.buf[a..b])),
-                    _ => self.sealed.iter().find(|(k, _)| *k == x.key).map(|(_, d)| d.slice(a..b)).or_else(|| self.staged_chunks.get(&x.key).map(|d| d.slice(a..b))),
+                    _ => self
+                        .sealed
+                        .iter()
+                        .find(|(k, _)| *k == x.key)
+                        .map(|(_, d)| d.slice(a..b))
+                        .or_else(|| self.staged_chunks.get(&x.key).map(|d| d.slice(a..b))),
                 };
                 staged.map(Piece::Ready).unwrap_or(Piece::Remote(x))
             })
@@ -164,7 +210,8 @@ impl Txn {
 
     /// The directory a new entry at `r` goes into (only the root has none).
     fn parent_dir(&self, r: &Resolved, raw: &str, syscall: &str) -> FsResult<Ino> {
-        r.parent.ok_or_else(|| FsError::new("EISDIR", syscall, Some(raw)))
+        r.parent
+            .ok_or_else(|| FsError::new("EISDIR", syscall, Some(raw)))
     }
 
     /// Creates or replaces a regular file with `data`.
@@ -180,7 +227,11 @@ impl Txn {
     pub fn write_staged(&mut self, raw: &str, staged: Staged, opts: WriteOptions) -> FsResult<()> {
         match staged {
             Staged::Small(data) => self.write_file(raw, &data, opts),
-            Staged::Extents { extents, size, bytes } => {
+            Staged::Extents {
+                extents,
+                size,
+                bytes,
+            } => {
                 self.mount.check_writable("open", raw)?;
                 self.bytes += bytes;
                 self.atomically(|tx| tx.put_extents(raw, extents, size, opts, "open"))
@@ -189,7 +240,14 @@ impl Txn {
     }
 
     /// Points a path at already-staged extents (writeFile, copy, openWrite).
-    pub(crate) fn put_extents(&mut self, raw: &str, extents: Vec<Extent>, size: u64, opts: WriteOptions, syscall: &str) -> FsResult<()> {
+    pub(crate) fn put_extents(
+        &mut self,
+        raw: &str,
+        extents: Vec<Extent>,
+        size: u64,
+        opts: WriteOptions,
+        syscall: &str,
+    ) -> FsResult<()> {
         if opts.create_parents {
             if let Some((parent, _)) = normalize(raw, syscall)?.split_last() {
                 self.mkdir_path(&parent, raw, true, syscall)?;
@@ -201,9 +259,18 @@ impl Txn {
             Some(n) if n.kind == Kind::Dir => Err(FsError::new("EISDIR", syscall, Some(raw))),
             Some(_) if opts.exclusive => Err(FsError::new("EEXIST", syscall, Some(raw))),
             Some(n) => {
-                self.push(Op::SetContent { ino: n.ino, mtime, size, extents })?;
+                self.push(Op::SetContent {
+                    ino: n.ino,
+                    mtime,
+                    size,
+                    extents,
+                })?;
                 if let Some(mode) = opts.mode {
-                    self.push(Op::SetAttr { ino: n.ino, mode: Some(mode & 0o7777), mtime: None })?;
+                    self.push(Op::SetAttr {
+                        ino: n.ino,
+                        mode: Some(mode & 0o7777),
+                        mtime: None,
+                    })?;
                 }
                 Ok(())
             }
@@ -211,7 +278,15 @@ impl Txn {
                 let parent = self.parent_dir(&r, raw, syscall)?;
                 let ino = self.alloc_ino()?;
                 let name = r.name().to_string();
-                self.push(Op::Create { parent, name, ino, mode: opts.mode.unwrap_or(0o644) & 0o7777, mtime, size, extents })
+                self.push(Op::Create {
+                    parent,
+                    name,
+                    ino,
+                    mode: opts.mode.unwrap_or(0o644) & 0o7777,
+                    mtime,
+                    size,
+                    extents,
+                })
             }
         }
     }
@@ -223,13 +298,24 @@ impl Txn {
             match r.node {
                 Some(n) if n.kind == Kind::Dir => Err(FsError::new("EISDIR", "open", Some(raw))),
                 Some(n) => {
-                    let mut extents = n.extents.clone();
+                    let mut extents = n.extents()?;
                     extents.extend(tx.stage(data));
-                    tx.push(Op::SetContent { ino: n.ino, mtime: now_ms(), size: n.size + data.len() as u64, extents })
+                    tx.push(Op::SetContent {
+                        ino: n.ino,
+                        mtime: now_ms(),
+                        size: n.size + data.len() as u64,
+                        extents,
+                    })
                 }
                 None => {
                     let extents = tx.stage(data);
-                    tx.put_extents(raw, extents, data.len() as u64, WriteOptions::default(), "open")
+                    tx.put_extents(
+                        raw,
+                        extents,
+                        data.len() as u64,
+                        WriteOptions::default(),
+                        "open",
+                    )
                 }
             }
         })
@@ -241,7 +327,13 @@ impl Txn {
         self.atomically(|tx| tx.mkdir_path(&path, raw, recursive, "mkdir"))
     }
 
-    fn mkdir_path(&mut self, path: &VPath, raw: &str, recursive: bool, syscall: &str) -> FsResult<()> {
+    fn mkdir_path(
+        &mut self,
+        path: &VPath,
+        raw: &str,
+        recursive: bool,
+        syscall: &str,
+    ) -> FsResult<()> {
         if !recursive {
             let r = namespace::resolve(self.conn(), path, true, syscall, raw)?;
             if r.node.is_some() {
@@ -249,7 +341,13 @@ impl Txn {
             }
             let parent = self.parent_dir(&r, raw, syscall)?;
             let ino = self.alloc_ino()?;
-            return self.push(Op::Mkdir { parent, name: r.name().to_string(), ino, mode: 0o755, mtime: now_ms() });
+            return self.push(Op::Mkdir {
+                parent,
+                name: r.name().to_string(),
+                ino,
+                mode: 0o755,
+                mtime: now_ms(),
+            });
         }
         let mut cur = VPath::root();
         for part in &path.parts {
@@ -257,11 +355,23 @@ impl Txn {
             let r = namespace::resolve(self.conn(), &cur, true, syscall, raw)?;
             match &r.node {
                 Some(n) if n.kind == Kind::Dir => {}
-                Some(_) => return Err(FsError::new(if cur == *path { "EEXIST" } else { "ENOTDIR" }, syscall, Some(raw))),
+                Some(_) => {
+                    return Err(FsError::new(
+                        if cur == *path { "EEXIST" } else { "ENOTDIR" },
+                        syscall,
+                        Some(raw),
+                    ))
+                }
                 None => {
                     let parent = self.parent_dir(&r, raw, syscall)?;
                     let ino = self.alloc_ino()?;
-                    self.push(Op::Mkdir { parent, name: r.name().to_string(), ino, mode: 0o755, mtime: now_ms() })?;
+                    self.push(Op::Mkdir {
+                        parent,
+                        name: r.name().to_string(),
+                        ino,
+                        mode: 0o755,
+                        mtime: now_ms(),
+                    })?;
                 }
             }
         }
@@ -276,17 +386,29 @@ impl Txn {
                 other => other?,
             };
             if r.path.is_root() {
-                return Err(FsError::invalid("rm", Some(raw), "refusing to remove the root of the workspace"));
+                return Err(FsError::invalid(
+                    "rm",
+                    Some(raw),
+                    "refusing to remove the root of the workspace",
+                ));
             }
             let Some(node) = r.node.clone() else {
-                return if force { Ok(()) } else { Err(FsError::new("ENOENT", "rm", Some(raw))) };
+                return if force {
+                    Ok(())
+                } else {
+                    Err(FsError::new("ENOENT", "rm", Some(raw)))
+                };
             };
             // Like Node's fs.rm: a directory needs `recursive`, empty or not (rmdir is for empty ones).
             if node.kind == Kind::Dir && !recursive {
-                return Err(FsError::new("EISDIR", "rm", Some(raw)).with_description("is a directory (use recursive)"));
+                return Err(FsError::new("EISDIR", "rm", Some(raw))
+                    .with_description("is a directory (use recursive)"));
             }
             let parent = r.parent.expect("non-root has a parent");
-            tx.push(Op::Remove { parent, name: r.name().to_string() })
+            tx.push(Op::Remove {
+                parent,
+                name: r.name().to_string(),
+            })
         })
     }
 
@@ -295,17 +417,27 @@ impl Txn {
         self.mount.check_writable("rmdir", raw)?;
         self.atomically(|tx| {
             let r = tx.resolve(raw, false, "rmdir")?;
-            let node = r.node.clone().ok_or_else(|| FsError::new("ENOENT", "rmdir", Some(raw)))?;
+            let node = r
+                .node
+                .clone()
+                .ok_or_else(|| FsError::new("ENOENT", "rmdir", Some(raw)))?;
             if node.kind != Kind::Dir {
                 return Err(FsError::new("ENOTDIR", "rmdir", Some(raw)));
             }
             if r.path.is_root() {
-                return Err(FsError::invalid("rmdir", Some(raw), "refusing to remove the root of the workspace"));
+                return Err(FsError::invalid(
+                    "rmdir",
+                    Some(raw),
+                    "refusing to remove the root of the workspace",
+                ));
             }
             if namespace::has_children(tx.conn(), node.ino)? {
                 return Err(FsError::new("ENOTEMPTY", "rmdir", Some(raw)));
             }
-            tx.push(Op::Remove { parent: r.parent.expect("non-root"), name: r.name().to_string() })
+            tx.push(Op::Remove {
+                parent: r.parent.expect("non-root"),
+                name: r.name().to_string(),
+            })
         })
     }
 
@@ -313,12 +445,26 @@ impl Txn {
         self.mount.check_writable("rename", from)?;
         let err = |code: &'static str| FsError::new(code, "rename", Some(from)).with_dest(to);
         self.atomically(|tx| {
-            let src = namespace::resolve(tx.conn(), &normalize(from, "rename")?, false, "rename", from).map_err(|e| FsError { dest: Some(to.into()), ..e })?;
+            let src = namespace::resolve(
+                tx.conn(),
+                &normalize(from, "rename")?,
+                false,
+                "rename",
+                from,
+            )
+            .map_err(|e| FsError {
+                dest: Some(to.into()),
+                ..e
+            })?;
             let src_node = src.node.clone().ok_or_else(|| err("ENOENT"))?;
             if src.path.is_root() {
                 return Err(err("EBUSY"));
             }
-            let dst = namespace::resolve(tx.conn(), &normalize(to, "rename")?, false, "rename", to).map_err(|e| FsError { dest: Some(to.into()), ..e })?;
+            let dst = namespace::resolve(tx.conn(), &normalize(to, "rename")?, false, "rename", to)
+                .map_err(|e| FsError {
+                    dest: Some(to.into()),
+                    ..e
+                })?;
             if dst.path == src.path {
                 return Ok(());
             }
@@ -332,12 +478,19 @@ impl Txn {
                 match (src_node.kind == Kind::Dir, d.kind == Kind::Dir) {
                     (true, false) => return Err(err("ENOTDIR")),
                     (false, true) => return Err(err("EISDIR")),
-                    (true, true) if namespace::has_children(tx.conn(), d.ino)? => return Err(err("ENOTEMPTY")),
+                    (true, true) if namespace::has_children(tx.conn(), d.ino)? => {
+                        return Err(err("ENOTEMPTY"))
+                    }
                     _ => {}
                 }
             }
             let new_parent = dst.parent.ok_or_else(|| err("ENOENT"))?;
-            tx.push(Op::Rename { parent: src.parent.expect("non-root"), name: src.name().to_string(), new_parent, new_name: dst.name().to_string() })
+            tx.push(Op::Rename {
+                parent: src.parent.expect("non-root"),
+                name: src.name().to_string(),
+                new_parent,
+                new_name: dst.name().to_string(),
+            })
         })
     }
 
@@ -346,16 +499,35 @@ impl Txn {
         self.mount.check_writable("copyfile", from)?;
         self.atomically(|tx| {
             let src = tx.resolve(from, true, "copyfile")?;
-            let node = src.node.clone().ok_or_else(|| FsError::new("ENOENT", "copyfile", Some(from)).with_dest(to))?;
+            let node = src
+                .node
+                .clone()
+                .ok_or_else(|| FsError::new("ENOENT", "copyfile", Some(from)).with_dest(to))?;
             let dst_path = normalize(to, "copyfile")?;
             if node.kind != Kind::Dir {
-                return tx.put_extents(to, node.extents.clone(), node.size, WriteOptions { mode: Some(node.mode), ..Default::default() }, "copyfile");
+                return tx.put_extents(
+                    to,
+                    node.extents()?,
+                    node.size,
+                    WriteOptions {
+                        mode: Some(node.mode),
+                        ..Default::default()
+                    },
+                    "copyfile",
+                );
             }
             if !recursive {
-                return Err(FsError::new("EISDIR", "copyfile", Some(from)).with_dest(to).with_description("is a directory (use recursive)"));
+                return Err(FsError::new("EISDIR", "copyfile", Some(from))
+                    .with_dest(to)
+                    .with_description("is a directory (use recursive)"));
             }
             if dst_path.starts_with(&src.path) {
-                return Err(FsError::invalid("copyfile", Some(from), "cannot copy a directory into itself").with_dest(to));
+                return Err(FsError::invalid(
+                    "copyfile",
+                    Some(from),
+                    "cannot copy a directory into itself",
+                )
+                .with_dest(to));
             }
             let mut all = Vec::new();
             namespace::walk(tx.conn(), node.ino, &VPath::root(), &mut all)?;
@@ -363,14 +535,31 @@ impl Txn {
             for (rel, n) in all {
                 let target = format!("{dst_path}{rel}");
                 match n.kind {
-                    Kind::Dir => tx.mkdir_path(&normalize(&target, "copyfile")?, &target, true, "copyfile")?,
-                    Kind::File => tx.put_extents(&target, n.extents.clone(), n.size, WriteOptions { mode: Some(n.mode), ..Default::default() }, "copyfile")?,
+                    Kind::Dir => {
+                        tx.mkdir_path(&normalize(&target, "copyfile")?, &target, true, "copyfile")?
+                    }
+                    Kind::File => tx.put_extents(
+                        &target,
+                        n.extents()?,
+                        n.size,
+                        WriteOptions {
+                            mode: Some(n.mode),
+                            ..Default::default()
+                        },
+                        "copyfile",
+                    )?,
                     Kind::Symlink => {
                         let r = tx.resolve(&target, false, "copyfile")?;
                         if r.node.is_none() {
                             let parent = tx.parent_dir(&r, &target, "copyfile")?;
                             let ino = tx.alloc_ino()?;
-                            tx.push(Op::Symlink { parent, name: r.name().to_string(), ino, target: n.target.clone().unwrap_or_default(), mtime: now_ms() })?;
+                            tx.push(Op::Symlink {
+                                parent,
+                                name: r.name().to_string(),
+                                ino,
+                                target: n.target.clone().unwrap_or_default(),
+                                mtime: now_ms(),
+                            })?;
                         }
                     }
                 }
@@ -382,7 +571,11 @@ impl Txn {
     pub fn symlink(&mut self, target: &str, raw: &str) -> FsResult<()> {
         self.mount.check_writable("symlink", raw)?;
         if target.is_empty() || target.contains('\0') {
-            return Err(FsError::invalid("symlink", Some(raw), "symlink target must be a non-empty string without NUL"));
+            return Err(FsError::invalid(
+                "symlink",
+                Some(raw),
+                "symlink target must be a non-empty string without NUL",
+            ));
         }
         self.atomically(|tx| {
             let r = tx.resolve(raw, false, "symlink")?;
@@ -391,16 +584,34 @@ impl Txn {
             }
             let parent = tx.parent_dir(&r, raw, "symlink")?;
             let ino = tx.alloc_ino()?;
-            tx.push(Op::Symlink { parent, name: r.name().to_string(), ino, target: target.to_string(), mtime: now_ms() })
+            tx.push(Op::Symlink {
+                parent,
+                name: r.name().to_string(),
+                ino,
+                target: target.to_string(),
+                mtime: now_ms(),
+            })
         })
     }
 
-    pub fn set_attr(&mut self, raw: &str, mode: Option<u32>, mtime: Option<i64>, syscall: &str) -> FsResult<()> {
+    pub fn set_attr(
+        &mut self,
+        raw: &str,
+        mode: Option<u32>,
+        mtime: Option<i64>,
+        syscall: &str,
+    ) -> FsResult<()> {
         self.mount.check_writable(syscall, raw)?;
         self.atomically(|tx| {
             let r = tx.resolve(raw, true, syscall)?;
-            let n = r.node.ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
-            tx.push(Op::SetAttr { ino: n.ino, mode: mode.map(|m| m & 0o7777), mtime })
+            let n = r
+                .node
+                .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
+            tx.push(Op::SetAttr {
+                ino: n.ino,
+                mode: mode.map(|m| m & 0o7777),
+                mtime,
+            })
         })
     }
 }

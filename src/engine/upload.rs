@@ -15,7 +15,11 @@ pub enum Staged {
     /// Small enough for a pack: the bytes themselves.
     Small(Vec<u8>),
     /// Chunks already in the bucket. `bytes` counts what this upload actually sent.
-    Extents { extents: Vec<Extent>, size: u64, bytes: u64 },
+    Extents {
+        extents: Vec<Extent>,
+        size: u64,
+        bytes: u64,
+    },
 }
 
 pub struct Upload {
@@ -29,8 +33,16 @@ pub struct Upload {
 
 impl Mount {
     /// Uploads one chunk (unless the namespace already has it) and caches it; `permit` bounds transfers.
-    pub(crate) async fn upload_chunk(&self, key: &str, chunk: Bytes, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> FsResult<()> {
-        self.store.put(key, chunk.clone(), crate::store::PutMode::Overwrite).await.map_err(|e| FsError::from_store("write", e))?;
+    pub(crate) async fn upload_chunk(
+        &self,
+        key: &str,
+        chunk: Bytes,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> FsResult<()> {
+        self.store
+            .put(key, chunk.clone(), crate::store::PutMode::Overwrite)
+            .await
+            .map_err(|e| FsError::from_store("write", e))?;
         drop(permit);
         self.cache_chunk(key, &chunk);
         Ok(())
@@ -38,11 +50,17 @@ impl Mount {
 
     /// Streams a local file into the bucket, one chunk at a time; its bytes are never all in memory.
     pub async fn upload_local_file(self: &Arc<Self>, path: &std::path::Path) -> FsResult<Staged> {
-        let mut file = tokio::fs::File::open(path).await.map_err(|e| FsError::new("EIO", "open", Some(&path.to_string_lossy())).with_description(e.to_string()))?;
+        let mut file = tokio::fs::File::open(path).await.map_err(|e| {
+            FsError::new("EIO", "open", Some(&path.to_string_lossy()))
+                .with_description(e.to_string())
+        })?;
         let mut up = Upload::new(self.clone())?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = file.read(&mut buf).await.map_err(|e| FsError::new("EIO", "read", Some(&path.to_string_lossy())).with_description(e.to_string()))?;
+            let n = file.read(&mut buf).await.map_err(|e| {
+                FsError::new("EIO", "read", Some(&path.to_string_lossy()))
+                    .with_description(e.to_string())
+            })?;
             if n == 0 {
                 break;
             }
@@ -55,7 +73,14 @@ impl Mount {
 impl Upload {
     pub fn new(mount: Arc<Mount>) -> FsResult<Self> {
         mount.check_writable("open", "/")?;
-        Ok(Upload { mount, pending: BytesMut::new(), extents: Vec::new(), size: 0, sent: 0, tasks: JoinSet::new() })
+        Ok(Upload {
+            mount,
+            pending: BytesMut::new(),
+            extents: Vec::new(),
+            size: 0,
+            sent: 0,
+            tasks: JoinSet::new(),
+        })
     }
 
     /// Takes more bytes; waits while too many chunks are in flight (that is the backpressure).
@@ -76,15 +101,29 @@ impl Upload {
         }
         let hash = hash_hex(&chunk);
         let key = chunk_key(&hash);
-        self.extents.push(Extent { key: key.clone(), off: 0, len: chunk.len() as u64, hash });
-        let already = self.mount.with_read(|c| Ok(namespace::has_object(c, &key)))?;
-        if already || self.extents[..self.extents.len() - 1].iter().any(|x| x.key == key) {
+        self.extents.push(Extent {
+            key: key.clone(),
+            off: 0,
+            len: chunk.len() as u64,
+            hash,
+        });
+        let already = self
+            .mount
+            .with_read(|c| Ok(namespace::has_object(c, &key)))?;
+        if already
+            || self.extents[..self.extents.len() - 1]
+                .iter()
+                .any(|x| x.key == key)
+        {
             return Ok(());
         }
         self.sent += chunk.len() as u64;
         let permit = self.mount.transfer_permit().await;
         let mount = self.mount.clone();
-        self.tasks.spawn_on(async move { mount.upload_chunk(&key, chunk, permit).await }, &self.mount.runtime);
+        self.tasks.spawn_on(
+            async move { mount.upload_chunk(&key, chunk, permit).await },
+            &self.mount.runtime,
+        );
         Ok(())
     }
 
@@ -100,6 +139,10 @@ impl Upload {
         while let Some(done) = self.tasks.join_next().await {
             done.map_err(|e| FsError::internal("write", e.to_string()))??;
         }
-        Ok(Staged::Extents { extents: self.extents, size: self.size, bytes: self.sent })
+        Ok(Staged::Extents {
+            extents: self.extents,
+            size: self.size,
+            bytes: self.sent,
+        })
     }
 }

@@ -49,7 +49,20 @@ pub struct Inode {
     pub mtime: i64,
     pub ctime: i64,
     pub target: Option<String>,
-    pub extents: Vec<Extent>,
+    /// Kept as stored and parsed only when the bytes are wanted: `stat` never pays for it.
+    extents_json: Option<String>,
+}
+
+impl Inode {
+    pub fn extents(&self) -> FsResult<Vec<Extent>> {
+        match &self.extents_json {
+            None => Ok(Vec::new()),
+            Some(j) => serde_json::from_str(j).map_err(|e| {
+                FsError::new("EIO", "read", None)
+                    .with_description(format!("unreadable extents of inode {}: {e}", self.ino))
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -94,7 +107,8 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHO
 /// Opens (creating if needed) the namespace database with its root directory.
 pub fn open(path: &Path) -> FsResult<Connection> {
     let conn = Connection::open(path).map_err(|e| db_err("open", e))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| db_err("open", e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| db_err("open", e))?;
     conn.execute_batch(SCHEMA).map_err(|e| db_err("open", e))?;
     conn.execute("INSERT OR IGNORE INTO inodes(ino, kind, mode, size, mtime, ctime) VALUES (?1, 2, 493, 0, 0, 0)", params![ROOT_INO])
         .map_err(|e| db_err("open", e))?;
@@ -128,13 +142,16 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> FsResult<()> {
 }
 
 pub fn next_ino(conn: &Connection) -> FsResult<Ino> {
-    let max: Ino = conn.query_row("SELECT COALESCE(MAX(ino), 1) FROM inodes", [], |r| r.get(0)).map_err(|e| db_err("alloc", e))?;
-    let stored = get_meta(conn, "next_ino")?.and_then(|v| v.parse::<Ino>().ok()).unwrap_or(0);
+    let max: Ino = conn
+        .query_row("SELECT COALESCE(MAX(ino), 1) FROM inodes", [], |r| r.get(0))
+        .map_err(|e| db_err("alloc", e))?;
+    let stored = get_meta(conn, "next_ino")?
+        .and_then(|v| v.parse::<Ino>().ok())
+        .unwrap_or(0);
     Ok(stored.max(max + 1))
 }
 
 fn row_to_inode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Inode> {
-    let extents: Option<String> = r.get(7)?;
     Ok(Inode {
         ino: r.get(0)?,
         kind: Kind::from_i64(r.get(1)?),
@@ -143,14 +160,16 @@ fn row_to_inode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Inode> {
         mtime: r.get(4)?,
         ctime: r.get(5)?,
         target: r.get(6)?,
-        extents: extents.and_then(|e| serde_json::from_str(&e).ok()).unwrap_or_default(),
+        extents_json: r.get(7)?,
     })
 }
 
 pub fn get_inode(conn: &Connection, ino: Ino) -> FsResult<Option<Inode>> {
-    conn.prepare_cached("SELECT ino, kind, mode, size, mtime, ctime, target, extents FROM inodes WHERE ino = ?1")
-        .and_then(|mut s| s.query_row([ino], row_to_inode).optional())
-        .map_err(|e| db_err("stat", e))
+    conn.prepare_cached(
+        "SELECT ino, kind, mode, size, mtime, ctime, target, extents FROM inodes WHERE ino = ?1",
+    )
+    .and_then(|mut s| s.query_row([ino], row_to_inode).optional())
+    .map_err(|e| db_err("stat", e))
 }
 
 pub fn lookup(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Ino>> {
@@ -164,7 +183,13 @@ pub fn list_dir(conn: &Connection, dir: Ino) -> FsResult<Vec<DirEntry>> {
         .prepare_cached("SELECT d.name, d.ino, i.kind FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 ORDER BY d.name")
         .map_err(|e| db_err("scandir", e))?;
     let rows = stmt
-        .query_map([dir], |r| Ok(DirEntry { name: r.get(0)?, ino: r.get(1)?, kind: Kind::from_i64(r.get(2)?) }))
+        .query_map([dir], |r| {
+            Ok(DirEntry {
+                name: r.get(0)?,
+                ino: r.get(1)?,
+                kind: Kind::from_i64(r.get(2)?),
+            })
+        })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(|e| db_err("scandir", e))?;
     Ok(rows)
@@ -179,7 +204,13 @@ pub fn has_children(conn: &Connection, dir: Ino) -> FsResult<bool> {
 /// Resolves `path`, following symlinks in parent components always and in the last one when
 /// `follow_last`. A missing last component is not an error (`node` is `None`); a missing or
 /// non-directory parent is (ENOENT / ENOTDIR), reported against `shown` (the caller's path).
-pub fn resolve(conn: &Connection, path: &VPath, follow_last: bool, syscall: &str, shown: &str) -> FsResult<Resolved> {
+pub fn resolve(
+    conn: &Connection,
+    path: &VPath,
+    follow_last: bool,
+    syscall: &str,
+    shown: &str,
+) -> FsResult<Resolved> {
     let mut hops = 0;
     let mut pending: Vec<String> = path.parts.iter().rev().cloned().collect();
     let mut cur = VPath::root();
@@ -187,7 +218,9 @@ pub fn resolve(conn: &Connection, path: &VPath, follow_last: bool, syscall: &str
     let mut parent = None;
     let mut node = get_inode(conn, ROOT_INO)?;
     while let Some(name) = pending.pop() {
-        let dir = node.as_ref().ok_or_else(|| FsError::new("ENOENT", syscall, Some(shown)))?;
+        let dir = node
+            .as_ref()
+            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(shown)))?;
         if dir.kind != Kind::Dir {
             return Err(FsError::new("ENOTDIR", syscall, Some(shown)));
         }
@@ -205,7 +238,11 @@ pub fn resolve(conn: &Connection, path: &VPath, follow_last: bool, syscall: &str
                     return Err(FsError::new("ELOOP", syscall, Some(shown)));
                 }
                 let target = n.target.clone().unwrap_or_default();
-                let base = if target.starts_with('/') { VPath::root() } else { cur.split_last().map(|(p, _)| p).unwrap_or_else(VPath::root) };
+                let base = if target.starts_with('/') {
+                    VPath::root()
+                } else {
+                    cur.split_last().map(|(p, _)| p).unwrap_or_else(VPath::root)
+                };
                 // Re-walk from the root through the target, confined like any path.
                 let joined = format!("{base}/{target}");
                 let target_path = crate::path::normalize(&joined, syscall)?;
@@ -221,7 +258,11 @@ pub fn resolve(conn: &Connection, path: &VPath, follow_last: bool, syscall: &str
             return Err(FsError::new("ENOENT", syscall, Some(shown)));
         }
     }
-    Ok(Resolved { path: cur, parent, node })
+    Ok(Resolved {
+        path: cur,
+        parent,
+        node,
+    })
 }
 
 /// Applies one op. Ops come from a validated request or a published WAL record; they assume the
@@ -229,19 +270,79 @@ pub fn resolve(conn: &Connection, path: &VPath, follow_last: bool, syscall: &str
 pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("apply", e);
     match op {
-        Op::Mkdir { parent, name, ino, mode, mtime } => {
-            insert_node(conn, *parent, name, *ino, Kind::Dir, *mode, 0, *mtime, None, None)?;
+        Op::Mkdir {
+            parent,
+            name,
+            ino,
+            mode,
+            mtime,
+        } => {
+            insert_node(
+                conn,
+                *parent,
+                name,
+                *ino,
+                Kind::Dir,
+                *mode,
+                0,
+                *mtime,
+                None,
+                None,
+            )?;
         }
-        Op::Create { parent, name, ino, mode, mtime, size, extents } => {
-            let ext = serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))?;
-            insert_node(conn, *parent, name, *ino, Kind::File, *mode, *size, *mtime, None, Some(ext))?;
+        Op::Create {
+            parent,
+            name,
+            ino,
+            mode,
+            mtime,
+            size,
+            extents,
+        } => {
+            let ext = serde_json::to_string(extents)
+                .map_err(|x| FsError::internal("apply", x.to_string()))?;
+            insert_node(
+                conn,
+                *parent,
+                name,
+                *ino,
+                Kind::File,
+                *mode,
+                *size,
+                *mtime,
+                None,
+                Some(ext),
+            )?;
             set_refs(conn, *ino, extents)?;
         }
-        Op::Symlink { parent, name, ino, target, mtime } => {
-            insert_node(conn, *parent, name, *ino, Kind::Symlink, 0o777, target.len() as u64, *mtime, Some(target.clone()), None)?;
+        Op::Symlink {
+            parent,
+            name,
+            ino,
+            target,
+            mtime,
+        } => {
+            insert_node(
+                conn,
+                *parent,
+                name,
+                *ino,
+                Kind::Symlink,
+                0o777,
+                target.len() as u64,
+                *mtime,
+                Some(target.clone()),
+                None,
+            )?;
         }
-        Op::SetContent { ino, mtime, size, extents } => {
-            let ext = serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))?;
+        Op::SetContent {
+            ino,
+            mtime,
+            size,
+            extents,
+        } => {
+            let ext = serde_json::to_string(extents)
+                .map_err(|x| FsError::internal("apply", x.to_string()))?;
             let n = conn
                 .prepare_cached("UPDATE inodes SET size = ?2, mtime = ?3, ctime = ?3, extents = ?4 WHERE ino = ?1")
                 .and_then(|mut s| s.execute(params![ino, *size as i64, mtime, ext]))
@@ -250,11 +351,20 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
             set_refs(conn, *ino, extents)?;
         }
         Op::Remove { parent, name } => {
-            let ino = lookup(conn, *parent, name)?.ok_or_else(|| FsError::internal("apply", format!("remove of a missing entry {name:?}")))?;
+            let ino = lookup(conn, *parent, name)?.ok_or_else(|| {
+                FsError::internal("apply", format!("remove of a missing entry {name:?}"))
+            })?;
             remove_subtree(conn, ino)?;
-            conn.prepare_cached("DELETE FROM dentries WHERE parent = ?1 AND name = ?2").and_then(|mut s| s.execute(params![parent, name])).map_err(e)?;
+            conn.prepare_cached("DELETE FROM dentries WHERE parent = ?1 AND name = ?2")
+                .and_then(|mut s| s.execute(params![parent, name]))
+                .map_err(e)?;
         }
-        Op::Rename { parent, name, new_parent, new_name } => {
+        Op::Rename {
+            parent,
+            name,
+            new_parent,
+            new_name,
+        } => {
             if parent == new_parent && name == new_name {
                 return Ok(());
             }
@@ -265,7 +375,9 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
                     .map_err(e)?;
             }
             let n = conn
-                .prepare_cached("UPDATE dentries SET parent = ?3, name = ?4 WHERE parent = ?1 AND name = ?2")
+                .prepare_cached(
+                    "UPDATE dentries SET parent = ?3, name = ?4 WHERE parent = ?1 AND name = ?2",
+                )
                 .and_then(|mut s| s.execute(params![parent, name, new_parent, new_name]))
                 .map_err(e)?;
             expect_one(n, "rename of a missing entry")?;
@@ -283,16 +395,24 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
 
 /// Whether a data object is in use by some file now (so an upload of the same chunk can be skipped).
 pub fn has_object(conn: &Connection, key: &str) -> bool {
-    conn.prepare_cached("SELECT 1 FROM refs WHERE key = ?1").and_then(|mut s| s.exists([key])).unwrap_or(false)
+    conn.prepare_cached("SELECT 1 FROM refs WHERE key = ?1")
+        .and_then(|mut s| s.exists([key]))
+        .unwrap_or(false)
 }
 
 /// Every data extent the namespace uses, read from the inodes themselves (the authority GC trusts).
 pub fn all_extents(conn: &Connection) -> FsResult<Vec<Extent>> {
-    let mut stmt = conn.prepare("SELECT extents FROM inodes WHERE extents IS NOT NULL").map_err(|e| db_err("gc", e))?;
-    let rows: Vec<String> = stmt.query_map([], |r| r.get(0)).and_then(|r| r.collect::<Result<_, _>>()).map_err(|e| db_err("gc", e))?;
+    let mut stmt = conn
+        .prepare("SELECT extents FROM inodes WHERE extents IS NOT NULL")
+        .map_err(|e| db_err("gc", e))?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|r| r.collect::<Result<_, _>>())
+        .map_err(|e| db_err("gc", e))?;
     let mut out = Vec::new();
     for row in rows {
-        let extents: Vec<Extent> = serde_json::from_str(&row).map_err(|e| FsError::internal("gc", format!("unreadable extents: {e}")))?;
+        let extents: Vec<Extent> = serde_json::from_str(&row)
+            .map_err(|e| FsError::internal("gc", format!("unreadable extents: {e}")))?;
         out.extend(extents);
     }
     Ok(out)
@@ -300,9 +420,13 @@ pub fn all_extents(conn: &Connection) -> FsResult<Vec<Extent>> {
 
 pub(crate) fn set_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("apply", e);
-    conn.prepare_cached("DELETE FROM refs WHERE ino = ?1").and_then(|mut s| s.execute([ino])).map_err(e)?;
+    conn.prepare_cached("DELETE FROM refs WHERE ino = ?1")
+        .and_then(|mut s| s.execute([ino]))
+        .map_err(e)?;
     for x in extents {
-        conn.prepare_cached("INSERT OR IGNORE INTO refs(key, ino) VALUES (?1, ?2)").and_then(|mut s| s.execute(params![x.key, ino])).map_err(e)?;
+        conn.prepare_cached("INSERT OR IGNORE INTO refs(key, ino) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![x.key, ino]))
+            .map_err(e)?;
     }
     Ok(())
 }
@@ -316,21 +440,44 @@ fn expect_one(n: usize, what: &str) -> FsResult<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn insert_node(conn: &Connection, parent: Ino, name: &str, ino: Ino, kind: Kind, mode: u32, size: u64, mtime: i64, target: Option<String>, extents: Option<String>) -> FsResult<()> {
+fn insert_node(
+    conn: &Connection,
+    parent: Ino,
+    name: &str,
+    ino: Ino,
+    kind: Kind,
+    mode: u32,
+    size: u64,
+    mtime: i64,
+    target: Option<String>,
+    extents: Option<String>,
+) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("apply", e);
     if lookup(conn, parent, name)?.is_some() {
-        return Err(FsError::internal("apply", format!("create over an existing entry {name:?}")));
+        return Err(FsError::internal(
+            "apply",
+            format!("create over an existing entry {name:?}"),
+        ));
     }
     conn.prepare_cached("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)")
         .and_then(|mut s| s.execute(params![ino, kind as i64, mode as i64, size as i64, mtime, target, extents]))
         .map_err(e)?;
-    conn.prepare_cached("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)").and_then(|mut s| s.execute(params![parent, name, ino])).map_err(e)?;
-    set_meta(conn, "next_ino", &(next_ino(conn)?.max(ino + 1)).to_string())
+    conn.prepare_cached("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![parent, name, ino]))
+        .map_err(e)?;
+    set_meta(
+        conn,
+        "next_ino",
+        &(next_ino(conn)?.max(ino + 1)).to_string(),
+    )
 }
 
 /// Deletes an inode and, for a directory, every inode and entry below it (not its own entry).
 fn remove_subtree(conn: &Connection, ino: Ino) -> FsResult<()> {
-    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS doomed(ino INTEGER PRIMARY KEY); DELETE FROM temp.doomed;").map_err(|e| db_err("rm", e))?;
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS doomed(ino INTEGER PRIMARY KEY); DELETE FROM temp.doomed;",
+    )
+    .map_err(|e| db_err("rm", e))?;
     conn.prepare_cached(
         "INSERT INTO temp.doomed(ino) WITH RECURSIVE sub(ino) AS (SELECT ?1 UNION ALL SELECT d.ino FROM dentries d JOIN sub ON d.parent = sub.ino) SELECT ino FROM sub",
     )
@@ -346,10 +493,16 @@ fn remove_subtree(conn: &Connection, ino: Ino) -> FsResult<()> {
 }
 
 /// Every path under `dir` (depth-first, sorted), with its inode; used by recursive readdir, copy and walks.
-pub fn walk(conn: &Connection, dir: Ino, base: &VPath, out: &mut Vec<(VPath, Inode)>) -> FsResult<()> {
+pub fn walk(
+    conn: &Connection,
+    dir: Ino,
+    base: &VPath,
+    out: &mut Vec<(VPath, Inode)>,
+) -> FsResult<()> {
     for entry in list_dir(conn, dir)? {
         let path = base.join(&entry.name);
-        let node = get_inode(conn, entry.ino)?.ok_or_else(|| FsError::internal("walk", "dangling entry"))?;
+        let node = get_inode(conn, entry.ino)?
+            .ok_or_else(|| FsError::internal("walk", "dangling entry"))?;
         let is_dir = node.kind == Kind::Dir;
         out.push((path.clone(), node));
         if is_dir {

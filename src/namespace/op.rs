@@ -19,15 +19,49 @@ pub struct Extent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum Op {
-    Mkdir { parent: Ino, name: String, ino: Ino, mode: u32, mtime: i64 },
+    Mkdir {
+        parent: Ino,
+        name: String,
+        ino: Ino,
+        mode: u32,
+        mtime: i64,
+    },
     /// A new regular file.
-    Create { parent: Ino, name: String, ino: Ino, mode: u32, mtime: i64, size: u64, extents: Vec<Extent> },
+    Create {
+        parent: Ino,
+        name: String,
+        ino: Ino,
+        mode: u32,
+        mtime: i64,
+        size: u64,
+        extents: Vec<Extent>,
+    },
     /// New contents for an existing file.
-    SetContent { ino: Ino, mtime: i64, size: u64, extents: Vec<Extent> },
-    Symlink { parent: Ino, name: String, ino: Ino, target: String, mtime: i64 },
+    SetContent {
+        ino: Ino,
+        mtime: i64,
+        size: u64,
+        extents: Vec<Extent>,
+    },
+    Symlink {
+        parent: Ino,
+        name: String,
+        ino: Ino,
+        target: String,
+        mtime: i64,
+    },
     /// Removes an entry and, for a directory, everything under it.
     Remove { parent: Ino, name: String },
     /// Moves an entry, replacing whatever the destination held.
-    Rename { parent: Ino, name: String, new_parent: Ino, new_name: String },
-    SetAttr { ino: Ino, mode: Option<u32>, mtime: Option<i64> },
+    Rename {
+        parent: Ino,
+        name: String,
+        new_parent: Ino,
+        new_name: String,
+    },
+    SetAttr {
+        ino: Ino,
+        mode: Option<u32>,
+        mtime: Option<i64>,
+    },
 }

@@ -32,31 +32,78 @@ pub struct Snapshot {
 
 pub fn export(conn: &Connection, seq: u64, record: Option<String>) -> FsResult<Snapshot> {
     let e = |e: rusqlite::Error| db_err("snapshot", e);
-    let mut stmt = conn.prepare("SELECT ino, kind, mode, size, mtime, ctime, target, extents FROM inodes ORDER BY ino").map_err(e)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT ino, kind, mode, size, mtime, ctime, target, extents FROM inodes ORDER BY ino",
+        )
+        .map_err(e)?;
     let inodes = stmt
         .query_map([], row_to_inode)
         .and_then(|r| r.collect::<Result<Vec<_>, _>>())
         .map_err(e)?
         .into_iter()
-        .map(|i| SnapshotInode { ino: i.ino, kind: i.kind as u8, mode: i.mode, size: i.size, mtime: i.mtime, ctime: i.ctime, target: i.target, extents: i.extents })
-        .collect();
-    let mut stmt = conn.prepare("SELECT parent, name, ino FROM dentries ORDER BY parent, name").map_err(e)?;
-    let dentries = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).and_then(|r| r.collect::<Result<Vec<_>, _>>()).map_err(e)?;
-    Ok(Snapshot { v: 1, seq, record, next_ino: next_ino(conn)?, inodes, dentries })
+        .map(|i| {
+            Ok(SnapshotInode {
+                extents: i.extents()?,
+                ino: i.ino,
+                kind: i.kind as u8,
+                mode: i.mode,
+                size: i.size,
+                mtime: i.mtime,
+                ctime: i.ctime,
+                target: i.target,
+            })
+        })
+        .collect::<FsResult<_>>()?;
+    let mut stmt = conn
+        .prepare("SELECT parent, name, ino FROM dentries ORDER BY parent, name")
+        .map_err(e)?;
+    let dentries = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+        .map_err(e)?;
+    Ok(Snapshot {
+        v: 1,
+        seq,
+        record,
+        next_ino: next_ino(conn)?,
+        inodes,
+        dentries,
+    })
 }
 
 /// Replaces the namespace with the snapshot's (inside the caller's transaction).
 pub fn import(conn: &Connection, snap: &Snapshot) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("snapshot", e);
-    conn.execute_batch("DELETE FROM dentries; DELETE FROM inodes; DELETE FROM refs;").map_err(e)?;
+    conn.execute_batch("DELETE FROM dentries; DELETE FROM inodes; DELETE FROM refs;")
+        .map_err(e)?;
     {
         let mut ins = conn.prepare("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)").map_err(e)?;
         for i in &snap.inodes {
-            let ext = if i.extents.is_empty() { None } else { Some(serde_json::to_string(&i.extents).map_err(|x| FsError::internal("snapshot", x.to_string()))?) };
-            ins.execute(params![i.ino, i.kind as i64, i.mode as i64, i.size as i64, i.mtime, i.ctime, i.target, ext]).map_err(e)?;
+            let ext = if i.extents.is_empty() {
+                None
+            } else {
+                Some(
+                    serde_json::to_string(&i.extents)
+                        .map_err(|x| FsError::internal("snapshot", x.to_string()))?,
+                )
+            };
+            ins.execute(params![
+                i.ino,
+                i.kind as i64,
+                i.mode as i64,
+                i.size as i64,
+                i.mtime,
+                i.ctime,
+                i.target,
+                ext
+            ])
+            .map_err(e)?;
             set_refs(conn, i.ino, &i.extents)?;
         }
-        let mut ins = conn.prepare("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)").map_err(e)?;
+        let mut ins = conn
+            .prepare("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)")
+            .map_err(e)?;
         for (p, n, i) in &snap.dentries {
             ins.execute(params![p, n, i]).map_err(e)?;
         }

@@ -26,7 +26,16 @@ pub struct Head {
 
 impl Head {
     pub fn genesis() -> Self {
-        Head { v: 1, epoch: 0, seq: 0, record: None, record_hash: None, snapshot: None, writer: None, time_ms: now_ms() }
+        Head {
+            v: 1,
+            epoch: 0,
+            seq: 0,
+            record: None,
+            record_hash: None,
+            snapshot: None,
+            writer: None,
+            time_ms: now_ms(),
+        }
     }
 
     pub fn encode(&self) -> Bytes {
@@ -34,7 +43,10 @@ impl Head {
     }
 
     pub fn decode(data: &[u8]) -> FsResult<Self> {
-        serde_json::from_slice(data).map_err(|e| FsError::new("EIO", "mount", Some(HEAD_KEY)).with_description(format!("unreadable head: {e}")))
+        serde_json::from_slice(data).map_err(|e| {
+            FsError::new("EIO", "mount", Some(HEAD_KEY))
+                .with_description(format!("unreadable head: {e}"))
+        })
     }
 }
 
@@ -48,5 +60,8 @@ pub async fn read_head(store: &dyn ObjectStore) -> FsResult<Option<(Head, String
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -20,7 +20,11 @@ pub fn snapshot_key(seq: u64) -> String {
 }
 
 pub fn pack_key(epoch: u64) -> String {
-    format!("packs/{epoch:010}-{:016x}{:016x}.pack", fastrand::u64(..), fastrand::u64(..))
+    format!(
+        "packs/{epoch:010}-{:016x}{:016x}.pack",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    )
 }
 
 pub fn chunk_key(hash: &str) -> String {
@@ -37,11 +41,15 @@ pub async fn put_immutable(store: &dyn ObjectStore, key: &str, body: Bytes) -> F
     match store.put(key, body.clone(), PutMode::Create).await {
         Ok(_) => Ok(()),
         Err(StoreError::PreconditionFailed { .. }) => {
-            let existing = store.get_all(key).await.map_err(|e| FsError::from_store("commit", e))?;
+            let existing = store
+                .get_all(key)
+                .await
+                .map_err(|e| FsError::from_store("commit", e))?;
             if existing.data == body {
                 Ok(())
             } else {
-                Err(FsError::new("EIO", "commit", Some(key)).with_description("an immutable object already exists with other contents"))
+                Err(FsError::new("EIO", "commit", Some(key))
+                    .with_description("an immutable object already exists with other contents"))
             }
         }
         Err(e) => Err(FsError::from_store("commit", e)),

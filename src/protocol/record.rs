@@ -25,7 +25,10 @@ impl Record {
     }
 
     pub fn decode(key: &str, data: &[u8]) -> FsResult<Self> {
-        serde_json::from_slice(data).map_err(|e| FsError::new("EIO", "refresh", Some(key)).with_description(format!("unreadable WAL record: {e}")))
+        serde_json::from_slice(data).map_err(|e| {
+            FsError::new("EIO", "refresh", Some(key))
+                .with_description(format!("unreadable WAL record: {e}"))
+        })
     }
 }
 
@@ -45,9 +48,33 @@ mod tests {
             time_ms: 1,
             bytes: 3,
             ops: vec![
-                Op::Mkdir { parent: 1, name: "d".into(), ino: 2, mode: 0o755, mtime: 5 },
-                Op::Create { parent: 2, name: "f".into(), ino: 3, mode: 0o644, mtime: 5, size: 3, extents: vec![Extent { key: "packs/p".into(), off: 0, len: 3, hash: "h".into() }] },
-                Op::Rename { parent: 2, name: "f".into(), new_parent: 1, new_name: "g".into() },
+                Op::Mkdir {
+                    parent: 1,
+                    name: "d".into(),
+                    ino: 2,
+                    mode: 0o755,
+                    mtime: 5,
+                },
+                Op::Create {
+                    parent: 2,
+                    name: "f".into(),
+                    ino: 3,
+                    mode: 0o644,
+                    mtime: 5,
+                    size: 3,
+                    extents: vec![Extent {
+                        key: "packs/p".into(),
+                        off: 0,
+                        len: 3,
+                        hash: "h".into(),
+                    }],
+                },
+                Op::Rename {
+                    parent: 2,
+                    name: "f".into(),
+                    new_parent: 1,
+                    new_name: "g".into(),
+                },
             ],
         };
         assert_eq!(Record::decode("k", &r.encode()).unwrap(), r);

@@ -42,7 +42,10 @@ pub struct CountingObjectStore {
 
 impl CountingObjectStore {
     pub fn new(inner: DynObjectStore) -> Self {
-        Self { inner, counters: Counters::default() }
+        Self {
+            inner,
+            counters: Counters::default(),
+        }
     }
 
     pub fn counts(&self) -> RequestCounts {
@@ -62,7 +65,16 @@ impl CountingObjectStore {
 
     pub fn reset(&self) {
         let c = &self.counters;
-        for a in [&c.get, &c.head, &c.put, &c.list, &c.delete, &c.delete_many, &c.bytes_up, &c.bytes_down] {
+        for a in [
+            &c.get,
+            &c.head,
+            &c.put,
+            &c.list,
+            &c.delete,
+            &c.delete_many,
+            &c.bytes_up,
+            &c.bytes_down,
+        ] {
             a.store(0, Ordering::Relaxed);
         }
     }
@@ -89,9 +101,17 @@ impl ObjectStore for CountingObjectStore {
         Self::add(&self.counters.bytes_up, body.len() as u64);
         self.inner.put(key, body, mode).await
     }
-    async fn list_page(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage> {
+    async fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<String>,
+        max_keys: Option<u32>,
+    ) -> StoreResult<ListPage> {
         Self::add(&self.counters.list, 1);
-        self.inner.list_page(prefix, delimiter, token, max_keys).await
+        self.inner
+            .list_page(prefix, delimiter, token, max_keys)
+            .await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         Self::add(&self.counters.delete, 1);

@@ -36,7 +36,14 @@ pub struct FailRule {
 
 impl FailRule {
     pub fn new(action: FailAction) -> Self {
-        Self { kinds: Vec::new(), key_contains: None, action, skip: 0, times: None, probability: None }
+        Self {
+            kinds: Vec::new(),
+            key_contains: None,
+            action,
+            skip: 0,
+            times: None,
+            probability: None,
+        }
     }
 }
 
@@ -62,7 +69,14 @@ enum Plan {
 
 impl FailingObjectStore {
     pub fn new(inner: DynObjectStore, seed: u64) -> Self {
-        Self { inner, state: Mutex::new(State { rules: Vec::new(), rng: fastrand::Rng::with_seed(seed), fired: 0 }) }
+        Self {
+            inner,
+            state: Mutex::new(State {
+                rules: Vec::new(),
+                rng: fastrand::Rng::with_seed(seed),
+                fired: 0,
+            }),
+        }
     }
 
     pub fn add_rule(&self, rule: FailRule) {
@@ -88,7 +102,9 @@ impl FailingObjectStore {
         let State { rules, rng, fired } = &mut *st;
         let mut delay = Duration::ZERO;
         for rule in rules.iter_mut() {
-            if !(rule.kinds.is_empty() || rule.kinds.contains(&kind)) || !rule.key_contains.as_deref().is_none_or(|s| key.contains(s)) {
+            if !(rule.kinds.is_empty() || rule.kinds.contains(&kind))
+                || !rule.key_contains.as_deref().is_none_or(|s| key.contains(s))
+            {
                 continue;
             }
             if matches!(rule.action, FailAction::IgnorePreconditions) && kind != RequestKind::Put {
@@ -116,7 +132,12 @@ impl FailingObjectStore {
     }
 
     /// Runs one request under the plan; `request(true)` asks for the request with preconditions dropped.
-    async fn run<T, Fut>(&self, kind: RequestKind, key: &str, request: impl FnOnce(bool) -> Fut) -> StoreResult<T>
+    async fn run<T, Fut>(
+        &self,
+        kind: RequestKind,
+        key: &str,
+        request: impl FnOnce(bool) -> Fut,
+    ) -> StoreResult<T>
     where
         Fut: std::future::Future<Output = StoreResult<T>>,
     {
@@ -130,7 +151,11 @@ impl FailingObjectStore {
             Plan::Fail(e) => Err(e),
             Plan::Lose => {
                 let _ = request(false).await;
-                Err(StoreError::transient(&format!("{kind:?}").to_lowercase(), key, "injected fault: response lost after the request completed"))
+                Err(StoreError::transient(
+                    &format!("{kind:?}").to_lowercase(),
+                    key,
+                    "injected fault: response lost after the request completed",
+                ))
             }
         }
     }
@@ -139,22 +164,48 @@ impl FailingObjectStore {
 #[async_trait]
 impl ObjectStore for FailingObjectStore {
     async fn get(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
-        self.run(RequestKind::Get, key, |_| self.inner.get(key, opts)).await
+        self.run(RequestKind::Get, key, |_| self.inner.get(key, opts))
+            .await
     }
     async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
-        self.run(RequestKind::Head, key, |_| self.inner.head(key)).await
+        self.run(RequestKind::Head, key, |_| self.inner.head(key))
+            .await
     }
     async fn put(&self, key: &str, body: Bytes, mode: PutMode) -> StoreResult<String> {
-        self.run(RequestKind::Put, key, |unconditional| self.inner.put(key, body, if unconditional { PutMode::Overwrite } else { mode })).await
+        self.run(RequestKind::Put, key, |unconditional| {
+            self.inner.put(
+                key,
+                body,
+                if unconditional {
+                    PutMode::Overwrite
+                } else {
+                    mode
+                },
+            )
+        })
+        .await
     }
-    async fn list_page(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage> {
-        self.run(RequestKind::List, prefix, |_| self.inner.list_page(prefix, delimiter, token, max_keys)).await
+    async fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<String>,
+        max_keys: Option<u32>,
+    ) -> StoreResult<ListPage> {
+        self.run(RequestKind::List, prefix, |_| {
+            self.inner.list_page(prefix, delimiter, token, max_keys)
+        })
+        .await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        self.run(RequestKind::Delete, key, |_| self.inner.delete(key)).await
+        self.run(RequestKind::Delete, key, |_| self.inner.delete(key))
+            .await
     }
     async fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
         let first = keys.first().map(String::as_str).unwrap_or("");
-        self.run(RequestKind::DeleteMany, first, |_| self.inner.delete_many(keys)).await
+        self.run(RequestKind::DeleteMany, first, |_| {
+            self.inner.delete_many(keys)
+        })
+        .await
     }
 }

@@ -37,7 +37,9 @@ impl LocalObjectStore {
         let valid = !key.is_empty()
             && !key.starts_with('/')
             && !key.starts_with(RESERVED_PREFIX)
-            && key.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+            && key
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..")
             && !key.contains('\0');
         if !valid {
             return Err(StoreError::Other {
@@ -45,7 +47,8 @@ impl LocalObjectStore {
                 key: key.into(),
                 status: Some(400),
                 code: "InvalidKey".into(),
-                message: "object keys must be relative paths without empty, '.' or '..' components".into(),
+                message: "object keys must be relative paths without empty, '.' or '..' components"
+                    .into(),
             });
         }
         Ok(self.root.join(key))
@@ -53,7 +56,12 @@ impl LocalObjectStore {
 
     fn lock(&self) -> StoreResult<File> {
         let path = self.root.join(format!("{RESERVED_PREFIX}lock"));
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| io_err("lock", "", e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err("lock", "", e))?;
         file.lock().map_err(|e| io_err("lock", "", e))?;
         Ok(file)
     }
@@ -72,27 +80,40 @@ impl LocalObjectStore {
         let mut file = match File::open(&path) {
             Ok(f) if f.metadata().map(|m| m.is_file()).unwrap_or(false) => f,
             Ok(_) => return Err(StoreError::NotFound { key: key.into() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound { key: key.into() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound { key: key.into() })
+            }
             Err(e) => return Err(io_err("get", key, e)),
         };
         let size = file.metadata().map_err(|e| io_err("get", key, e))?.len();
         let mut hasher = blake3::Hasher::new();
-        hasher.update_reader(&mut file).map_err(|e| io_err("get", key, e))?;
+        hasher
+            .update_reader(&mut file)
+            .map_err(|e| io_err("get", key, e))?;
         let etag = hasher.finalize().to_hex()[..32].to_string();
         if opts.if_none_match.as_deref() == Some(etag.as_str()) {
             return Err(StoreError::NotModified { key: key.into() });
         }
         let (start, end) = opts.range.map(|r| r.resolve(size)).unwrap_or((0, size));
         let mut data = vec![0u8; (end - start) as usize];
-        file.seek(SeekFrom::Start(start)).map_err(|e| io_err("get", key, e))?;
-        file.read_exact(&mut data).map_err(|e| io_err("get", key, e))?;
-        Ok(GetResult { data: Bytes::from(data), etag, size })
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| io_err("get", key, e))?;
+        file.read_exact(&mut data)
+            .map_err(|e| io_err("get", key, e))?;
+        Ok(GetResult {
+            data: Bytes::from(data),
+            etag,
+            size,
+        })
     }
 
     fn put_blocking(&self, key: &str, body: Bytes, mode: PutMode) -> StoreResult<String> {
         let path = self.path_of("put", key)?;
         let etag = content_etag(&body);
-        let tmp = self.root.join(format!("{RESERVED_PREFIX}tmp")).join(format!("{}.{}", std::process::id(), fastrand::u64(..)));
+        let tmp = self
+            .root
+            .join(format!("{RESERVED_PREFIX}tmp"))
+            .join(format!("{}.{}", std::process::id(), fastrand::u64(..)));
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(&body)?;
@@ -110,7 +131,9 @@ impl LocalObjectStore {
         let allowed = match &mode {
             PutMode::Overwrite => true,
             PutMode::Create => Self::read_etag(&path, key)?.is_none(),
-            PutMode::Update(expected) => Self::read_etag(&path, key)?.as_deref() == Some(expected.as_str()),
+            PutMode::Update(expected) => {
+                Self::read_etag(&path, key)?.as_deref() == Some(expected.as_str())
+            }
         };
         if !allowed {
             let _ = fs::remove_file(&tmp);
@@ -147,14 +170,21 @@ impl LocalObjectStore {
         }
     }
 
-    fn list_blocking(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage> {
+    fn list_blocking(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<String>,
+        max_keys: Option<u32>,
+    ) -> StoreResult<ListPage> {
         // Walk only the directory the prefix names, not the whole store.
         let base = match prefix.rfind('/') {
             Some(i) => &prefix[..i + 1],
             None => "",
         };
         let mut keys = Vec::new();
-        collect_keys(&self.root.join(base), base, &mut keys).map_err(|e| io_err("list", prefix, e))?;
+        collect_keys(&self.root.join(base), base, &mut keys)
+            .map_err(|e| io_err("list", prefix, e))?;
         keys.retain(|(k, _)| k.starts_with(prefix) && !k.starts_with(RESERVED_PREFIX));
         keys.sort();
         let max = max_keys.unwrap_or(DEFAULT_PAGE).max(1) as usize;
@@ -187,7 +217,11 @@ impl LocalObjectStore {
                         return Ok(page);
                     }
                     let etag = Self::read_etag(&self.root.join(&key), &key)?.unwrap_or_default();
-                    page.objects.push(ObjectMeta { key: key.clone(), size, etag });
+                    page.objects.push(ObjectMeta {
+                        key: key.clone(),
+                        size,
+                        etag,
+                    });
                     key
                 }
             };
@@ -221,11 +255,21 @@ fn collect_keys(dir: &Path, rel: &str, out: &mut Vec<(String, u64)>) -> std::io:
 }
 
 fn io_err(op: &str, key: &str, e: std::io::Error) -> StoreError {
-    StoreError::Other { op: op.into(), key: key.into(), status: None, code: format!("{:?}", e.kind()), message: e.to_string() }
+    StoreError::Other {
+        op: op.into(),
+        key: key.into(),
+        status: None,
+        code: format!("{:?}", e.kind()),
+        message: e.to_string(),
+    }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::other("local", "", format!("worker failed: {e}")))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> StoreResult<T> + Send + 'static,
+) -> StoreResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::other("local", "", format!("worker failed: {e}")))?
 }
 
 #[async_trait]
@@ -239,8 +283,11 @@ impl ObjectStore for LocalObjectStore {
         let path = self.path_of("head", key)?;
         let key = key.to_string();
         blocking(move || {
-            let etag = Self::read_etag(&path, &key)?.ok_or_else(|| StoreError::NotFound { key: key.clone() })?;
-            let size = fs::metadata(&path).map_err(|e| io_err("head", &key, e))?.len();
+            let etag = Self::read_etag(&path, &key)?
+                .ok_or_else(|| StoreError::NotFound { key: key.clone() })?;
+            let size = fs::metadata(&path)
+                .map_err(|e| io_err("head", &key, e))?
+                .len();
             Ok(ObjectMeta { key, size, etag })
         })
         .await
@@ -251,8 +298,18 @@ impl ObjectStore for LocalObjectStore {
         blocking(move || this.put_blocking(&key, body, mode)).await
     }
 
-    async fn list_page(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage> {
-        let (this, prefix, delimiter) = (self.clone(), prefix.to_string(), delimiter.map(str::to_string));
+    async fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<String>,
+        max_keys: Option<u32>,
+    ) -> StoreResult<ListPage> {
+        let (this, prefix, delimiter) = (
+            self.clone(),
+            prefix.to_string(),
+            delimiter.map(str::to_string),
+        );
         blocking(move || this.list_blocking(&prefix, delimiter.as_deref(), token, max_keys)).await
     }
 

@@ -47,7 +47,9 @@ impl ByteRange {
     /// The `Range` header value (inclusive end, as HTTP wants it).
     pub fn to_header(&self) -> String {
         match *self {
-            ByteRange::Bounded { start, end } => format!("bytes={}-{}", start, end.saturating_sub(1)),
+            ByteRange::Bounded { start, end } => {
+                format!("bytes={}-{}", start, end.saturating_sub(1))
+            }
             ByteRange::From(start) => format!("bytes={start}-"),
             ByteRange::Suffix(n) => format!("bytes=-{n}"),
         }
@@ -56,14 +58,17 @@ impl ByteRange {
     /// The `[start, end)` this range selects from an object of `size` bytes.
     pub fn resolve(&self, size: u64) -> (u64, u64) {
         match *self {
-            ByteRange::Bounded { start, end } => (start.min(size), end.min(size).max(start.min(size))),
+            ByteRange::Bounded { start, end } => {
+                (start.min(size), end.min(size).max(start.min(size)))
+            }
             ByteRange::From(start) => (start.min(size), size),
             ByteRange::Suffix(n) => (size.saturating_sub(n), size),
         }
     }
 
     pub(crate) fn is_empty_request(&self) -> bool {
-        matches!(*self, ByteRange::Bounded { start, end } if end <= start) || *self == ByteRange::Suffix(0)
+        matches!(*self, ByteRange::Bounded { start, end } if end <= start)
+            || *self == ByteRange::Suffix(0)
     }
 }
 
@@ -131,15 +136,33 @@ impl RequestKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
-    NotFound { key: String },
+    NotFound {
+        key: String,
+    },
     /// 412, or 409 ConditionalRequestConflict: a create-only or replace-if PUT lost.
-    PreconditionFailed { key: String },
+    PreconditionFailed {
+        key: String,
+    },
     /// 304 on a conditional GET.
-    NotModified { key: String },
+    NotModified {
+        key: String,
+    },
     /// Worth retrying: 5xx, SlowDown, throttling, timeouts, dropped connections.
-    Transient { op: String, key: String, status: Option<u16>, code: String, message: String },
+    Transient {
+        op: String,
+        key: String,
+        status: Option<u16>,
+        code: String,
+        message: String,
+    },
     /// Anything else; the provider's status and code are kept.
-    Other { op: String, key: String, status: Option<u16>, code: String, message: String },
+    Other {
+        op: String,
+        key: String,
+        status: Option<u16>,
+        code: String,
+        message: String,
+    },
 }
 
 impl StoreError {
@@ -159,11 +182,23 @@ impl StoreError {
     }
 
     pub fn transient(op: &str, key: &str, message: impl Into<String>) -> Self {
-        StoreError::Transient { op: op.into(), key: key.into(), status: None, code: "Transient".into(), message: message.into() }
+        StoreError::Transient {
+            op: op.into(),
+            key: key.into(),
+            status: None,
+            code: "Transient".into(),
+            message: message.into(),
+        }
     }
 
     pub fn other(op: &str, key: &str, message: impl Into<String>) -> Self {
-        StoreError::Other { op: op.into(), key: key.into(), status: None, code: "Error".into(), message: message.into() }
+        StoreError::Other {
+            op: op.into(),
+            key: key.into(),
+            status: None,
+            code: "Error".into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -173,7 +208,20 @@ impl fmt::Display for StoreError {
             StoreError::NotFound { key } => write!(f, "object not found: {key}"),
             StoreError::PreconditionFailed { key } => write!(f, "precondition failed: {key}"),
             StoreError::NotModified { key } => write!(f, "not modified: {key}"),
-            StoreError::Transient { op, key, status, code, message } | StoreError::Other { op, key, status, code, message } => {
+            StoreError::Transient {
+                op,
+                key,
+                status,
+                code,
+                message,
+            }
+            | StoreError::Other {
+                op,
+                key,
+                status,
+                code,
+                message,
+            } => {
                 write!(f, "{op} {key}: ")?;
                 if let Some(s) = status {
                     write!(f, "HTTP {s} ")?;
@@ -197,13 +245,24 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Returns the new object's ETag.
     async fn put(&self, key: &str, body: Bytes, mode: PutMode) -> StoreResult<String>;
     /// One LIST request. `start_after` is the continuation token of the previous page.
-    async fn list_page(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage>;
+    async fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<String>,
+        max_keys: Option<u32>,
+    ) -> StoreResult<ListPage>;
     /// Deleting a missing key succeeds, as on S3.
     async fn delete(&self, key: &str) -> StoreResult<()>;
     async fn delete_many(&self, keys: &[String]) -> StoreResult<()>;
 
     /// Every page of a listing.
-    async fn list(&self, prefix: &str, delimiter: Option<&str>, max_keys: Option<u32>) -> StoreResult<ListResult> {
+    async fn list(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        max_keys: Option<u32>,
+    ) -> StoreResult<ListResult> {
         let mut out = ListResult::default();
         let mut token = None;
         loop {
@@ -232,13 +291,33 @@ mod tests {
 
     #[test]
     fn ranges_resolve_and_clip() {
-        assert_eq!(ByteRange::Bounded { start: 10, end: 20 }.resolve(100), (10, 20));
-        assert_eq!(ByteRange::Bounded { start: 90, end: 200 }.resolve(100), (90, 100));
-        assert_eq!(ByteRange::Bounded { start: 150, end: 200 }.resolve(100), (100, 100));
+        assert_eq!(
+            ByteRange::Bounded { start: 10, end: 20 }.resolve(100),
+            (10, 20)
+        );
+        assert_eq!(
+            ByteRange::Bounded {
+                start: 90,
+                end: 200
+            }
+            .resolve(100),
+            (90, 100)
+        );
+        assert_eq!(
+            ByteRange::Bounded {
+                start: 150,
+                end: 200
+            }
+            .resolve(100),
+            (100, 100)
+        );
         assert_eq!(ByteRange::Suffix(5).resolve(100), (95, 100));
         assert_eq!(ByteRange::Suffix(500).resolve(100), (0, 100));
         assert_eq!(ByteRange::From(40).resolve(100), (40, 100));
-        assert_eq!(ByteRange::Bounded { start: 10, end: 20 }.to_header(), "bytes=10-19");
+        assert_eq!(
+            ByteRange::Bounded { start: 10, end: 20 }.to_header(),
+            "bytes=10-19"
+        );
         assert_eq!(ByteRange::Suffix(5).to_header(), "bytes=-5");
     }
 }

@@ -26,7 +26,10 @@ pub struct ProbeReport {
     pub findings: Vec<String>,
 }
 
-pub async fn probe_conditional_writes(store: DynObjectStore, scratch_prefix: &str) -> StoreResult<ProbeReport> {
+pub async fn probe_conditional_writes(
+    store: DynObjectStore,
+    scratch_prefix: &str,
+) -> StoreResult<ProbeReport> {
     let id = format!("{:016x}", fastrand::u64(..));
     let key = format!("{scratch_prefix}probe-{id}");
     let race_key = format!("{scratch_prefix}probe-{id}-race");
@@ -34,7 +37,10 @@ pub async fn probe_conditional_writes(store: DynObjectStore, scratch_prefix: &st
     let result = run_probe(&store, &key, &race_key, &mut r).await;
     let _ = store.delete_many(&[key, race_key]).await;
     result?;
-    r.compliant = r.create_only_enforced && r.stale_replace_refused && r.current_replace_accepted && r.create_race_single_winner;
+    r.compliant = r.create_only_enforced
+        && r.stale_replace_refused
+        && r.current_replace_accepted
+        && r.create_race_single_winner;
     Ok(r)
 }
 
@@ -49,27 +55,65 @@ fn refused(res: StoreResult<String>) -> StoreResult<bool> {
     }
 }
 
-async fn run_probe(store: &DynObjectStore, key: &str, race_key: &str, r: &mut ProbeReport) -> StoreResult<()> {
-    store.put(key, Bytes::from_static(b"probe-1"), PutMode::Create).await?;
-    r.create_only_enforced = refused(store.put(key, Bytes::from_static(b"probe-2"), PutMode::Create).await)?;
+async fn run_probe(
+    store: &DynObjectStore,
+    key: &str,
+    race_key: &str,
+    r: &mut ProbeReport,
+) -> StoreResult<()> {
+    store
+        .put(key, Bytes::from_static(b"probe-1"), PutMode::Create)
+        .await?;
+    r.create_only_enforced = refused(
+        store
+            .put(key, Bytes::from_static(b"probe-2"), PutMode::Create)
+            .await,
+    )?;
     if !r.create_only_enforced {
-        r.findings.push("a create-only PUT (If-None-Match: *) overwrote an existing object".into());
+        r.findings
+            .push("a create-only PUT (If-None-Match: *) overwrote an existing object".into());
     }
     let current = store.head(key).await?.etag;
-    let stale = if current == "\"00000000000000000000000000000000\"" { "\"11111111111111111111111111111111\"" } else { "\"00000000000000000000000000000000\"" };
-    r.stale_replace_refused = refused(store.put(key, Bytes::from_static(b"probe-3"), PutMode::Update(stale.into())).await)?;
+    let stale = if current == "\"00000000000000000000000000000000\"" {
+        "\"11111111111111111111111111111111\""
+    } else {
+        "\"00000000000000000000000000000000\""
+    };
+    r.stale_replace_refused = refused(
+        store
+            .put(
+                key,
+                Bytes::from_static(b"probe-3"),
+                PutMode::Update(stale.into()),
+            )
+            .await,
+    )?;
     if !r.stale_replace_refused {
-        r.findings.push("a replace-if PUT (If-Match) with a stale ETag was accepted".into());
+        r.findings
+            .push("a replace-if PUT (If-Match) with a stale ETag was accepted".into());
     }
     let current = store.head(key).await?.etag;
-    r.current_replace_accepted = !refused(store.put(key, Bytes::from_static(b"probe-4"), PutMode::Update(current)).await)?;
+    r.current_replace_accepted = !refused(
+        store
+            .put(
+                key,
+                Bytes::from_static(b"probe-4"),
+                PutMode::Update(current),
+            )
+            .await,
+    )?;
     if !r.current_replace_accepted {
-        r.findings.push("a replace-if PUT (If-Match) with the current ETag was refused".into());
+        r.findings
+            .push("a replace-if PUT (If-Match) with the current ETag was refused".into());
     }
     let mut racers = JoinSet::new();
     for i in 0..RACERS {
         let (store, key) = (store.clone(), race_key.to_string());
-        racers.spawn(async move { store.put(&key, Bytes::from(format!("racer-{i}")), PutMode::Create).await });
+        racers.spawn(async move {
+            store
+                .put(&key, Bytes::from(format!("racer-{i}")), PutMode::Create)
+                .await
+        });
     }
     while let Some(res) = racers.join_next().await {
         let res = res.map_err(|e| StoreError::other("probe", race_key, e.to_string()))?;
@@ -79,7 +123,10 @@ async fn run_probe(store: &DynObjectStore, key: &str, race_key: &str, r: &mut Pr
     }
     r.create_race_single_winner = r.race_winners == 1;
     if !r.create_race_single_winner {
-        r.findings.push(format!("{} of {RACERS} concurrent create-only PUTs of one key succeeded", r.race_winners));
+        r.findings.push(format!(
+            "{} of {RACERS} concurrent create-only PUTs of one key succeeded",
+            r.race_winners
+        ));
     }
     Ok(())
 }
@@ -92,7 +139,9 @@ mod tests {
     async fn local_store_is_compliant_and_ignoring_store_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let local: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path()).unwrap());
-        let report = probe_conditional_writes(local.clone(), "_probe/").await.unwrap();
+        let report = probe_conditional_writes(local.clone(), "_probe/")
+            .await
+            .unwrap();
         assert!(report.compliant, "{report:?}");
         assert_eq!(report.race_winners, 1);
 
@@ -102,6 +151,9 @@ mod tests {
         assert!(!report.compliant);
         assert!(!report.create_only_enforced && !report.stale_replace_refused);
         assert_eq!(report.race_winners, RACERS as u32);
-        assert!(local.list("", None, None).await.unwrap().objects.is_empty(), "the probe cleans up");
+        assert!(
+            local.list("", None, None).await.unwrap().objects.is_empty(),
+            "the probe cleans up"
+        );
     }
 }

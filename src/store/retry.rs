@@ -18,14 +18,21 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 8, base_delay: Duration::from_millis(20), max_delay: Duration::from_secs(2) }
+        Self {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_secs(2),
+        }
     }
 }
 
 impl RetryPolicy {
     /// Full jitter: a uniform delay in `[0, min(max, base * 2^attempt)]`.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self.base_delay.saturating_mul(1u32 << attempt.min(16)).min(self.max_delay);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_delay);
         Duration::from_micros(fastrand::u64(0..=ceiling.as_micros() as u64))
     }
 }
@@ -39,7 +46,11 @@ pub struct RetryingObjectStore {
 
 impl RetryingObjectStore {
     pub fn new(inner: DynObjectStore, policy: RetryPolicy) -> Self {
-        Self { inner, policy, retries: AtomicU64::new(0) }
+        Self {
+            inner,
+            policy,
+            retries: AtomicU64::new(0),
+        }
     }
 
     /// Retries performed so far.
@@ -75,10 +86,21 @@ impl ObjectStore for RetryingObjectStore {
         self.run(|| self.inner.head(key)).await
     }
     async fn put(&self, key: &str, body: Bytes, mode: PutMode) -> StoreResult<String> {
-        self.run(|| self.inner.put(key, body.clone(), mode.clone())).await
+        self.run(|| self.inner.put(key, body.clone(), mode.clone()))
+            .await
     }
-    async fn list_page(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage> {
-        self.run(|| self.inner.list_page(prefix, delimiter, token.clone(), max_keys)).await
+    async fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<String>,
+        max_keys: Option<u32>,
+    ) -> StoreResult<ListPage> {
+        self.run(|| {
+            self.inner
+                .list_page(prefix, delimiter, token.clone(), max_keys)
+        })
+        .await
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.run(|| self.inner.delete(key)).await
@@ -94,7 +116,11 @@ mod tests {
 
     #[test]
     fn backoff_is_capped_and_jittered() {
-        let p = RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50) };
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+        };
         for attempt in 0..20 {
             let d = p.delay(attempt);
             assert!(d <= Duration::from_millis(50), "attempt {attempt}: {d:?}");

@@ -4,8 +4,8 @@
 
 use super::*;
 use aws_sdk_s3::config::{
-    timeout::TimeoutConfig, BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-    retry::RetryConfig,
+    retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region,
+    RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -22,7 +22,9 @@ pub struct S3Credentials {
 
 impl fmt::Debug for S3Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("S3Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,14 +53,23 @@ pub struct S3ObjectStore {
 
 impl fmt::Debug for S3ObjectStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3ObjectStore").field("bucket", &self.bucket).field("prefix", &self.prefix).finish()
+        f.debug_struct("S3ObjectStore")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 
 impl S3ObjectStore {
     pub async fn new(config: S3Config) -> StoreResult<Self> {
         if config.bucket.is_empty() {
-            return Err(StoreError::Other { op: "connect".into(), key: String::new(), status: None, code: "InvalidBucketName".into(), message: "bucket is required".into() });
+            return Err(StoreError::Other {
+                op: "connect".into(),
+                key: String::new(),
+                status: None,
+                code: "InvalidBucketName".into(),
+                message: "bucket is required".into(),
+            });
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &config.region {
@@ -106,7 +117,10 @@ impl S3ObjectStore {
             client: Client::from_conf(builder.build()),
             bucket: config.bucket,
             prefix,
-            secret: config.credentials.map(|c| c.secret_access_key).filter(|s| !s.is_empty()),
+            secret: config
+                .credentials
+                .map(|c| c.secret_access_key)
+                .filter(|s| !s.is_empty()),
         })
     }
 
@@ -131,30 +145,69 @@ impl S3ObjectStore {
                 let message = scrub(se.err().message().unwrap_or("").to_string());
                 classify(op, key, status, code, message)
             }
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => StoreError::Transient {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => StoreError::Transient {
                 op: op.into(),
                 key: key.into(),
                 status: None,
                 code: "NetworkError".into(),
                 message: scrub(DisplayErrorContext(&err).to_string()),
             },
-            _ => StoreError::Other { op: op.into(), key: key.into(), status: None, code: "ClientError".into(), message: scrub(DisplayErrorContext(&err).to_string()) },
+            _ => StoreError::Other {
+                op: op.into(),
+                key: key.into(),
+                status: None,
+                code: "ClientError".into(),
+                message: scrub(DisplayErrorContext(&err).to_string()),
+            },
         }
     }
 }
 
 /// Maps an HTTP status and S3 error code onto the store's error kinds.
 fn classify(op: &str, key: &str, status: u16, code: String, message: String) -> StoreError {
-    let code = if code.is_empty() { format!("Http{status}") } else { code };
+    let code = if code.is_empty() {
+        format!("Http{status}")
+    } else {
+        code
+    };
     match (status, code.as_str()) {
-        (_, "NoSuchBucket") => StoreError::Other { op: op.into(), key: key.into(), status: Some(status), code, message },
+        (_, "NoSuchBucket") => StoreError::Other {
+            op: op.into(),
+            key: key.into(),
+            status: Some(status),
+            code,
+            message,
+        },
         (404, _) | (_, "NoSuchKey") => StoreError::NotFound { key: key.into() },
-        (412, _) | (409, "ConditionalRequestConflict") => StoreError::PreconditionFailed { key: key.into() },
-        (304, _) => StoreError::NotModified { key: key.into() },
-        (429 | 500..=599, _) | (_, "SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout" | "InternalError" | "ServiceUnavailable") => {
-            StoreError::Transient { op: op.into(), key: key.into(), status: Some(status), code, message }
+        (412, _) | (409, "ConditionalRequestConflict") => {
+            StoreError::PreconditionFailed { key: key.into() }
         }
-        _ => StoreError::Other { op: op.into(), key: key.into(), status: Some(status), code, message },
+        (304, _) => StoreError::NotModified { key: key.into() },
+        (429 | 500..=599, _)
+        | (
+            _,
+            "SlowDown"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestTimeout"
+            | "InternalError"
+            | "ServiceUnavailable",
+        ) => StoreError::Transient {
+            op: op.into(),
+            key: key.into(),
+            status: Some(status),
+            code,
+            message,
+        },
+        _ => StoreError::Other {
+            op: op.into(),
+            key: key.into(),
+            status: Some(status),
+            code,
+            message,
+        },
     }
 }
 
@@ -169,7 +222,11 @@ impl ObjectStore for S3ObjectStore {
         if opts.range.is_some_and(|r| r.is_empty_request()) {
             // S3 cannot express an empty range; answer it from a HEAD.
             let meta = self.head(key).await?;
-            return Ok(GetResult { data: Bytes::new(), etag: meta.etag, size: meta.size });
+            return Ok(GetResult {
+                data: Bytes::new(),
+                etag: meta.etag,
+                size: meta.size,
+            });
         }
         let req = self
             .client
@@ -182,38 +239,81 @@ impl ObjectStore for S3ObjectStore {
             Ok(out) => out,
             Err(SdkError::ServiceError(se)) if se.raw().status().as_u16() == 416 => {
                 // A range that starts past the end: an empty body, as the trait promises.
-                let size = se.raw().headers().get("content-range").and_then(total_from_content_range);
+                let size = se
+                    .raw()
+                    .headers()
+                    .get("content-range")
+                    .and_then(total_from_content_range);
                 let size = match size {
                     Some(s) => s,
                     None => self.head(key).await?.size,
                 };
-                let etag = se.raw().headers().get("etag").unwrap_or_default().to_string();
-                return Ok(GetResult { data: Bytes::new(), etag, size });
+                let etag = se
+                    .raw()
+                    .headers()
+                    .get("etag")
+                    .unwrap_or_default()
+                    .to_string();
+                return Ok(GetResult {
+                    data: Bytes::new(),
+                    etag,
+                    size,
+                });
             }
             Err(e) => return Err(self.error("get", key, e)),
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
         let content_length = out.content_length().unwrap_or(0).max(0) as u64;
-        let size = out.content_range().and_then(total_from_content_range).unwrap_or(content_length);
+        let size = out
+            .content_range()
+            .and_then(total_from_content_range)
+            .unwrap_or(content_length);
         let data = out
             .body
             .collect()
             .await
-            .map_err(|e| StoreError::transient("get", key, format!("reading body: {}", DisplayErrorContext(&e))))?
+            .map_err(|e| {
+                StoreError::transient(
+                    "get",
+                    key,
+                    format!("reading body: {}", DisplayErrorContext(&e)),
+                )
+            })?
             .into_bytes();
         if data.len() as u64 != content_length {
-            return Err(StoreError::transient("get", key, format!("short body: {} of {} bytes", data.len(), content_length)));
+            return Err(StoreError::transient(
+                "get",
+                key,
+                format!("short body: {} of {} bytes", data.len(), content_length),
+            ));
         }
         Ok(GetResult { data, etag, size })
     }
 
     async fn head(&self, key: &str) -> StoreResult<ObjectMeta> {
-        let out = self.client.head_object().bucket(&self.bucket).key(self.full_key(key)).send().await.map_err(|e| self.error("head", key, e))?;
-        Ok(ObjectMeta { key: key.into(), size: out.content_length().unwrap_or(0).max(0) as u64, etag: out.e_tag().unwrap_or_default().to_string() })
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| self.error("head", key, e))?;
+        Ok(ObjectMeta {
+            key: key.into(),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            etag: out.e_tag().unwrap_or_default().to_string(),
+        })
     }
 
     async fn put(&self, key: &str, body: Bytes, mode: PutMode) -> StoreResult<String> {
-        let mut req = self.client.put_object().bucket(&self.bucket).key(self.full_key(key)).content_length(body.len() as i64).body(ByteStream::from(body));
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .content_length(body.len() as i64)
+            .body(ByteStream::from(body));
         req = match mode {
             PutMode::Overwrite => req,
             PutMode::Create => req.if_none_match("*"),
@@ -223,7 +323,13 @@ impl ObjectStore for S3ObjectStore {
         Ok(out.e_tag().unwrap_or_default().to_string())
     }
 
-    async fn list_page(&self, prefix: &str, delimiter: Option<&str>, token: Option<String>, max_keys: Option<u32>) -> StoreResult<ListPage> {
+    async fn list_page(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<String>,
+        max_keys: Option<u32>,
+    ) -> StoreResult<ListPage> {
         let out = self
             .client
             .list_objects_v2()
@@ -235,7 +341,11 @@ impl ObjectStore for S3ObjectStore {
             .send()
             .await
             .map_err(|e| self.error("list", prefix, e))?;
-        let strip = |k: &str| k.strip_prefix(self.prefix.as_str()).unwrap_or(k).to_string();
+        let strip = |k: &str| {
+            k.strip_prefix(self.prefix.as_str())
+                .unwrap_or(k)
+                .to_string()
+        };
         Ok(ListPage {
             objects: out
                 .contents()
@@ -246,13 +356,29 @@ impl ObjectStore for S3ObjectStore {
                     etag: o.e_tag().unwrap_or_default().to_string(),
                 })
                 .collect(),
-            common_prefixes: out.common_prefixes().iter().filter_map(|p| p.prefix()).map(strip).collect(),
-            next_token: if out.is_truncated().unwrap_or(false) { out.next_continuation_token().map(str::to_string) } else { None },
+            common_prefixes: out
+                .common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix())
+                .map(strip)
+                .collect(),
+            next_token: if out.is_truncated().unwrap_or(false) {
+                out.next_continuation_token().map(str::to_string)
+            } else {
+                None
+            },
         })
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        match self.client.delete_object().bucket(&self.bucket).key(self.full_key(key)).send().await {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match self.error("delete", key, e) {
                 StoreError::NotFound { .. } => Ok(()),
@@ -268,8 +394,19 @@ impl ObjectStore for S3ObjectStore {
                 .map(|k| ObjectIdentifier::builder().key(self.full_key(k)).build())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| StoreError::other("deleteMany", "", e.to_string()))?;
-            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| StoreError::other("deleteMany", "", e.to_string()))?;
-            let out = self.client.delete_objects().bucket(&self.bucket).delete(delete).send().await.map_err(|e| self.error("deleteMany", "", e))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| StoreError::other("deleteMany", "", e.to_string()))?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| self.error("deleteMany", "", e))?;
             if let Some(err) = out.errors().iter().find(|e| e.code() != Some("NoSuchKey")) {
                 return Err(StoreError::Other {
                     op: "deleteMany".into(),
@@ -290,14 +427,47 @@ mod tests {
 
     #[test]
     fn classifies_provider_errors() {
-        assert!(matches!(classify("put", "k", 412, "PreconditionFailed".into(), String::new()), StoreError::PreconditionFailed { .. }));
-        assert!(matches!(classify("put", "k", 409, "ConditionalRequestConflict".into(), String::new()), StoreError::PreconditionFailed { .. }));
-        assert!(matches!(classify("put", "k", 409, "BucketAlreadyExists".into(), String::new()), StoreError::Other { .. }));
-        assert!(matches!(classify("get", "k", 404, "NoSuchKey".into(), String::new()), StoreError::NotFound { .. }));
-        assert!(matches!(classify("get", "k", 404, "NoSuchBucket".into(), String::new()), StoreError::Other { .. }));
-        assert!(matches!(classify("get", "k", 503, "SlowDown".into(), String::new()), StoreError::Transient { .. }));
-        assert!(matches!(classify("get", "k", 500, String::new(), String::new()), StoreError::Transient { .. }));
-        assert!(matches!(classify("get", "k", 403, "AccessDenied".into(), String::new()), StoreError::Other { status: Some(403), .. }));
+        assert!(matches!(
+            classify("put", "k", 412, "PreconditionFailed".into(), String::new()),
+            StoreError::PreconditionFailed { .. }
+        ));
+        assert!(matches!(
+            classify(
+                "put",
+                "k",
+                409,
+                "ConditionalRequestConflict".into(),
+                String::new()
+            ),
+            StoreError::PreconditionFailed { .. }
+        ));
+        assert!(matches!(
+            classify("put", "k", 409, "BucketAlreadyExists".into(), String::new()),
+            StoreError::Other { .. }
+        ));
+        assert!(matches!(
+            classify("get", "k", 404, "NoSuchKey".into(), String::new()),
+            StoreError::NotFound { .. }
+        ));
+        assert!(matches!(
+            classify("get", "k", 404, "NoSuchBucket".into(), String::new()),
+            StoreError::Other { .. }
+        ));
+        assert!(matches!(
+            classify("get", "k", 503, "SlowDown".into(), String::new()),
+            StoreError::Transient { .. }
+        ));
+        assert!(matches!(
+            classify("get", "k", 500, String::new(), String::new()),
+            StoreError::Transient { .. }
+        ));
+        assert!(matches!(
+            classify("get", "k", 403, "AccessDenied".into(), String::new()),
+            StoreError::Other {
+                status: Some(403),
+                ..
+            }
+        ));
         assert_eq!(total_from_content_range("bytes 0-9/100"), Some(100));
         assert_eq!(total_from_content_range("bytes */77"), Some(77));
     }

@@ -1,0 +1,365 @@
+// The just-bash adapter: realistic scripts give the same stdout/stderr/exit code on AcceleratedJustBashFs
+// (over LocalObjectStore and SeaweedFS) as on just-bash's own InMemoryFs; one commit per exec; command
+// lookups and /dev never reach the store; paths never reach the host; readers see writes after refresh.
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Bash, InMemoryFs } from "just-bash";
+import { S3CachedFsManagerImpl, type CachedFs, type ObjectStore } from "../js/core.ts";
+import { AcceleratedJustBashFs, createAcceleratedJustBashShell, normalizeVirtualPath, resolveVirtualPath } from "../js/just-bash.ts";
+import { removeDir, storeTargets, tempDir } from "./helpers/targets.ts";
+
+const root = tempDir("just-bash");
+afterAll(() => removeDir(root));
+
+let n = 0;
+function fixture(store: ObjectStore) {
+  const manager = new S3CachedFsManagerImpl({ cacheRoot: join(root, `cache-${++n}`) });
+  const mount = (name: string, mode: "readwrite" | "readonly"): Promise<CachedFs> => manager.mount({ name, mode, cacheBytes: 64 << 20, store });
+  return { manager, mount };
+}
+
+const CWD = "/work";
+
+/** The scripts, run in order on both shells (the filesystem persists between them). */
+const SCRIPTS: string[] = [
+  "mkdir -p src/lib docs && echo 'alpha' > src/a.txt && echo 'beta' >> src/a.txt && printf 'x\\ny\\nz\\n' > src/lib/b.txt && cat src/a.txt src/lib/b.txt",
+  "cat > docs/notes.md <<'EOF'\n# Notes\nTODO: write tests\ndone: parser\nTODO: fix the lexer\nEOF\nwc -l docs/notes.md && grep -c TODO docs/notes.md",
+  "grep -rn TODO . | sort",
+  "grep -r -l 'a' src | sort; grep -rn nomatch .; echo \"grep exit=$?\"",
+  "sed -i 's/TODO/DONE/g' docs/notes.md && cat docs/notes.md && grep -c DONE docs/notes.md",
+  "sort -r src/a.txt; cat src/a.txt src/lib/b.txt | sort | uniq -c | sort -rn | head -3",
+  "cat src/*.txt | wc -c; wc -l src/a.txt src/lib/b.txt",
+  "cat src/a.txt | tr a-z A-Z | sort | head -1 && echo one two three | awk '{print $2}'",
+  "find . -type f | sort; find . -name '*.txt' | sort; find . -type d | sort",
+  "cp -r src backup && find backup | sort && cp docs/notes.md backup/ && ls backup",
+  "mv backup/a.txt backup/renamed.txt && ls backup && mv backup archive && ls && ls archive/lib",
+  "rm -rf archive && ls; test -e archive || echo gone",
+  "ls -la src",
+  "ls -l src/lib docs",
+  "touch empty.txt && ls -l empty.txt && wc -c empty.txt",
+  "for f in src/a.txt src/lib/b.txt; do echo \"$f: $(wc -l < $f)\"; done",
+  "find . -name '*.txt' | sort | xargs wc -l",
+  "echo data > /dev/null && echo discarded 2>/dev/null && cat /dev/null && echo ok",
+  "cat missing.txt; echo \"exit=$?\"",
+  "mkdir src; echo \"mkdir exit=$?\"; rmdir src; echo \"rmdir exit=$?\"; rm src; echo \"rm exit=$?\"",
+  "ls nope; echo \"ls exit=$?\"; cd nope; echo \"cd exit=$?\"",
+  "ln -s src/a.txt link.txt && cat link.txt && readlink link.txt && ls -l link.txt | cut -c1",
+  "chmod 755 src/a.txt && ls -l src/a.txt | cut -d' ' -f1 && test -x src/a.txt && echo executable",
+  "cd .. && pwd && cd / && cd ../.. && pwd && cd ../../work/./src/.. && pwd && ls",
+  "echo \"$(head -1 src/a.txt)\" | base64 && printf 'abc' | base64 -d 2>/dev/null; echo",
+  "mkdir -p deep/a/b/c && echo leaf > deep/a/b/c/leaf.txt && rm -r deep/a/b && find deep | sort",
+  "echo first > out.txt; echo second > out.txt; cat out.txt; echo third >> out.txt; cat out.txt",
+  "x=$(ls src | wc -l); if [ \"$x\" -gt 1 ]; then echo many; else echo few; fi",
+  "cat src/a.txt | while read line; do echo \"<$line>\"; done",
+  "diff src/a.txt src/lib/b.txt; echo \"diff exit=$?\"",
+  "which ls cat; type grep; command -v sed",
+  "cd / && cat /etc/passwd; echo \"exit=$?\"; ls /etc 2>&1; echo done",
+  "rm -rf src docs link.txt out.txt empty.txt deep && ls -A && echo empty",
+];
+
+/** What legitimately differs between the filesystems: modification dates (the engine keeps its own clock). */
+function normalise(text: string): string {
+  return text.replace(/\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d (\d\d:\d\d| \d{4})/g, "<date>");
+}
+
+for (const target of storeTargets(root, ["seaweedfs"])) {
+  describe(`just-bash adapter on ${target.name}`, () => {
+    test("realistic scripts: same stdout, stderr and exit code as just-bash's InMemoryFs", async () => {
+      const { manager, mount } = fixture(await target.open("differential"));
+      const fs = await mount("w", "readwrite");
+      const ours = await createAcceleratedJustBashShell({ filesystem: fs, cwd: CWD });
+      const reference = new Bash({ fs: new InMemoryFs(), cwd: CWD, defenseInDepth: false });
+      for (const script of SCRIPTS) {
+        const want = await reference.exec(script);
+        const got = await ours.exec(script);
+        const shape = (r: { stdout: string; stderr: string; exitCode: number }) => ({
+          script,
+          stdout: normalise(r.stdout),
+          stderr: normalise(r.stderr),
+          exitCode: r.exitCode,
+        });
+        expect(shape(got)).toEqual(shape(want));
+      }
+      // The scripts did real work: they were not all no-ops on an empty tree.
+      expect(fs.stats().commits).toBeGreaterThan(10);
+      await manager.close();
+    }, 60_000);
+
+    test("the workspace is the root: host paths are never read", async () => {
+      expect(existsSync("/etc/passwd")).toBe(true);
+      const hostPasswd = readFileSync("/etc/passwd", "utf8");
+      const { manager, mount } = fixture(await target.open("host"));
+      const fs = await mount("w", "readwrite");
+      const shell = await createAcceleratedJustBashShell({ filesystem: fs, cwd: CWD });
+      const outside = await shell.exec("cd / && cat /etc/passwd; cat ../../../etc/passwd; ls /etc; cat /proc/self/status");
+      expect(outside.stdout).toBe("");
+      expect(outside.stderr).toContain("/etc/passwd: No such file or directory");
+      expect(outside.stdout + outside.stderr).not.toContain(hostPasswd.split("\n")[0] ?? "root:");
+      expect(outside.exitCode).not.toBe(0);
+      // The workspace's own /etc/passwd is what a script sees.
+      await fs.mkdir("/etc");
+      await fs.writeFile("/etc/passwd", "workspace:x:0:0\n");
+      expect((await shell.exec("cd / && cat /etc/passwd && cat ../../../../etc/passwd")).stdout).toBe("workspace:x:0:0\nworkspace:x:0:0\n");
+      // Writes land in the workspace, whatever `..` says.
+      await shell.exec("cd / && cd ../../.. && echo escaped > ../../tmp-escape.txt");
+      expect(await fs.readText("/tmp-escape.txt")).toBe("escaped\n");
+      expect(existsSync("/tmp-escape.txt")).toBe(false);
+      await manager.close();
+    });
+
+    test("one commit per exec; command lookups and /dev never reach the store", async () => {
+      const { manager, mount } = fixture(await target.open("commits"));
+      const fs = await mount("w", "readwrite");
+      const shell = await createAcceleratedJustBashShell({ filesystem: fs, cwd: CWD });
+      expect(await fs.exists(CWD)).toBe(true);
+
+      fs.resetStats();
+      let commits = fs.stats().commits;
+      const r = await shell.exec(
+        "mkdir -p a/b && for i in 1 2 3 4 5; do echo line$i > a/b/f$i.txt; done && echo x >> a/b/f1.txt && cp -r a c && mv c d && rm d/b/f2.txt && sed -i 's/line/LINE/' a/b/f3.txt",
+      );
+      expect(r.exitCode).toBe(0);
+      expect(fs.stats().commits - commits).toBe(1);
+      // One WAL record + one head, plus the pack of bodies.
+      expect(fs.stats().requests.put).toBeLessThanOrEqual(3);
+      expect(await fs.readText("/work/a/b/f3.txt")).toBe("LINE3\n");
+      expect(await fs.readText("/work/d/b/f1.txt")).toBe("line1\nx\n");
+      expect(await fs.exists("/work/d/b/f2.txt")).toBe(false);
+
+      // A failing script still commits what it wrote (that is what a shell does).
+      commits = fs.stats().commits;
+      const failed = await shell.exec("echo kept > kept.txt; cat no-such-file; exit 3");
+      expect(failed.exitCode).toBe(3);
+      expect(fs.stats().commits - commits).toBe(1);
+      expect(await fs.readText("/work/kept.txt")).toBe("kept\n");
+
+      // Lookups, reads of cached files, /dev/null: no request at all, and no commit.
+      fs.resetStats();
+      commits = fs.stats().commits;
+      const lookups = await shell.exec(
+        "echo hi; true; pwd; ls; type cat; which ls; command -v grep; echo a | grep a | wc -l; cat a/b/f1.txt; echo gone > /dev/null; cat /dev/null; ls /dev; nosuchcommand; echo $?",
+      );
+      expect(lookups.stdout).toContain("/usr/bin/ls\n");
+      expect(lookups.stderr).toContain("nosuchcommand: command not found");
+      expect(fs.stats().commits).toBe(commits);
+      expect(fs.stats().requests).toMatchObject({ get: 0, put: 0, head: 0, list: 0 });
+      // Nothing reserved leaked into the workspace.
+      for (const p of ["/bin", "/usr", "/dev", "/proc"]) expect(fs.existsSync(p)).toBe(false);
+      await manager.close();
+    });
+
+    test("transactionPerExec: false commits each write on its own", async () => {
+      const { manager, mount } = fixture(await target.open("per-write"));
+      const fs = await mount("w", "readwrite");
+      const script = "mkdir -p a && echo 1 > a/one && echo 2 > a/two && echo 3 >> a/two";
+      const perExec = await createAcceleratedJustBashShell({ filesystem: fs, cwd: "/x" });
+      const perWrite = await createAcceleratedJustBashShell({ filesystem: fs, cwd: "/y", transactionPerExec: false });
+      expect(perWrite.transactionPerExec).toBe(false);
+      let commits = fs.stats().commits;
+      await perExec.exec(script);
+      const oneTx = fs.stats().commits - commits;
+      commits = fs.stats().commits;
+      await perWrite.exec(script);
+      const many = fs.stats().commits - commits;
+      expect(oneTx).toBe(1);
+      // mkdir, then `>` as truncate + write twice, then `>>`: at least five.
+      expect(many).toBeGreaterThanOrEqual(5);
+      expect(await fs.readText("/y/a/two")).toBe("2\n3\n");
+      expect(await fs.readText("/x/a/two")).toBe("2\n3\n");
+      await manager.close();
+    });
+
+    test("an exec that throws aborts its transaction; concurrent execs are serialised", async () => {
+      const { manager, mount } = fixture(await target.open("abort"));
+      const fs = await mount("w", "readwrite");
+      const shell = await createAcceleratedJustBashShell({ filesystem: fs, cwd: "/" });
+      const seq = fs.seq;
+      const original = shell.bash.exec.bind(shell.bash);
+      const boom = new Error("interpreter crashed");
+      shell.bash.exec = async (script, options) => {
+        await original(script, options);
+        throw boom;
+      };
+      await expect(shell.exec("echo lost > lost.txt")).rejects.toBe(boom);
+      expect(fs.seq).toBe(seq);
+      expect(fs.existsSync("/lost.txt")).toBe(false);
+      shell.bash.exec = original;
+
+      const results = await Promise.all([1, 2, 3].map((i) => shell.exec(`echo ${i} > n${i}.txt; cat n*.txt | wc -l`)));
+      expect(results.map((r) => r.stdout.trim())).toEqual(["1", "2", "3"]);
+      expect(fs.seq).toBe(seq + 3);
+      await manager.close();
+    });
+
+    test("a readonly mount sees an exec's writes only after refresh; its own shell cannot write", async () => {
+      const store = await target.open("reader");
+      const writer = fixture(store);
+      const reader = fixture(store);
+      const w = await writer.mount("w", "readwrite");
+      const shell = await createAcceleratedJustBashShell({ filesystem: w, cwd: "/proj" });
+      const r = await reader.mount("r", "readonly");
+      const readShell = await createAcceleratedJustBashShell({ filesystem: r, cwd: "/proj" });
+
+      await shell.exec("mkdir -p out && seq 1 50 > out/numbers.txt && echo report > out/report.md");
+      expect((await readShell.exec("cat /proj/out/report.md; echo $?")).stdout).toBe("1\n");
+      expect(r.existsSync("/proj/out")).toBe(false);
+      expect((await r.refresh()).outcome).toBe("advanced");
+      const seen = await readShell.exec("cat out/report.md && wc -l < out/numbers.txt && tail -1 out/numbers.txt");
+      expect(seen.stdout).toBe("report\n50\n50\n");
+
+      const denied = await readShell.exec("mkdir nd; echo $?; rm out/report.md; echo $?");
+      expect(denied.stdout).toBe("1\n1\n");
+      expect(denied.stderr).toContain("EROFS");
+      // just-bash rethrows a failed output redirect out of exec (as with its own readonly OverlayFs).
+      await expect(readShell.exec("echo x > out/new.txt")).rejects.toThrow("EROFS: read-only file system, open '/proj/out/new.txt'");
+      expect(r.existsSync("/proj/out/new.txt")).toBe(false);
+      await writer.manager.close();
+      await reader.manager.close();
+    });
+  });
+}
+
+describe("AcceleratedJustBashFs (LocalObjectStore)", () => {
+  const local = storeTargets(root, [])[0];
+  if (local === undefined) throw new Error("no LocalObjectStore target");
+
+  test("resolvePath is pure and never climbs above the root", () => {
+    expect(resolveVirtualPath("/a/b", "../c")).toBe("/a/c");
+    expect(resolveVirtualPath("/", "../../x/./y/")).toBe("/x/y");
+    expect(resolveVirtualPath("/a", "/b/../../c")).toBe("/c");
+    expect(normalizeVirtualPath("")).toBe("/");
+    expect(normalizeVirtualPath("a//b/")).toBe("/a/b");
+  });
+
+  test("the IFileSystem surface: encodings, stats, errors, reserved paths", async () => {
+    const { manager, mount } = fixture(await local.open("surface"));
+    const cached = await mount("w", "readwrite");
+    const fs = new AcceleratedJustBashFs(cached);
+    // No sync writers: just-bash would otherwise write /bin, /dev and /proc into the store.
+    expect("mkdirSync" in fs).toBe(false);
+    expect("writeFileSync" in fs).toBe(false);
+
+    await fs.writeFile("/d/e/t.txt", "héllo");
+    expect(await fs.readFile("/d/e/t.txt")).toBe("héllo");
+    expect(await fs.readFile("/d/e/t.txt", "base64")).toBe(Buffer.from("héllo").toString("base64"));
+    expect(await fs.readFile("/d/e/t.txt", { encoding: "hex" })).toBe(Buffer.from("héllo").toString("hex"));
+    expect(String(await fs.readFileBytes("/d/e/t.txt"))).toBe(Buffer.from("héllo").toString("latin1"));
+    await fs.writeFile("/bin.dat", "AAEC/w==", "base64");
+    expect([...(await fs.readFileBuffer("/bin.dat"))]).toEqual([0, 1, 2, 255]);
+    await fs.writeFile("/latin.dat", "\u00ff\u0000", { encoding: "binary" });
+    expect([...(await fs.readFileBuffer("/latin.dat"))]).toEqual([255, 0]);
+    await fs.appendFile("/new/dir/app.txt", "a");
+    await fs.appendFile("/new/dir/app.txt", "6263", "hex");
+    expect(await fs.readFile("/new/dir/app.txt")).toBe("abc");
+
+    const st = await fs.stat("/d/e/t.txt");
+    expect(st).toMatchObject({ isFile: true, isDirectory: false, isSymbolicLink: false, mode: 0o644, size: 6 });
+    expect(st.mtime).toBeInstanceOf(Date);
+    expect(Math.abs(st.mtime.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(Object.keys(st).sort()).toEqual(["identity", "ino", "isDirectory", "isFile", "isSymbolicLink", "mode", "mtime", "size"]);
+    await fs.symlink("e/t.txt", "/d/link");
+    expect((await fs.lstat("/d/link")).isSymbolicLink).toBe(true);
+    expect((await fs.stat("/d/link")).isFile).toBe(true);
+    expect(await fs.readlink("/d/link")).toBe("e/t.txt");
+    expect(await fs.realpath("/d/link")).toBe("/d/e/t.txt");
+    expect(await fs.readdirWithFileTypes("/d")).toEqual([
+      { name: "e", isFile: false, isDirectory: true, isSymbolicLink: false },
+      { name: "link", isFile: false, isDirectory: false, isSymbolicLink: true },
+    ]);
+    expect(fs.getAllPaths().sort()).toEqual(["/", "/bin.dat", "/d", "/d/e", "/d/e/t.txt", "/d/link", "/latin.dat", "/new", "/new/dir", "/new/dir/app.txt"]);
+    await fs.chmod("/d/e/t.txt", 0o600);
+    expect((await fs.stat("/d/e/t.txt")).mode).toBe(0o600);
+    const when = new Date("2021-02-03T04:05:06Z");
+    await fs.utimes("/d/e/t.txt", when, when);
+    expect((await fs.stat("/d/e/t.txt")).mtime.getTime()).toBe(when.getTime());
+    await fs.cp("/d/link", "/copied-link");
+    expect(await fs.readlink("/copied-link")).toBe("e/t.txt");
+    await fs.cp("/d", "/x/y/d2", { recursive: true });
+    expect(await fs.readFile("/x/y/d2/e/t.txt")).toBe("héllo");
+    await fs.mv("/x/y/d2", "/z/moved");
+    expect(await fs.exists("/x/y/d2")).toBe(false);
+    await fs.mkdir("/empty");
+    await fs.rm("/empty");
+    expect(await fs.exists("/empty")).toBe(false);
+
+    const messageOf = async (p: Promise<unknown>): Promise<string> => {
+      const e = await p.then(() => undefined, (err: unknown) => err);
+      expect(e).toBeInstanceOf(Error);
+      return (e as Error).message;
+    };
+    expect(await messageOf(fs.stat("/nope"))).toBe("ENOENT: no such file or directory, stat '/nope'");
+    expect(await messageOf(fs.readFile("/nope"))).toStartWith("ENOENT: no such file or directory, open '/nope'");
+    expect(await messageOf(fs.readdir("/d/e/t.txt"))).toBe("ENOTDIR: not a directory, scandir '/d/e/t.txt'");
+    expect(await messageOf(fs.mkdir("/d"))).toStartWith("EEXIST: ");
+    expect(await messageOf(fs.rm("/d"))).toBe("ENOTEMPTY: directory not empty, rm '/d'");
+    expect(await messageOf(fs.rm("/nope"))).toBe("ENOENT: no such file or directory, rm '/nope'");
+    await fs.rm("/nope", { force: true });
+    expect(await messageOf(fs.cp("/d", "/d3"))).toStartWith("EISDIR: ");
+    expect(await messageOf(fs.link("/d/e/t.txt", "/hard"))).toStartWith("ENOTSUP: hard links are not supported");
+    expect(await messageOf(fs.link("/nope", "/hard"))).toStartWith("ENOENT: ");
+    expect(await messageOf(fs.writeFile("/usr/bin/tool", "x"))).toBe("EROFS: read-only file system, open '/usr/bin/tool'");
+    expect(await messageOf(fs.mkdir("/bin"))).toBe("EROFS: read-only file system, mkdir '/bin'");
+    expect(await fs.exists("/a\0b")).toBe(false);
+    expect(await fs.exists("/usr/bin")).toBe(false);
+    expect(await fs.exists("/bin/ls")).toBe(false); // no shell registered commands on this fs
+    fs.setCommandNames(["ls"]);
+    expect(await fs.exists("/bin/ls")).toBe(true);
+    expect((await fs.stat("/usr/bin/ls")).mode & 0o111).toBe(0);
+    expect(await fs.exists("/usr/bin/nope")).toBe(false);
+
+    // /dev/null: writes discarded, reads empty, nothing stored.
+    const seq = cached.seq;
+    await fs.writeFile("/dev/null", "gone");
+    await fs.appendFile("/dev/null", "gone");
+    expect(await fs.readFile("/dev/null")).toBe("");
+    expect((await fs.stat("/dev/null")).size).toBe(0);
+    expect(await fs.readdir("/dev")).toEqual(["fd", "null", "stderr", "stdin", "stdout", "zero"]);
+    expect(await messageOf(fs.writeFile("/dev/fd/63", "x"))).toBe("EROFS: read-only file system, open '/dev/fd/63'");
+    expect(cached.seq).toBe(seq);
+
+    const ro = await mount("r", "readonly");
+    const rofs = new AcceleratedJustBashFs(ro);
+    expect(await rofs.readFile("/d/e/t.txt")).toBe("héllo");
+    expect(await messageOf(rofs.writeFile("/w.txt", "x"))).toBe("EROFS: read-only file system, open '/w.txt'");
+    expect(await messageOf(rofs.rm("/d", { recursive: true }))).toBe("EROFS: read-only file system, rm '/d'");
+    expect(await rofs.exists("/d")).toBe(true);
+    await manager.close();
+  });
+
+  test("calls go to the bound transaction, and settle before it commits", async () => {
+    const { manager, mount } = fixture(await local.open("bound"));
+    const cached = await mount("w", "readwrite");
+    const fs = new AcceleratedJustBashFs(cached);
+    const commits = cached.stats().commits;
+    await cached.transaction((tx) =>
+      fs.withTransaction(tx, async () => {
+        await fs.writeFile("/t/a.txt", "a");
+        await fs.appendFile("/t/a.txt", "b");
+        await fs.cp("/t/a.txt", "/t/b.txt");
+        expect(await fs.readFile("/t/b.txt")).toBe("ab");
+        expect(fs.activeTransaction).toBe(tx);
+        expect(cached.existsSync("/t")).toBe(false);
+        // Left running when the callback returns: still part of this transaction.
+        void fs.writeFile("/t/late.txt", "late");
+      }),
+    );
+    expect(fs.activeTransaction).toBeUndefined();
+    expect(cached.stats().commits - commits).toBe(1);
+    expect(await fs.readFile("/t/late.txt")).toBe("late");
+    await manager.close();
+  });
+
+  test("importing the module does not load just-bash; defense-in-depth is refused under Bun", async () => {
+    const probe = Bun.spawnSync({
+      cmd: [process.execPath, "-e", `await import(${JSON.stringify(join(import.meta.dir, "../js/just-bash.ts"))}); console.log(Object.keys(require.cache).some((k) => k.includes("/node_modules/just-bash/")))`],
+      cwd: join(import.meta.dir, ".."),
+    });
+    expect(probe.stderr.toString()).toBe("");
+    expect(probe.stdout.toString().trim()).toBe("false");
+    const { manager, mount } = fixture(await local.open("defense"));
+    const fs = await mount("w", "readwrite");
+    await expect(createAcceleratedJustBashShell({ filesystem: fs, defenseInDepth: true })).rejects.toThrow(/defense-in-depth/);
+    await manager.close();
+  });
+});

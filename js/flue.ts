@@ -1,0 +1,294 @@
+// s3-bun-cached-fs/flue: a Flue (@flue/runtime 2.x, and 1.0's `createSessionEnv`) sandbox factory over a
+// mounted workspace. File verbs go through AcceleratedJustBashFs, `exec` through the just-bash shell
+// (one commit per command). @flue/runtime is imported lazily, by `createSandbox`, never at module load.
+import type { FileStat, Sandbox, SandboxFactory, SandboxToolFactory, ShellResult } from "@flue/runtime";
+import { S3CachedFsManagerImpl, type CachedFs, type ManagerOptions, type MountOptions } from "./core.ts";
+import {
+  createAcceleratedJustBashShell,
+  normalizeVirtualPath,
+  resolveVirtualPath,
+  type AcceleratedJustBashShell,
+  type AcceleratedJustBashShellOptions,
+} from "./just-bash.ts";
+
+type FlueRuntime = typeof import("@flue/runtime");
+type AgentTool = ReturnType<SandboxToolFactory>[number];
+
+let flueLoading: Promise<FlueRuntime> | undefined;
+let flueRuntime: FlueRuntime | undefined;
+function loadFlue(): Promise<FlueRuntime> {
+  flueLoading ??= import("@flue/runtime").then((m) => (flueRuntime = m));
+  return flueLoading;
+}
+
+const PROVIDER = "s3-bun-cached-fs";
+
+export interface AcceleratedFsSandboxOptions {
+  /** The sandbox's working directory inside the workspace; created when missing (default `/`). */
+  cwd?: string;
+  /**
+   * The workspace: options for `S3CachedFsManagerImpl.mount` (a function of the agent instance id gives
+   * each instance its own workspace), or an already open `CachedFs`.
+   */
+  mount: MountOptions | ((id: string) => MountOptions) | CachedFs;
+  /** The manager for mounts this factory opens; required unless `mount` is a `CachedFs`. */
+  managerConfig?: ManagerOptions;
+  /** just-bash shell options (env, customCommands, executionLimits, `transactionPerExec`, ...). */
+  shell?: Omit<AcceleratedJustBashShellOptions, "filesystem" | "cwd">;
+  /**
+   * After `timeoutMs`, how long to wait for the command to stop at its next statement boundary (so its
+   * output so far is reported and its writes committed) before resolving anyway. Default 1000 ms.
+   */
+  timeoutGraceMs?: number;
+}
+
+/** A Flue sandbox, plus the shell and mount behind it (dropped by `useSandbox(f, { cwd })` wrapping). */
+export interface AcceleratedFsSandbox extends Sandbox {
+  readonly shell: AcceleratedJustBashShell;
+  readonly filesystem: CachedFs;
+}
+
+export interface AcceleratedFsSandboxFactory extends SandboxFactory {
+  createSandbox(options: { id: string }): Promise<AcceleratedFsSandbox>;
+  /** Flue 1.0's name for `createSandbox`. */
+  createSessionEnv(options: { id: string }): Promise<AcceleratedFsSandbox>;
+  /** Flue's read/write/edit/bash/glob tools, and a grep that works on just-bash 3.4. */
+  tools: SandboxToolFactory;
+  /** Closes the mounts this factory opened (a `CachedFs` passed in stays open). */
+  close(): Promise<void>;
+}
+
+const isCachedFs = (m: AcceleratedFsSandboxOptions["mount"]): m is CachedFs =>
+  typeof m === "object" && m !== null && typeof (m as Partial<CachedFs>).transaction === "function";
+
+/** Error codes a script's own file operations produce (as opposed to store or engine failures). */
+const SCRIPT_FS_CODES: ReadonlySet<string> = new Set(["ENOENT", "EEXIST", "EISDIR", "ENOTDIR", "ENOTEMPTY", "EINVAL", "EPERM", "EROFS", "ENOTSUP", "ELOOP", "ENAMETOOLONG"]);
+function scriptFsError(e: unknown): e is Error & { code: string } {
+  const code: unknown = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+  return typeof code === "string" && SCRIPT_FS_CODES.has(code);
+}
+
+function abortErrorFor(signal: AbortSignal): DOMException {
+  const reason: unknown = signal.reason;
+  const base = reason instanceof Error && reason.message !== "" ? reason.message : typeof reason === "string" && reason !== "" ? reason : "The operation was aborted.";
+  const error = new DOMException(`${base} The command stops at its next statement boundary; what it wrote until then is committed.`, "AbortError");
+  Object.defineProperty(error, "cause", { value: reason, configurable: true });
+  return error;
+}
+
+function fsErr(code: string, text: string, syscall: string, path: string): Error {
+  return Object.assign(new Error(`${code}: ${text}, ${syscall} '${path}'`), { code, syscall, path });
+}
+
+function makeSandbox(shell: AcceleratedJustBashShell, cwd: string, graceMs: number): AcceleratedFsSandbox {
+  const fs = shell.fs;
+  const resolvePath = (p: string): string => resolveVirtualPath(cwd, p);
+
+  const exec = (command: string, options?: Parameters<Sandbox["exec"]>[1]): Promise<ShellResult> => {
+    const signal = options?.signal;
+    if (signal?.aborted === true) return Promise.reject(abortErrorFor(signal));
+    const timeoutMs = options?.timeoutMs;
+    const controller = new AbortController();
+    const run = shell.exec(command, {
+      cwd: options?.cwd !== undefined ? resolvePath(options.cwd) : cwd,
+      env: options?.env,
+      signal: controller.signal,
+    });
+    return new Promise<ShellResult>((resolve, reject) => {
+      let settled = false;
+      let timedOut = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const settle = (finish: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(grace);
+        signal?.removeEventListener("abort", onAbort);
+        finish();
+      };
+      const onAbort = (): void => {
+        controller.abort(signal?.reason);
+        settle(() => reject(abortErrorFor(signal as AbortSignal)));
+      };
+      const timedOutResult = (partial?: { stdout: string; stderr: string }): ShellResult => ({
+        stdout: partial?.stdout ?? "",
+        stderr: `${partial?.stderr ?? ""}[${PROVIDER}] Command timed out after ${timeoutMs} ms.\n`,
+        exitCode: 124,
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (typeof timeoutMs === "number" && Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          controller.abort(new DOMException(`Command timed out after ${timeoutMs} ms`, "TimeoutError"));
+          grace = setTimeout(() => settle(() => resolve(timedOutResult())), graceMs);
+        }, Math.max(0, timeoutMs));
+      }
+      run.then(
+        (r) => settle(() => resolve(timedOut ? timedOutResult(r) : { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode })),
+        (e: unknown) =>
+          settle(() => {
+            if (timedOut) resolve(timedOutResult());
+            // just-bash rethrows a failed output redirect out of exec; for Flue that is a failed command.
+            else if (scriptFsError(e)) resolve({ stdout: "", stderr: `bash: ${e.message}\n`, exitCode: 1 });
+            else reject(e);
+          }),
+      );
+    });
+  };
+
+  const stat = async (path: string): Promise<FileStat> => {
+    const p = resolvePath(path);
+    const target = await fs.stat(p);
+    const link = await fs.lstat(p);
+    // Only what the store knows: directories have no size, and a time it never recorded is left out.
+    const out: FileStat = { isFile: target.isFile, isDirectory: target.isDirectory, isSymbolicLink: link.isSymbolicLink };
+    if (target.isFile) out.size = target.size;
+    if (target.mtime.getTime() > 0) out.mtime = target.mtime;
+    return out;
+  };
+
+  const rm = async (path: string, options?: { recursive?: boolean; force?: boolean }): Promise<void> => {
+    const given = options ?? {};
+    const unsupported = Object.entries(given)
+      .filter(([key, value]) => value !== undefined && !((key === "recursive" || key === "force") && typeof value === "boolean"))
+      .map(([key]) => key);
+    if (unsupported.length > 0) {
+      const { SandboxOperationUnsupportedError } = await loadFlue();
+      throw new SandboxOperationUnsupportedError({ operation: "rm", provider: PROVIDER, options: unsupported });
+    }
+    const p = resolvePath(path);
+    // Node's fs.rm: force ignores a missing path only; a directory needs recursive.
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await fs.lstat(p)).isDirectory;
+    } catch (e) {
+      if ((e as { code?: unknown }).code === "ENOENT" && given.force === true) return;
+      throw e;
+    }
+    if (isDirectory && given.recursive !== true) throw fsErr("EISDIR", "is a directory (use recursive)", "rm", p);
+    await fs.rm(p, { recursive: given.recursive === true, force: given.force === true });
+  };
+
+  return {
+    shell,
+    filesystem: shell.filesystem,
+    cwd,
+    resolvePath,
+    exec,
+    readFile: (p) => fs.readFile(resolvePath(p), "utf8"),
+    readFileBuffer: (p) => fs.readFileBuffer(resolvePath(p)),
+    // AcceleratedJustBashFs.writeFile creates missing parents (Flue's writeFile guarantee).
+    writeFile: (p, content) => fs.writeFile(resolvePath(p), content),
+    stat,
+    readdir: (p) => fs.readdir(resolvePath(p)),
+    exists: (p) => fs.exists(resolvePath(p)),
+    mkdir: (p, o) => fs.mkdir(resolvePath(p), { recursive: o?.recursive === true }),
+    rm,
+  };
+}
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+const MAX_GREP_MATCHES = 100;
+const MAX_GREP_LINE = 500;
+
+interface GrepParams {
+  pattern: string;
+  path?: string;
+  include?: string;
+  literal?: boolean;
+}
+
+function grepParams(params: unknown): GrepParams {
+  const p = (typeof params === "object" && params !== null ? params : {}) as Record<string, unknown>;
+  if (typeof p.pattern !== "string") throw new Error("grep: pattern must be a string");
+  const optional = (key: string): string | undefined => (typeof p[key] === "string" && p[key] !== "" ? (p[key] as string) : undefined);
+  return { pattern: p.pattern, path: optional("path"), include: optional("include"), literal: p.literal === true };
+}
+
+/**
+ * Flue's grep tool, made to work on just-bash: Flue probes `rg --version` and falls back to
+ * `grep -rnH`, neither of which just-bash 3.4 accepts. `grep -rn` there already names the file.
+ */
+function grepTool(flue: FlueRuntime, sandbox: Sandbox): AgentTool {
+  const base = flue.createGrepTool(sandbox);
+  return {
+    ...base,
+    async execute(_toolCallId: string, raw: unknown, signal?: AbortSignal) {
+      if (signal?.aborted === true) throw new Error("Operation aborted");
+      const params = grepParams(raw);
+      const cmd = `grep -rn ${params.literal === true ? "-F" : "-E"}${params.include !== undefined ? ` --include=${shellQuote(params.include)}` : ""} -- ${shellQuote(params.pattern)} ${shellQuote(params.path ?? ".")}`;
+      const result = await sandbox.exec(cmd, { signal });
+      if (result.exitCode === 1 && result.stdout.trim() === "") {
+        return { content: [{ type: "text" as const, text: "No matches found." }], details: { matchCount: 0 } };
+      }
+      if (result.exitCode > 1) throw new Error(`grep failed: ${result.stderr}`);
+      const lines = result.stdout.trim().split("\n");
+      let text = lines
+        .slice(0, MAX_GREP_MATCHES)
+        .map((line) => (line.length > MAX_GREP_LINE ? `${line.slice(0, MAX_GREP_LINE)}...` : line))
+        .join("\n");
+      if (lines.length > MAX_GREP_MATCHES) text += `\n\n[Showing ${MAX_GREP_MATCHES} of ${lines.length} matches. Narrow your search.]`;
+      return { content: [{ type: "text" as const, text }], details: { matchCount: Math.min(lines.length, MAX_GREP_MATCHES) } };
+    },
+  };
+}
+
+/**
+ * A Flue sandbox factory over an S3-backed workspace:
+ * `useSandbox(acceleratedFsSandbox({ cwd: "/workspace", mount: { name, mode: "readwrite", bucket, cacheBytes }, managerConfig: { cacheRoot } }))`.
+ */
+export function acceleratedFsSandbox(options: AcceleratedFsSandboxOptions): AcceleratedFsSandboxFactory {
+  const cwd = normalizeVirtualPath(options.cwd ?? "/");
+  const graceMs = options.timeoutGraceMs ?? 1000;
+  const given = options.mount;
+  if (!isCachedFs(given) && options.managerConfig === undefined) {
+    throw new TypeError("acceleratedFsSandbox: managerConfig is required unless mount is an open CachedFs");
+  }
+  let manager: S3CachedFsManagerImpl | undefined;
+  const mounts = new Map<string, Promise<CachedFs>>();
+
+  const mountFor = (id: string): Promise<CachedFs> => {
+    if (isCachedFs(given)) return Promise.resolve(given);
+    const mountOptions = typeof given === "function" ? given(id) : given;
+    let open = mounts.get(mountOptions.name);
+    if (open === undefined) {
+      manager ??= new S3CachedFsManagerImpl(options.managerConfig as ManagerOptions);
+      open = manager.mount(mountOptions);
+      mounts.set(mountOptions.name, open);
+      open.catch(() => mounts.delete(mountOptions.name));
+    }
+    return open;
+  };
+
+  const createSandbox = async ({ id }: { id: string }): Promise<AcceleratedFsSandbox> => {
+    await loadFlue();
+    const filesystem = await mountFor(id);
+    const shell = await createAcceleratedJustBashShell({ ...options.shell, filesystem, cwd });
+    return makeSandbox(shell, cwd, graceMs);
+  };
+
+  const tools: SandboxToolFactory = (sandbox) => {
+    const flue = flueRuntime;
+    if (flue === undefined) throw new Error("acceleratedFsSandbox: tools() before createSandbox()");
+    return [
+      flue.createReadTool(sandbox),
+      flue.createWriteTool(sandbox),
+      flue.createEditTool(sandbox),
+      flue.createBashTool(sandbox),
+      grepTool(flue, sandbox),
+      flue.createGlobTool(sandbox),
+    ];
+  };
+
+  return {
+    createSandbox,
+    createSessionEnv: createSandbox,
+    tools,
+    async close() {
+      mounts.clear();
+      await manager?.close();
+    },
+  };
+}
