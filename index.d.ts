@@ -28,6 +28,8 @@ export declare class NativeMount {
   tryStat(path: string, follow: boolean): JsStat | null
   exists(path: string): boolean
   readdir(path: string, recursive: boolean): Array<JsDirent>
+  /** Entry names only: no per-entry objects for the common `readdir` call. */
+  readdirNames(path: string, recursive: boolean): Array<string>
   readlink(path: string): string
   realpath(path: string): string
   /** `[offset, offset + length)` of a file (to its end when `length` is absent). */

@@ -37,27 +37,13 @@ const STREAM_READ_AHEAD = 3;
 const isLocalBunFile = (b: Blob): b is BunFile =>
   typeof (b as Partial<BunFile>).name === "string" && typeof (b as Partial<BunFile>).writer === "function" && !("presign" in b);
 
-/** Node-like file status. */
-export class Stats {
-  readonly ino: number;
-  readonly mode: number;
-  readonly size: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-  readonly nlink = 1;
-  readonly uid = 0;
-  readonly gid = 0;
+/** The three type predicates Node's `Stats` and `Dirent` share. */
+abstract class Typed {
   readonly #kind: string;
 
-  constructor(s: JsStat) {
-    this.ino = s.ino;
-    this.mode = s.mode;
-    this.size = s.size;
-    this.mtimeMs = s.mtimeMs;
-    this.ctimeMs = s.ctimeMs;
-    this.#kind = s.kind;
+  constructor(kind: string) {
+    this.#kind = kind;
   }
-
   isFile(): boolean {
     return this.#kind === "file";
   }
@@ -67,6 +53,28 @@ export class Stats {
   isSymbolicLink(): boolean {
     return this.#kind === "symlink";
   }
+}
+
+/** Node-like file status. */
+export class Stats extends Typed {
+  readonly ino: number;
+  readonly mode: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly nlink = 1;
+  readonly uid = 0;
+  readonly gid = 0;
+
+  constructor(s: JsStat) {
+    super(s.kind);
+    this.ino = s.ino;
+    this.mode = s.mode;
+    this.size = s.size;
+    this.mtimeMs = s.mtimeMs;
+    this.ctimeMs = s.ctimeMs;
+  }
+
   get mtime(): Date {
     return new Date(this.mtimeMs);
   }
@@ -82,25 +90,15 @@ export class Stats {
 }
 
 /** A directory entry, as `readdir(path, { withFileTypes: true })` returns. */
-export class Dirent {
+export class Dirent extends Typed {
   readonly name: string;
   /** The directory the entry was listed from. */
   readonly parentPath: string;
-  readonly #kind: string;
 
   constructor(d: JsDirent, parentPath: string) {
+    super(d.kind);
     this.name = d.name;
     this.parentPath = parentPath;
-    this.#kind = d.kind;
-  }
-  isFile(): boolean {
-    return this.#kind === "file";
-  }
-  isDirectory(): boolean {
-    return this.#kind === "directory";
-  }
-  isSymbolicLink(): boolean {
-    return this.#kind === "symlink";
   }
 }
 
@@ -171,9 +169,9 @@ abstract class FsView {
   readdirSync(path: string, options?: ReaddirOptions): string[] | Dirent[];
   readdirSync(path: string, options: ReaddirOptions = {}): string[] | Dirent[] {
     checkPath(path);
-    const entries = this.source().readdir(path, options.recursive === true);
-    if (options.withFileTypes === true) return entries.map((d) => new Dirent(d, path));
-    return entries.map((d) => d.name);
+    const recursive = options.recursive === true;
+    if (options.withFileTypes === true) return this.source().readdir(path, recursive).map((d) => new Dirent(d, path));
+    return this.names(path, recursive);
   }
   readlinkSync(path: string): string {
     checkPath(path);
@@ -207,6 +205,11 @@ abstract class FsView {
   }
 
   abstract readFile(path: string): Promise<Buffer>;
+
+  /** Entry names of a directory (recursive: relative paths). */
+  protected names(path: string, recursive: boolean): string[] {
+    return this.source().readdir(path, recursive).map((d) => d.name);
+  }
 
   async readText(path: string): Promise<string> {
     return new TextDecoder().decode(await this.readFile(path));
@@ -290,6 +293,9 @@ export class CachedFs extends FsView {
   }
   protected source(): NativeMount {
     return this.#mount;
+  }
+  protected override names(path: string, recursive: boolean): string[] {
+    return this.#mount.readdirNames(path, recursive);
   }
 
   /** The last commit this mount has applied. */

@@ -126,6 +126,15 @@ pub struct JsMountStats {
     pub epoch: f64,
 }
 
+/// A missing path as `None` rather than an error (for `exists`-then-`stat` callers).
+fn stat_or_none(r: FsResult<Stat>) -> FsResult<Option<JsStat>> {
+    match r {
+        Ok(s) => Ok(Some(s.into())),
+        Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn dirents(v: Vec<(String, Kind)>) -> Vec<JsDirent> {
     v.into_iter()
         .map(|(name, k)| JsDirent {
@@ -255,10 +264,8 @@ impl NativeMount {
     /// Like `stat`, but `null` instead of ENOENT (one call for `exists`-then-`stat` callers).
     #[napi]
     pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
-        sync_call(&env, "stat", || match self.mount.stat(&path, follow) {
-            Ok(s) => Ok(Some(s.into())),
-            Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
-            Err(e) => Err(e),
+        sync_call(&env, "stat", || {
+            stat_or_none(self.mount.stat(&path, follow))
         })
     }
 
@@ -273,6 +280,22 @@ impl NativeMount {
             self.mount
                 .with_read(|c| meta::readdir(c, &path, recursive))
                 .map(dirents)
+        })
+    }
+
+    /// Entry names only: no per-entry objects for the common `readdir` call.
+    #[napi]
+    pub fn readdir_names(
+        &self,
+        env: Env,
+        path: String,
+        recursive: bool,
+    ) -> napi::Result<Vec<String>> {
+        sync_call(&env, "scandir", || {
+            let entries = self
+                .mount
+                .with_read(|c| meta::readdir(c, &path, recursive))?;
+            Ok(entries.into_iter().map(|(name, _)| name).collect())
         })
     }
 
@@ -898,11 +921,7 @@ impl NativeTxn {
     #[napi]
     pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
         self.with(&env, "stat", |tx| {
-            match meta::stat(tx.conn(), &path, follow) {
-                Ok(s) => Ok(Some(s.into())),
-                Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
-                Err(e) => Err(e),
-            }
+            stat_or_none(meta::stat(tx.conn(), &path, follow))
         })
     }
     #[napi]
