@@ -190,10 +190,13 @@ impl Mount {
             }
         }
         let dir = config.cache_root.join(&config.name);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            FsError::new("EIO", "mount", Some(&dir.to_string_lossy()))
-                .with_description(e.to_string())
-        })?;
+        // Private: the database names every file, and the cache holds their bytes.
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)))
+            .map_err(|e| {
+                FsError::new("EIO", "mount", Some(&dir.to_string_lossy()))
+                    .with_description(e.to_string())
+            })?;
         let db_path = dir.join("namespace.sqlite");
         let write_conn = namespace::open(&db_path)?;
         if namespace::get_meta(&write_conn, "store_id")?.as_deref()

@@ -1,0 +1,67 @@
+// What a command is: its help, its options (node:util parseArgs shapes) and its run function.
+import { posix } from "node:path";
+import type { CachedFs } from "../core.ts";
+import { UsageError } from "./exit.ts";
+import type { ProgressMode } from "./progress.ts";
+import type { Session } from "./workspace.ts";
+
+export interface OptionSpec {
+  type: "boolean" | "string";
+  short?: string;
+  /** The value's name in help (`--grace MS`). */
+  arg?: string;
+  description: string;
+}
+
+export type OptionValues = Record<string, string | boolean | undefined>;
+
+/** What every command gets. */
+export interface Context {
+  /** Positional arguments after the command name. */
+  args: string[];
+  values: OptionValues;
+  json: boolean;
+  quiet: boolean;
+  progress: ProgressMode;
+  /** The workspace; throws a usage error when none was given. */
+  session(): Session;
+  mount(mode: "readonly" | "readwrite"): Promise<CachedFs>;
+}
+
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** `ls [-l] [-R] [PATH]` */
+  usage: string;
+  /** More help: what it does, examples. */
+  details: string;
+  options: Record<string, OptionSpec>;
+  run(ctx: Context): Promise<number>;
+}
+
+export function flag(values: OptionValues, name: string): boolean {
+  return values[name] === true;
+}
+
+export function option(values: OptionValues, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === "string" ? v : undefined;
+}
+
+/** Checks the number of positional arguments. */
+export function expectArgs(ctx: Context, cmd: string, min: number, max: number): void {
+  if (ctx.args.length < min) throw new UsageError(`missing argument (see s3-bun-cached-fs ${cmd} --help)`);
+  if (ctx.args.length > max) throw new UsageError(`too many arguments: ${ctx.args.slice(max).join(" ")}`);
+}
+
+/** Whether an argument is marked as a workspace path (`:/docs`). */
+export function isRemoteMarked(arg: string): boolean {
+  return arg.startsWith(":");
+}
+
+/** A workspace path: the optional leading `:` dropped, made absolute and normalized (`docs/../a` → `/a`). */
+export function remotePath(arg: string): string {
+  const p = isRemoteMarked(arg) ? arg.slice(1) : arg;
+  return posix.resolve("/", p === "" ? "/" : p);
+}
