@@ -107,6 +107,8 @@ export declare class NativeTxn {
   readdir(path: string, recursive: boolean): Array<JsDirent>
   readlink(path: string): string
   realpath(path: string): string
+  /** Uploads a local file a chunk at a time (outside the transaction's lock), then writes it here. */
+  writeLocalFile(path: string, localPath: string, options?: JsWriteOptions | undefined | null): Promise<void>
   /** The file as this transaction sees it, its own writes included. */
   readFile(path: string): Promise<Buffer>
   commit(): Promise<JsCommit>
@@ -310,4 +312,5 @@ export interface JsWriteOptions {
   createParents?: boolean
   exclusive?: boolean
   mode?: number
+  mtimeMs?: number
 }

@@ -313,3 +313,30 @@ describe("store probe at mount", () => {
     expect(await r.readdir("/")).toEqual([]);
   });
 });
+
+describe("local state", () => {
+  test("two managers cannot open the same local state at once (EBUSY); after close they can", async () => {
+    const { LocalObjectStore } = await import("../js/core.ts");
+    const store = new LocalObjectStore(join(root, "busy"));
+    const cacheRoot = join(root, "busy-cache");
+    const a = new S3CachedFsManagerImpl({ cacheRoot });
+    const b = new S3CachedFsManagerImpl({ cacheRoot });
+    const first = await a.mount({ name: "ws", mode: "readwrite", store, cacheBytes: 1 << 20 });
+    expect(await codeOf(b.mount({ name: "ws", mode: "readonly", store, cacheBytes: 1 << 20 }))).toBe("EBUSY");
+    await first.close();
+    const second = await b.mount({ name: "ws", mode: "readonly", store, cacheBytes: 1 << 20 });
+    expect(second.readOnly).toBe(true);
+    await b.close();
+  });
+
+  test("writeFile can set the file's mtime, in and out of a transaction", async () => {
+    const { LocalObjectStore } = await import("../js/core.ts");
+    const { mount } = fixture(new LocalObjectStore(join(root, "mtime")));
+    const fs = await mount("w", "readwrite");
+    const when = new Date("2021-05-06T07:08:09.123Z");
+    await fs.writeFile("/a.txt", "a", { mtime: when });
+    await fs.transaction((tx) => tx.writeFile("/b.txt", "b", { mtime: when.getTime() / 1000 }));
+    expect(fs.statSync("/a.txt").mtimeMs).toBe(when.getTime());
+    expect(fs.statSync("/b.txt").mtimeMs).toBe(when.getTime());
+  });
+});

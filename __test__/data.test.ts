@@ -256,3 +256,22 @@ describe("memory", () => {
     expect(growth).toBeLessThan(256);
   }, 300_000);
 });
+
+describe("transactions and local files", () => {
+  test("a BunFile written inside a transaction is streamed in and committed with the rest", async () => {
+    const { LocalObjectStore } = await import("../js/core.ts");
+    const { mount } = fixture(new LocalObjectStore(join(root, "tx-bunfile")));
+    const fs = await mount("w", "readwrite");
+    const data = pattern(2 * CHUNK + 5, 4);
+    const local = join(root, "tx-local.bin");
+    writeFileSync(local, data);
+    const before = fs.stats().commits;
+    await fs.transaction(async (tx) => {
+      await tx.writeFile("/big.bin", Bun.file(local));
+      await tx.writeFile("/small.txt", "s");
+      expect(Bun.hash(await tx.readFile("/big.bin"))).toBe(Bun.hash(data));
+    });
+    expect(fs.stats().commits - before).toBe(1);
+    expect(Bun.hash(await fs.readFile("/big.bin"))).toBe(Bun.hash(data));
+  });
+});

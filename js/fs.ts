@@ -112,6 +112,8 @@ export interface WriteFileOptions {
   /** `"wx"` fails with EEXIST when the file exists. */
   flag?: "w" | "wx";
   mode?: number;
+  /** The file's modification time instead of now (a Date, or seconds as for `utimes`). */
+  mtime?: Date | number;
 }
 export interface RmOptions {
   recursive?: boolean;
@@ -144,9 +146,15 @@ export async function toBytes(data: FileData): Promise<Buffer> {
   throw Object.assign(new TypeError('The "data" argument must be a string, Uint8Array, ArrayBuffer, Blob or ReadableStream'), { code: "ERR_INVALID_ARG_TYPE" });
 }
 
-const nativeWriteOptions = (o: WriteFileOptions): JsWriteOptions => ({ createParents: o.recursive === true, exclusive: o.flag === "wx", mode: o.mode });
+const nativeWriteOptions = (o: WriteFileOptions): JsWriteOptions => ({
+  createParents: o.recursive === true,
+  exclusive: o.flag === "wx",
+  mode: o.mode,
+  mtimeMs: o.mtime === undefined ? undefined : toEpochMs(o.mtime),
+});
 
-const toDate = (t: Date | number): number => (t instanceof Date ? t.getTime() : t * 1000);
+/** A time as Node's `utimes` takes it (a Date, or seconds since the epoch) in milliseconds. */
+const toEpochMs = (t: Date | number): number => (t instanceof Date ? t.getTime() : t * 1000);
 
 /** The read methods a mount and a transaction share; `source` is the engine view they read. */
 abstract class FsView {
@@ -233,8 +241,13 @@ export class Transaction extends FsView {
     checkPath(path);
     return this.#tx.readFile(path);
   }
+  /** Like `CachedFs.writeFile`; a local `BunFile` is streamed, other data is taken whole. */
   async writeFile(path: string, data: FileData, options: WriteFileOptions = {}): Promise<void> {
     checkPath(path);
+    if (data instanceof Blob && isLocalBunFile(data)) {
+      await this.#tx.writeLocalFile(path, data.name ?? "", nativeWriteOptions(options));
+      return;
+    }
     const bytes = await toBytes(data);
     this.#tx.writeFile(path, bytes, nativeWriteOptions(options));
   }
@@ -261,7 +274,7 @@ export class Transaction extends FsView {
     return settled(() => (checkPath(target, "target"), checkPath(path), this.#tx.symlink(target, path)));
   }
   utimes(path: string, _atime: Date | number, mtime: Date | number): Promise<void> {
-    return settled(() => (checkPath(path), this.#tx.setAttr(path, undefined, toDate(mtime))));
+    return settled(() => (checkPath(path), this.#tx.setAttr(path, undefined, toEpochMs(mtime))));
   }
   chmod(path: string, mode: number): Promise<void> {
     return settled(() => (checkPath(path), this.#tx.setAttr(path, mode, undefined)));
@@ -447,7 +460,7 @@ export class CachedFs extends FsView {
   }
   async utimes(path: string, _atime: Date | number, mtime: Date | number): Promise<void> {
     checkPath(path);
-    await this.#mount.setAttr(path, undefined, toDate(mtime));
+    await this.#mount.setAttr(path, undefined, toEpochMs(mtime));
   }
   async chmod(path: string, mode: number): Promise<void> {
     checkPath(path);

@@ -70,19 +70,19 @@ pub struct JsWriteOptions {
     pub create_parents: Option<bool>,
     pub exclusive: Option<bool>,
     pub mode: Option<u32>,
+    pub mtime_ms: Option<f64>,
 }
 
 impl From<Option<JsWriteOptions>> for WriteOptions {
     fn from(o: Option<JsWriteOptions>) -> Self {
-        let o = o.unwrap_or(JsWriteOptions {
-            create_parents: None,
-            exclusive: None,
-            mode: None,
-        });
+        let Some(o) = o else {
+            return WriteOptions::default();
+        };
         WriteOptions {
             create_parents: o.create_parents.unwrap_or(false),
             exclusive: o.exclusive.unwrap_or(false),
             mode: o.mode,
+            mtime: o.mtime_ms.filter(|m| m.is_finite()).map(|m| m as i64),
         }
     }
 }
@@ -941,6 +941,37 @@ impl NativeTxn {
     #[napi]
     pub fn realpath(&self, env: Env, path: String) -> napi::Result<String> {
         self.with(&env, "realpath", |tx| meta::realpath(tx.conn(), &path))
+    }
+
+    /// Uploads a local file a chunk at a time (outside the transaction's lock), then writes it here.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn write_local_file<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        local_path: String,
+        options: Option<JsWriteOptions>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let (opts, mount, txn) = (
+            WriteOptions::from(options),
+            self.mount.clone(),
+            self.txn.clone(),
+        );
+        async_call(
+            env,
+            "open",
+            async move {
+                let staged = mount
+                    .upload_local_file(std::path::Path::new(&local_path))
+                    .await?;
+                let mut guard = txn.lock().unwrap_or_else(|p| p.into_inner());
+                let tx = guard.as_mut().ok_or_else(|| {
+                    FsError::invalid("open", Some(&path), "the transaction has already finished")
+                })?;
+                tx.write_staged(&path, staged, opts)
+            },
+            |_, ()| Ok(()),
+        )
     }
 
     /// The file as this transaction sees it, its own writes included.

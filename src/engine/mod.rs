@@ -116,6 +116,8 @@ pub struct Mount {
     pub(crate) inflight: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) transfers: Arc<tokio::sync::Semaphore>,
     stat_cache: Mutex<StatCache>,
+    /// Held while open: a second process (or manager) cannot open the same local state.
+    dir_lock: Mutex<Option<std::fs::File>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -192,11 +194,22 @@ impl Mount {
         let dir = config.cache_root.join(&config.name);
         // Private: the database names every file, and the cache holds their bytes.
         std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)))
+            .and_then(|()| {
+                std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            })
             .map_err(|e| {
                 FsError::new("EIO", "mount", Some(&dir.to_string_lossy()))
                     .with_description(e.to_string())
             })?;
+        let dir_lock = std::fs::File::create(dir.join("lock")).map_err(|e| {
+            FsError::new("EIO", "mount", Some(&config.name)).with_description(e.to_string())
+        })?;
+        if dir_lock.try_lock().is_err() {
+            return Err(FsError::new("EBUSY", "mount", Some(&config.name)).with_description(format!(
+                "the local state {} is in use by another mount (another process, or another manager with the same cacheRoot)",
+                dir.display()
+            )));
+        }
         let db_path = dir.join("namespace.sqlite");
         let write_conn = namespace::open(&db_path)?;
         if namespace::get_meta(&write_conn, "store_id")?.as_deref()
@@ -238,6 +251,7 @@ impl Mount {
             inflight: Mutex::new(Default::default()),
             transfers: Arc::new(tokio::sync::Semaphore::new(TRANSFER_CONCURRENCY)),
             stat_cache: Mutex::new(StatCache::default()),
+            dir_lock: Mutex::new(Some(dir_lock)),
             config,
         });
         {
@@ -264,6 +278,10 @@ impl Mount {
 
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.dir_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     pub fn is_closed(&self) -> bool {

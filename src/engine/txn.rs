@@ -24,6 +24,8 @@ pub struct WriteOptions {
     /// Fail with EEXIST when the file exists.
     pub exclusive: bool,
     pub mode: Option<u32>,
+    /// The file's mtime (ms since the epoch) instead of now: lets a sync keep its source's times.
+    pub mtime: Option<i64>,
 }
 
 struct PackBuilder {
@@ -254,7 +256,7 @@ impl Txn {
             }
         }
         let r = self.resolve(raw, true, syscall)?;
-        let mtime = now_ms();
+        let mtime = opts.mtime.unwrap_or_else(now_ms);
         match r.node {
             Some(n) if n.kind == Kind::Dir => Err(FsError::new("EISDIR", syscall, Some(raw))),
             Some(_) if opts.exclusive => Err(FsError::new("EEXIST", syscall, Some(raw))),
