@@ -773,13 +773,8 @@ export class AcceleratedFS {
 
   async deleteFile(path: string, options: RemoveOptions = {}): Promise<void> {
     const { fs } = await this.#writable(path, "deleteFile");
-    // `rm` without recursive refuses directories (EISDIR, or ENOTEMPTY when they have entries) and removes
-    // a symlink itself.
-    await this.#run(path, "deleteFile", "file", () =>
-      fs.rm(enginePath(path), { force: options.force === true }).catch((e: unknown) => {
-        throw errCode(e) === "ENOTEMPTY" ? Object.assign(new Error(`EISDIR: is a directory, unlink '${path}'`), { code: "EISDIR" }) : e;
-      }),
-    );
+    // `rm` without recursive refuses any directory (EISDIR) and removes a symlink itself.
+    await this.#run(path, "deleteFile", "file", () => fs.rm(enginePath(path), { force: options.force === true }));
   }
 
   async copyFile(src: string, dest: string, options: CopyOptions = {}): Promise<void> {
