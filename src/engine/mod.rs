@@ -96,12 +96,19 @@ pub(crate) struct StatCache {
 
 const STAT_CACHE_MAX: usize = 100_000;
 
+/// The read connection, kept inside one read transaction until the committed state changes: opening a
+/// WAL read transaction per statement costs several times the lookup itself.
+struct ReadConn {
+    conn: Connection,
+    in_txn: bool,
+}
+
 pub struct Mount {
     pub config: MountConfig,
     pub writer_id: String,
     pub(crate) store: DynObjectStore,
     counting: Arc<CountingObjectStore>,
-    read_conn: Mutex<Connection>,
+    read_conn: Mutex<ReadConn>,
     pub(crate) writer: Arc<tokio::sync::Mutex<WriterState>>,
     pub(crate) cache: BlockCache,
     pub(crate) runtime: tokio::runtime::Handle,
@@ -232,7 +239,7 @@ impl Mount {
             writer_id: format!("{:016x}", fastrand::u64(..)),
             store,
             counting,
-            read_conn: Mutex::new(read_conn),
+            read_conn: Mutex::new(ReadConn { conn: read_conn, in_txn: false }),
             writer: Arc::new(tokio::sync::Mutex::new(WriterState {
                 conn: write_conn,
                 head,
@@ -354,18 +361,30 @@ impl Mount {
         r
     }
 
-    /// Called after every change to committed state.
+    /// Called after every change to committed state: forget cached answers, and end the read
+    /// transaction so the next lookup sees the change.
     pub(crate) fn invalidate_stats(&self) {
-        let mut c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
-        c.generation += 1;
-        c.follow.clear();
-        c.nofollow.clear();
+        {
+            let mut c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
+            c.generation += 1;
+            c.follow.clear();
+            c.nofollow.clear();
+        }
+        let mut r = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
+        if r.in_txn {
+            r.in_txn = false;
+            let _ = r.conn.execute_batch("COMMIT");
+        }
     }
 
     /// Runs `f` with the read connection (committed state), on the calling thread.
     pub fn with_read<T>(&self, f: impl FnOnce(&Connection) -> FsResult<T>) -> FsResult<T> {
-        let conn = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&conn)
+        let mut r = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
+        if !r.in_txn {
+            r.conn.execute_batch("BEGIN").map_err(|e| namespace::db_err("stat", e))?;
+            r.in_txn = true;
+        }
+        f(&r.conn)
     }
 }
 

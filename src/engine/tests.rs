@@ -327,3 +327,4 @@ async fn gc_reclaims_after_grace_and_spares_readers_meanwhile() {
     assert!(fresh.fsck().await.unwrap().ok);
     assert!(w.log(100).await.unwrap().len() >= 1);
 }
+
