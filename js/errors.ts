@@ -16,13 +16,27 @@ export function fsError(code: string, description: string, syscall: string, path
   return err;
 }
 
-/** Throws Node's ERR_INVALID_ARG_TYPE unless `value` is a string. */
+function invalidArgType(name: string, expected: string, value: unknown): TypeError {
+  const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${value === null ? "null" : typeof value}`) as TypeError & { code: string };
+  err.code = "ERR_INVALID_ARG_TYPE";
+  return err;
+}
+
+/**
+ * Throws Node's ERR_INVALID_ARG_TYPE unless `value` is a string, and EINVAL for a string that is not
+ * well-formed UTF-16 (a lone surrogate would otherwise become U+FFFD and name another file).
+ */
 export function checkPath(value: unknown, name = "path"): asserts value is string {
-  if (typeof value !== "string") {
-    const err = new TypeError(`The "${name}" argument must be of type string. Received ${value === null ? "null" : typeof value}`) as TypeError & { code: string };
-    err.code = "ERR_INVALID_ARG_TYPE";
-    throw err;
-  }
+  if (typeof value !== "string") throw invalidArgType(name, "of type string", value);
+  if (!value.isWellFormed()) throw fsError("EINVAL", "invalid argument (the path has a lone surrogate)", "open", value.toWellFormed());
+}
+
+/** An optional integer option within `[min, max]`: ERR_INVALID_ARG_TYPE for a non-number, EINVAL out of range. */
+export function checkInt(value: unknown, name: string, min: number, max: number, syscall: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number") throw invalidArgType(name, "of type number", value);
+  if (!Number.isInteger(value) || value < min || value > max) throw fsError("EINVAL", `invalid argument (${name} must be an integer from ${min} to ${max})`, syscall);
+  return value;
 }
 
 export function isFsError(e: unknown): e is FsError {
@@ -36,4 +50,11 @@ export function settled<T>(f: () => T): Promise<T> {
   } catch (e) {
     return Promise.reject(e);
   }
+}
+
+/** Like `checkInt`, for an argument that must be given. */
+export function requireInt(value: unknown, name: string, min: number, max: number, syscall: string): number {
+  const v = checkInt(value, name, min, max, syscall);
+  if (v === undefined) throw invalidArgType(name, "of type number", value);
+  return v;
 }

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BunFile } from "bun";
-import { checkPath, fsError, settled } from "./errors.ts";
+import { checkInt, checkPath, fsError, requireInt, settled } from "./errors.ts";
 import type { JsDirent, JsFsckReport, JsGcReport, JsLogEntry, JsMountStats, JsStat, JsWriteOptions, NativeMount, NativeTxn } from "../index.js";
 
 export type { JsFsckReport as FsckReport, JsGcReport as GcReport, JsLogEntry as LogEntry };
@@ -146,10 +146,12 @@ export async function toBytes(data: FileData): Promise<Buffer> {
   throw Object.assign(new TypeError('The "data" argument must be a string, Uint8Array, ArrayBuffer, Blob or ReadableStream'), { code: "ERR_INVALID_ARG_TYPE" });
 }
 
+const MAX_MODE = 0o7777;
+
 const nativeWriteOptions = (o: WriteFileOptions): JsWriteOptions => ({
   createParents: o.recursive === true,
   exclusive: o.flag === "wx",
-  mode: o.mode,
+  mode: checkInt(o.mode, "mode", 0, MAX_MODE, "open"),
   mtimeMs: o.mtime === undefined ? undefined : toEpochMs(o.mtime),
 });
 
@@ -277,7 +279,7 @@ export class Transaction extends FsView {
     return settled(() => (checkPath(path), this.#tx.setAttr(path, undefined, toEpochMs(mtime))));
   }
   chmod(path: string, mode: number): Promise<void> {
-    return settled(() => (checkPath(path), this.#tx.setAttr(path, mode, undefined)));
+    return settled(() => (checkPath(path), this.#tx.setAttr(path, requireInt(mode, "mode", 0, MAX_MODE, "chmod"), undefined)));
   }
 }
 
@@ -329,14 +331,18 @@ export class CachedFs extends FsView {
   /** `length` bytes from `offset` (to the end when absent), fetching only the blocks needed. */
   read(path: string, options: { offset?: number; length?: number } = {}): Promise<Buffer> {
     checkPath(path);
-    return this.#mount.read(path, options.offset, options.length);
+    const offset = checkInt(options.offset, "offset", 0, Number.MAX_SAFE_INTEGER, "read");
+    const length = checkInt(options.length, "length", 0, Number.MAX_SAFE_INTEGER, "read");
+    return this.#mount.read(path, offset, length);
   }
   /** `[start, end)` of a file as a Web stream, read ahead while the consumer works. */
   stream(path: string, options: { start?: number; end?: number } = {}): ReadableStream<Uint8Array> {
     checkPath(path);
+    const start = checkInt(options.start, "start", 0, Number.MAX_SAFE_INTEGER, "read");
+    const end = checkInt(options.end, "end", 0, Number.MAX_SAFE_INTEGER, "read");
     const handle = this.#mount.openFile(path);
-    const stop = Math.min(options.end ?? handle.size, handle.size);
-    let next = Math.max(0, options.start ?? 0);
+    const stop = Math.min(end ?? handle.size, handle.size);
+    let next = start ?? 0;
     const inFlight: Promise<Buffer>[] = [];
     return new ReadableStream<Uint8Array>(
       {
@@ -464,7 +470,7 @@ export class CachedFs extends FsView {
   }
   async chmod(path: string, mode: number): Promise<void> {
     checkPath(path);
-    await this.#mount.setAttr(path, mode, undefined);
+    await this.#mount.setAttr(path, requireInt(mode, "mode", 0, MAX_MODE, "chmod"), undefined);
   }
 
   /**

@@ -184,10 +184,28 @@ impl BlockCache {
     }
 
     /// The file of a cached entry, when present (materialized copies are read in place).
+    /// Checked against its hash first: a copy changed on disk is dropped, never handed out again.
     pub fn path_of(&self, id: &str) -> Option<PathBuf> {
-        let entry = self.lock().lru.get(&id_hash(id)).cloned()?;
-        let path = self.dir.join(entry.file);
-        path.exists().then_some(path)
+        let idh = id_hash(id);
+        let entry = self.lock().lru.get(&idh).cloned()?;
+        let path = self.dir.join(&entry.file);
+        let mut hasher = blake3::Hasher::new();
+        let intact = fs::File::open(&path)
+            .and_then(|mut f| hasher.update_reader(&mut f).map(|_| ()))
+            .is_ok()
+            && hasher.finalize().to_hex()[..32] == entry.hash[..];
+        if intact {
+            return Some(path);
+        }
+        self.corrupt.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.lock();
+        if st.lru.peek(&idh).is_some_and(|e| e.file == entry.file) {
+            st.lru.pop(&idh);
+            st.used -= entry.size;
+        }
+        drop(st);
+        let _ = fs::remove_file(&path);
+        None
     }
 
     /// A new private temp file in the cache directory, to be `adopt`ed once written.

@@ -23,6 +23,11 @@ impl Txn {
         let r = self.commit_inner().await;
         if r.is_err() {
             self.rollback();
+            if self.needs_catch_up {
+                // Best effort now; if the bucket is unreachable the next commit lands here again.
+                let mount = self.mount.clone();
+                let _ = mount.sync_locked(&mut self.guard, false).await;
+            }
         }
         r
     }
@@ -48,7 +53,7 @@ impl Txn {
             let m = mount.clone();
             self.uploads.spawn_on(
                 async move {
-                    let _permit = m.transfer_permit().await;
+                    let _permit = m.upload_permit().await;
                     m.store
                         .put(&key, body.clone(), PutMode::Overwrite)
                         .await
@@ -121,9 +126,9 @@ impl Txn {
                 | StoreError::Transient { .. }),
             ) => {
                 // Lost, refused, or ambiguous: the head itself says whether our record made it.
-                match read_head(mount.store.as_ref()).await? {
-                    Some((now, etag)) if now.record.as_deref() == Some(key.as_str()) => etag,
-                    Some((now, _))
+                match read_head(mount.store.as_ref()).await {
+                    Ok(Some((now, etag))) if now.record.as_deref() == Some(key.as_str()) => etag,
+                    Ok(Some((now, _)))
                         if now.epoch != epoch
                             || now.writer.as_deref() != Some(mount.writer_id.as_str()) =>
                     {
@@ -133,7 +138,14 @@ impl Txn {
                             now.epoch
                         )));
                     }
-                    _ => return Err(FsError::from_store("commit", e)),
+                    _ => {
+                        // Still our head, but not the one we expected (an earlier commit whose answer
+                        // was lost did land), or we cannot tell yet: catch up before the next commit.
+                        self.needs_catch_up = true;
+                        let err = FsError::from_store("commit", e);
+                        let why = format!("{}; the commit could not be confirmed, nothing of it is visible, and the writer resynchronises with the bucket: retry", err.description);
+                        return Err(err.with_description(why));
+                    }
                 }
             }
             Err(e) => return Err(FsError::from_store("commit", e)),

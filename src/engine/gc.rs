@@ -82,6 +82,13 @@ impl Mount {
                 }
             }
         }
+        let gate = self.gc_gate.write().await;
+        // Chunks a streamed upload has just sent are in use though nothing references them yet; their
+        // marks are dropped, so the grace period starts afresh if they turn out unused after all.
+        {
+            let uploading = self.uploading.lock().unwrap_or_else(|p| p.into_inner());
+            sizes.retain(|k, _| !uploading.contains_key(k));
+        }
         let now = now_ms();
         let e = |e: rusqlite::Error| namespace::db_err("gc", e);
         // Marks and decisions, synchronously (the connection must not be held across an await).
@@ -140,6 +147,7 @@ impl Mount {
                     .map_err(e)?;
             }
         }
+        drop(gate);
         report.deleted = doomed.len() as u64;
         report.deleted_keys = doomed;
         drop(w);

@@ -31,6 +31,7 @@ use crate::store::{
 };
 use rusqlite::Connection;
 use std::collections::VecDeque;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,8 +45,12 @@ pub const PACK_MAX: usize = 4 << 20;
 pub const CHUNK_SIZE: usize = 8 << 20;
 /// Unit of ranged reads inside a chunk (and of the cache for chunks).
 pub const BLOCK_SIZE: u64 = 512 << 10;
-/// Chunk uploads and block downloads in flight per mount.
+/// Block downloads in flight per mount.
 pub const TRANSFER_CONCURRENCY: usize = 8;
+/// Chunk and pack uploads in flight per mount (each holds up to a chunk in memory).
+pub const UPLOAD_CONCURRENCY: usize = 4;
+/// Memory for recently read packs.
+pub const HOT_PACK_BYTES: u64 = 32 << 20;
 
 #[derive(Debug, Clone)]
 pub struct MountConfig {
@@ -122,6 +127,12 @@ pub struct Mount {
     pub(crate) counters: Counters,
     pub(crate) inflight: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) transfers: Arc<tokio::sync::Semaphore>,
+    pub(crate) uploads: Arc<tokio::sync::Semaphore>,
+    pub(crate) hot: read::HotPacks,
+    /// Chunks sent by streamed uploads not yet committed (see `UploadPins`).
+    pub(crate) uploading: Mutex<std::collections::HashMap<String, usize>>,
+    /// Held by GC from choosing what to delete until the deletes are done.
+    pub(crate) gc_gate: tokio::sync::RwLock<()>,
     stat_cache: Mutex<StatCache>,
     /// Held while open: a second process (or manager) cannot open the same local state.
     dir_lock: Mutex<Option<std::fs::File>>,
@@ -161,6 +172,41 @@ impl From<&Inode> for Stat {
             ctime_ms: i.ctime,
         }
     }
+}
+
+/// Opens the namespace database (writer and reader connections) and reads the replication state,
+/// discarding state that was made for another store. Files are private to the owner.
+fn open_local_state(
+    db_path: &std::path::Path,
+    store_id: &str,
+) -> FsResult<(Connection, Connection, Head)> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(db_path)
+        .map_err(|e| {
+            FsError::new("EIO", "mount", Some(&db_path.to_string_lossy()))
+                .with_description(e.to_string())
+        })?;
+    let write_conn = namespace::open(db_path)?;
+    if namespace::get_meta(&write_conn, "store_id")?.as_deref() != Some(store_id) {
+        namespace::reset(&write_conn)?;
+        namespace::set_meta(&write_conn, "store_id", store_id)?;
+    }
+    let mut head = Head::genesis();
+    head.seq = namespace::get_meta(&write_conn, "seq")?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    head.record = namespace::get_meta(&write_conn, "record")?;
+    head.record_hash = namespace::get_meta(&write_conn, "record_hash")?;
+    // Touches every table, so a damaged file is found now rather than on the first lookup.
+    write_conn
+        .query_row("SELECT (SELECT COUNT(*) FROM inodes) + (SELECT COUNT(*) FROM dentries) + (SELECT COUNT(*) FROM refs)", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| namespace::db_err("mount", e))?;
+    let read_conn = namespace::open(db_path)?;
+    Ok((write_conn, read_conn, head))
 }
 
 fn valid_mount_name(name: &str) -> bool {
@@ -208,9 +254,15 @@ impl Mount {
                 FsError::new("EIO", "mount", Some(&dir.to_string_lossy()))
                     .with_description(e.to_string())
             })?;
-        let dir_lock = std::fs::File::create(dir.join("lock")).map_err(|e| {
-            FsError::new("EIO", "mount", Some(&config.name)).with_description(e.to_string())
-        })?;
+        let dir_lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join("lock"))
+            .map_err(|e| {
+                FsError::new("EIO", "mount", Some(&config.name)).with_description(e.to_string())
+            })?;
         if dir_lock.try_lock().is_err() {
             return Err(FsError::new("EBUSY", "mount", Some(&config.name)).with_description(format!(
                 "the local state {} is in use by another mount (another process, or another manager with the same cacheRoot)",
@@ -218,28 +270,27 @@ impl Mount {
             )));
         }
         let db_path = dir.join("namespace.sqlite");
-        let write_conn = namespace::open(&db_path)?;
-        if namespace::get_meta(&write_conn, "store_id")?.as_deref()
-            != Some(config.store_id.as_str())
-        {
-            namespace::reset(&write_conn)?;
-            namespace::set_meta(&write_conn, "store_id", &config.store_id)?;
-        }
-        let read_conn = namespace::open(&db_path)?;
+        // The database is disposable: one that cannot be read is replaced and rebuilt from the bucket.
+        let (write_conn, read_conn, head) = match open_local_state(&db_path, &config.store_id) {
+            Ok(state) => state,
+            Err(_) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(dir.join(format!("namespace.sqlite{suffix}")));
+                }
+                open_local_state(&db_path, &config.store_id)?
+            }
+        };
         let cache = BlockCache::open(&dir.join("blocks"), config.cache_bytes).map_err(|e| {
             FsError::new("EIO", "mount", Some("cache")).with_description(e.to_string())
         })?;
-        let mut head = Head::genesis();
-        head.seq = namespace::get_meta(&write_conn, "seq")?
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        head.record = namespace::get_meta(&write_conn, "record")?;
-        head.record_hash = namespace::get_meta(&write_conn, "record_hash")?;
         let mount = Arc::new(Mount {
             writer_id: format!("{:016x}", fastrand::u64(..)),
             store,
             counting,
-            read_conn: Mutex::new(ReadConn { conn: read_conn, in_txn: false }),
+            read_conn: Mutex::new(ReadConn {
+                conn: read_conn,
+                in_txn: false,
+            }),
             writer: Arc::new(tokio::sync::Mutex::new(WriterState {
                 conn: write_conn,
                 head,
@@ -257,6 +308,10 @@ impl Mount {
             counters: Counters::default(),
             inflight: Mutex::new(Default::default()),
             transfers: Arc::new(tokio::sync::Semaphore::new(TRANSFER_CONCURRENCY)),
+            uploads: Arc::new(tokio::sync::Semaphore::new(UPLOAD_CONCURRENCY)),
+            hot: read::HotPacks::new(HOT_PACK_BYTES),
+            uploading: Mutex::new(Default::default()),
+            gc_gate: tokio::sync::RwLock::new(()),
             stat_cache: Mutex::new(StatCache::default()),
             dir_lock: Mutex::new(Some(dir_lock)),
             config,
@@ -283,8 +338,28 @@ impl Mount {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// Refuses further calls and lets go of the local state: the database files (the writer's once
+    /// any commit in flight is done) and the directory lock.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        fn detach(conn: &mut Connection) {
+            if let Ok(empty) = Connection::open_in_memory() {
+                drop(std::mem::replace(conn, empty));
+            }
+        }
+        {
+            let mut r = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
+            r.in_txn = false;
+            detach(&mut r.conn);
+        }
+        match self.writer.clone().try_lock_owned() {
+            Ok(mut w) => detach(&mut w.conn),
+            Err(_) => {
+                let writer = self.writer.clone();
+                self.runtime
+                    .spawn(async move { detach(&mut writer.lock_owned().await.conn) });
+            }
+        }
         self.dir_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -333,6 +408,7 @@ impl Mount {
 
     /// `stat` of committed state, served from memory when nothing changed since it was last asked.
     pub fn stat(&self, raw: &str, follow: bool) -> FsResult<Stat> {
+        self.check_open("stat")?;
         let generation = {
             let c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
             let map = if follow { &c.follow } else { &c.nofollow };
@@ -379,9 +455,12 @@ impl Mount {
 
     /// Runs `f` with the read connection (committed state), on the calling thread.
     pub fn with_read<T>(&self, f: impl FnOnce(&Connection) -> FsResult<T>) -> FsResult<T> {
+        self.check_open("stat")?;
         let mut r = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
         if !r.in_txn {
-            r.conn.execute_batch("BEGIN").map_err(|e| namespace::db_err("stat", e))?;
+            r.conn
+                .execute_batch("BEGIN")
+                .map_err(|e| namespace::db_err("stat", e))?;
             r.in_txn = true;
         }
         f(&r.conn)

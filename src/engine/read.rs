@@ -16,15 +16,63 @@ pub(crate) fn unit_id(key: &str, block: Option<u64>) -> String {
     }
 }
 
+/// Recently read packs, verified and in memory, so reading many small files of one pack costs neither
+/// disk reads nor re-hashing the pack each time.
+pub(crate) struct HotPacks {
+    lru: Mutex<(lru::LruCache<String, Bytes>, u64)>,
+    max_bytes: u64,
+}
+
+impl HotPacks {
+    pub(crate) fn new(max_bytes: u64) -> Self {
+        HotPacks {
+            lru: Mutex::new((lru::LruCache::unbounded(), 0)),
+            max_bytes,
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Bytes> {
+        self.lru
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .get(key)
+            .cloned()
+    }
+
+    fn put(&self, key: &str, data: Bytes) {
+        if data.len() as u64 > self.max_bytes {
+            return;
+        }
+        let mut g = self.lru.lock().unwrap_or_else(|p| p.into_inner());
+        let (lru, used) = &mut *g;
+        if let Some(old) = lru.put(key.to_string(), data.clone()) {
+            *used -= old.len() as u64;
+        }
+        *used += data.len() as u64;
+        while *used > self.max_bytes {
+            match lru.pop_lru() {
+                Some((_, d)) => *used -= d.len() as u64,
+                None => break,
+            }
+        }
+    }
+}
+
 /// Packs are small (≤ PACK_MAX) and read whole; chunks are read by aligned blocks.
 fn whole_object(key: &str) -> bool {
     key.starts_with("packs/")
 }
 
 impl Mount {
-    /// A place among the transfers in flight; held for the length of one GET or PUT.
+    /// A place among the downloads in flight; held for the length of one GET.
     pub(crate) async fn transfer_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.transfers.clone().acquire_owned().await.ok()
+    }
+
+    /// A place among the uploads in flight: fewer than downloads, since each holds a chunk in memory.
+    pub(crate) async fn upload_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.uploads.clone().acquire_owned().await.ok()
     }
 
     /// Puts a freshly uploaded chunk in the cache, block by block, so reading it back is free.
@@ -34,56 +82,120 @@ impl Mount {
         }
     }
 
-    /// One fetch unit, from the cache or the store (once, however many readers want it).
-    async fn unit(&self, key: &str, block: Option<u64>) -> FsResult<Bytes> {
-        let id = unit_id(key, block);
-        if let Some(data) = self.cache.get(&id) {
-            return Ok(Bytes::from(data));
-        }
+    /// Runs `fetch` once for `id` however many readers want it at the same time; the others wait and
+    /// then find the result in the cache.
+    async fn single_flight<T>(
+        &self,
+        id: &str,
+        fetch: impl std::future::Future<Output = FsResult<T>>,
+    ) -> FsResult<T> {
         let gate = self
             .inflight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(id.clone())
+            .entry(id.to_string())
             .or_default()
             .clone();
-        let _guard = gate.lock().await;
-        let result = async {
-            if let Some(data) = self.cache.get(&id) {
-                return Ok(Bytes::from(data));
-            }
-            let range = block.map(|b| ByteRange::Bounded {
-                start: b * BLOCK_SIZE,
-                end: (b + 1) * BLOCK_SIZE,
-            });
-            let _permit = self.transfer_permit().await;
-            let got = self
-                .store
-                .get(
-                    key,
-                    GetOptions {
-                        range,
-                        if_none_match: None,
-                    },
-                )
-                .await
-                .map_err(|e| FsError::from_store("read", e))?;
-            self.cache.put(&id, &got.data);
-            Ok(got.data)
-        }
-        .await;
-        drop(_guard);
+        let guard = gate.lock().await;
+        let result = fetch.await;
+        drop(guard);
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
         if Arc::strong_count(&gate) <= 2 {
-            map.remove(&id);
+            map.remove(id);
         }
         result
+    }
+
+    async fn get_range(&self, key: &str, range: Option<ByteRange>) -> FsResult<Bytes> {
+        let _permit = self.transfer_permit().await;
+        let got = self
+            .store
+            .get(
+                key,
+                GetOptions {
+                    range,
+                    if_none_match: None,
+                },
+            )
+            .await
+            .map_err(|e| FsError::from_store("read", e))?;
+        Ok(got.data)
+    }
+
+    /// A whole pack: from memory, the disk cache, or one GET.
+    async fn pack(&self, key: &str) -> FsResult<Bytes> {
+        if let Some(b) = self.hot.get(key) {
+            return Ok(b);
+        }
+        let id = unit_id(key, None);
+        let data = match self.cache.get(&id) {
+            Some(d) => Bytes::from(d),
+            None => {
+                self.single_flight(&id, async {
+                    if let Some(d) = self.cache.get(&id) {
+                        return Ok(Bytes::from(d));
+                    }
+                    let data = self.get_range(key, None).await?;
+                    self.cache.put(&id, &data);
+                    Ok(data)
+                })
+                .await?
+            }
+        };
+        self.hot.put(key, data.clone());
+        Ok(data)
+    }
+
+    /// Blocks `first..=last` of a chunk: cached ones from the cache, the rest with one ranged GET.
+    async fn chunk_blocks(&self, key: &str, first: u64, last: u64) -> FsResult<Vec<Bytes>> {
+        let mut blocks: Vec<Option<Bytes>> = (first..=last)
+            .map(|b| self.cache.get(&unit_id(key, Some(b))).map(Bytes::from))
+            .collect();
+        let missing: Vec<u64> = (first..=last)
+            .filter(|b| blocks[(b - first) as usize].is_none())
+            .collect();
+        if let (Some(&lo), Some(&hi)) = (missing.first(), missing.last()) {
+            let id = format!("{key}#{lo}-{hi}");
+            let span = self
+                .single_flight(&id, async {
+                    let data = self
+                        .get_range(
+                            key,
+                            Some(ByteRange::Bounded {
+                                start: lo * BLOCK_SIZE,
+                                end: (hi + 1) * BLOCK_SIZE,
+                            }),
+                        )
+                        .await?;
+                    for (i, block) in data.chunks(BLOCK_SIZE as usize).enumerate() {
+                        self.cache.put(&unit_id(key, Some(lo + i as u64)), block);
+                    }
+                    Ok(data)
+                })
+                .await?;
+            for b in lo..=hi {
+                let a = ((b - lo) * BLOCK_SIZE) as usize;
+                if a < span.len() {
+                    blocks[(b - first) as usize] =
+                        Some(span.slice(a..(a + BLOCK_SIZE as usize).min(span.len())));
+                }
+            }
+        }
+        blocks
+            .into_iter()
+            .map(|b| {
+                b.ok_or_else(|| {
+                    FsError::new("EIO", "read", Some(key))
+                        .with_description("chunk is shorter than its extent says")
+                })
+            })
+            .collect()
     }
 
     /// Bytes `[start, end)` of one extent.
     async fn extent_bytes(&self, x: &Extent, start: u64, end: u64) -> FsResult<Bytes> {
         if whole_object(&x.key) {
-            let obj = self.unit(&x.key, None).await?;
+            let obj = self.pack(&x.key).await?;
             let (a, b) = ((x.off + start) as usize, (x.off + end) as usize);
             if b > obj.len() {
                 return Err(FsError::new("EIO", "read", Some(&x.key))
@@ -92,7 +204,7 @@ impl Mount {
             return Ok(obj.slice(a..b));
         }
         let (first, last) = ((x.off + start) / BLOCK_SIZE, (x.off + end - 1) / BLOCK_SIZE);
-        let blocks = try_join_all((first..=last).map(|b| self.unit(&x.key, Some(b)))).await?;
+        let blocks = self.chunk_blocks(&x.key, first, last).await?;
         let mut out = Vec::with_capacity((end - start) as usize);
         for (i, data) in blocks.iter().enumerate() {
             let base = (first + i as u64) * BLOCK_SIZE;
@@ -105,6 +217,16 @@ impl Mount {
             out.extend_from_slice(&data[a as usize..b as usize]);
         }
         Ok(Bytes::from(out))
+    }
+
+    /// One extent's part, checked against the extent's hash when it is the whole extent.
+    async fn checked_part(self: Arc<Self>, x: Extent, a: u64, b: u64) -> FsResult<Bytes> {
+        let data = self.extent_bytes(&x, a, b).await?;
+        if a == 0 && b == x.len && crate::protocol::hash_hex(&data) != x.hash {
+            // A bad copy somewhere: go to the bucket once more.
+            return self.refetch_extent(&x).await;
+        }
+        Ok(data)
     }
 
     /// Reads `[offset, offset + len)` of a file made of `extents`, clipped to its size.
@@ -129,13 +251,14 @@ impl Mount {
             }
             parts.push((x.clone(), offset.max(xs) - xs, end.min(xe) - xs));
         }
-        let chunks = try_join_all(parts.iter().map(|(x, a, b)| async move {
-            let data = self.extent_bytes(x, *a, *b).await?;
-            if *a == 0 && *b == x.len && crate::protocol::hash_hex(&data) != x.hash {
-                // A bad copy somewhere: drop cached units and go to the bucket once more.
-                return self.refetch_extent(x).await;
-            }
-            Ok(data)
+        // Extents are read (and hashed) as separate tasks, so large reads use every core.
+        let tasks: Vec<_> = parts
+            .into_iter()
+            .map(|(x, a, b)| self.runtime.spawn(self.clone().checked_part(x, a, b)))
+            .collect();
+        let chunks = try_join_all(tasks.into_iter().map(|t| async move {
+            t.await
+                .map_err(|e| FsError::internal("read", e.to_string()))?
         }))
         .await?;
         let mut out = Vec::with_capacity((end - offset) as usize);

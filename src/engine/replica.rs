@@ -233,46 +233,38 @@ impl Mount {
     /// Takes the writer role: publishes the head with the epoch bumped (creating the head first in an
     /// empty bucket). The previous writer's next head CAS then fails, and it learns it was fenced.
     pub(crate) async fn fence_locked(&self, w: &mut WriterState) -> FsResult<()> {
-        for _ in 0..20 {
-            let (current, etag) = match &w.head_etag {
-                Some(etag) => (w.head.clone(), Some(etag.clone())),
-                None => (Head::genesis(), None),
+        // Take the epoch first, against whatever the head is now, and catch up afterwards: once the
+        // epoch is ours the previous writer can no longer move the head, so a busy writer cannot keep
+        // a new one out by committing faster than it catches up.
+        let mut current = w.head_etag.clone().map(|e| (w.head.clone(), e));
+        for _ in 0..50 {
+            let (base, mode) = match &current {
+                Some((h, e)) => (h.clone(), PutMode::Update(e.clone())),
+                None => (Head::genesis(), PutMode::Create),
             };
             let next = Head {
-                epoch: current.epoch + 1,
+                epoch: base.epoch + 1,
                 writer: Some(self.writer_id.clone()),
                 time_ms: now_ms(),
-                ..current
+                ..base
             };
-            let mode = match &etag {
-                Some(e) => PutMode::Update(e.clone()),
-                None => PutMode::Create,
-            };
-            match self.store.put(HEAD_KEY, next.encode(), mode).await {
-                Ok(new_etag) => {
-                    self.epoch.store(next.epoch, Ordering::Release);
-                    self.seq.store(next.seq, Ordering::Release);
-                    w.head = next;
-                    w.head_etag = Some(new_etag);
-                    return Ok(());
-                }
+            let taken = match self.store.put(HEAD_KEY, next.encode(), mode).await {
+                Ok(_) => true,
                 Err(StoreError::PreconditionFailed { .. })
                 | Err(StoreError::NotFound { .. })
                 | Err(StoreError::Transient { .. }) => {
-                    // Someone else moved the head (or our answer was lost): look again.
-                    if let Some((h, e)) = read_head(self.store.as_ref()).await? {
-                        if h.writer.as_deref() == Some(self.writer_id.as_str())
+                    // Someone else moved the head, or our own answer was lost: the head says which.
+                    current = read_head(self.store.as_ref()).await?;
+                    current.as_ref().is_some_and(|(h, _)| {
+                        h.writer.as_deref() == Some(self.writer_id.as_str())
                             && h.epoch == next.epoch
-                        {
-                            self.epoch.store(h.epoch, Ordering::Release);
-                            w.head = h;
-                            w.head_etag = Some(e);
-                            return Ok(());
-                        }
-                    }
-                    self.sync_locked(w, false).await?;
+                    })
                 }
                 Err(e) => return Err(FsError::from_store("mount", e)),
+            };
+            if taken {
+                self.sync_locked(w, false).await?;
+                return Ok(());
             }
         }
         Err(FsError::new("EBUSY", "mount", Some(HEAD_KEY))

@@ -327,4 +327,3 @@ async fn gc_reclaims_after_grace_and_spares_readers_meanwhile() {
     assert!(fresh.fsck().await.unwrap().ok);
     assert!(w.log(100).await.unwrap().len() >= 1);
 }
-

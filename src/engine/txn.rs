@@ -43,7 +43,10 @@ pub struct Txn {
     /// Chunks staged in this transaction, kept so the transaction can read its own writes.
     staged_chunks: std::collections::HashMap<String, Bytes>,
     pub(crate) bytes: u64,
-    savepoints: u32,
+    /// The next inode number to hand out, once read from the database.
+    next_ino: Option<Ino>,
+    /// The commit could not be confirmed: the writer must resynchronise with the bucket.
+    pub(crate) needs_catch_up: bool,
 }
 
 impl Txn {
@@ -65,7 +68,8 @@ impl Txn {
             uploads: JoinSet::new(),
             staged_chunks: Default::default(),
             bytes: 0,
-            savepoints: 0,
+            next_ino: None,
+            needs_catch_up: false,
         })
     }
 
@@ -75,24 +79,23 @@ impl Txn {
 
     /// Runs one request so that it applies whole or not at all (a savepoint inside the transaction).
     pub fn atomically<T>(&mut self, f: impl FnOnce(&mut Txn) -> FsResult<T>) -> FsResult<T> {
-        self.savepoints += 1;
-        let name = format!("sp{}", self.savepoints);
-        self.conn()
-            .execute_batch(&format!("SAVEPOINT {name}"))
-            .map_err(|e| namespace::db_err("transaction", e))?;
-        let n = self.ops.len();
-        let r = f(self);
-        let end = match &r {
-            Ok(_) => format!("RELEASE {name}"),
-            Err(_) => {
-                self.ops.truncate(n);
-                format!("ROLLBACK TO {name}; RELEASE {name}")
-            }
+        // Nested savepoints may share a name: RELEASE and ROLLBACK TO act on the innermost.
+        let sql = |tx: &Txn, stmt: &str| {
+            tx.conn()
+                .prepare_cached(stmt)
+                .and_then(|mut s| s.execute([]))
+                .map(|_| ())
+                .map_err(|e| namespace::db_err("transaction", e))
         };
-        self.conn()
-            .execute_batch(&end)
-            .map_err(|e| namespace::db_err("transaction", e))?;
-        self.savepoints -= 1;
+        sql(self, "SAVEPOINT request")?;
+        let (n, next_ino) = (self.ops.len(), self.next_ino);
+        let r = f(self);
+        if r.is_err() {
+            self.ops.truncate(n);
+            self.next_ino = next_ino;
+            sql(self, "ROLLBACK TO request")?;
+        }
+        sql(self, "RELEASE request")?;
         r
     }
 
@@ -108,8 +111,13 @@ impl Txn {
         Ok(())
     }
 
-    fn alloc_ino(&self) -> FsResult<Ino> {
-        namespace::next_ino(self.conn())
+    fn alloc_ino(&mut self) -> FsResult<Ino> {
+        let ino = match self.next_ino {
+            Some(i) => i,
+            None => namespace::next_ino(self.conn())?,
+        };
+        self.next_ino = Some(ino + 1);
+        Ok(ino)
     }
 
     fn resolve(&self, raw: &str, follow: bool, syscall: &str) -> FsResult<Resolved> {
@@ -180,7 +188,7 @@ impl Txn {
         let mount = self.mount.clone();
         self.uploads.spawn_on(
             async move {
-                let permit = mount.transfer_permit().await;
+                let permit = mount.upload_permit().await;
                 mount.upload_chunk(&key, chunk, permit).await
             },
             &self.mount.runtime,
@@ -229,10 +237,12 @@ impl Txn {
     pub fn write_staged(&mut self, raw: &str, staged: Staged, opts: WriteOptions) -> FsResult<()> {
         match staged {
             Staged::Small(data) => self.write_file(raw, &data, opts),
+            // The pins drop here, with the writer lock held: GC cannot run before this commit ends.
             Staged::Extents {
                 extents,
                 size,
                 bytes,
+                pins: _pins,
             } => {
                 self.mount.check_writable("open", raw)?;
                 self.bytes += bytes;
@@ -252,7 +262,7 @@ impl Txn {
     ) -> FsResult<()> {
         if opts.create_parents {
             if let Some((parent, _)) = normalize(raw, syscall)?.split_last() {
-                self.mkdir_path(&parent, raw, true, syscall)?;
+                self.mkdir_path(&parent, raw, true, true, syscall)?;
             }
         }
         let r = self.resolve(raw, true, syscall)?;
@@ -326,14 +336,17 @@ impl Txn {
     pub fn mkdir(&mut self, raw: &str, recursive: bool) -> FsResult<()> {
         self.mount.check_writable("mkdir", raw)?;
         let path = normalize(raw, "mkdir")?;
-        self.atomically(|tx| tx.mkdir_path(&path, raw, recursive, "mkdir"))
+        self.atomically(|tx| tx.mkdir_path(&path, raw, recursive, false, "mkdir"))
     }
 
+    /// Makes the directory `path` (and with `recursive` its missing parents). `for_file` says the
+    /// directories are the parents of a file being written, which changes the code for a file in the way.
     fn mkdir_path(
         &mut self,
         path: &VPath,
         raw: &str,
         recursive: bool,
+        for_file: bool,
         syscall: &str,
     ) -> FsResult<()> {
         if !recursive {
@@ -351,29 +364,48 @@ impl Txn {
                 mtime: now_ms(),
             });
         }
-        let mut cur = VPath::root();
-        for part in &path.parts {
-            cur = cur.join(part);
-            let r = namespace::resolve(self.conn(), &cur, true, syscall, raw)?;
-            match &r.node {
-                Some(n) if n.kind == Kind::Dir => {}
+        // One step per component from the root (deep paths stay linear); only a symlink on the way
+        // goes through the general resolver.
+        let mut dir = crate::namespace::ROOT_INO;
+        for (i, part) in path.parts.iter().enumerate() {
+            let last = i + 1 == path.parts.len();
+            let node = match namespace::lookup(self.conn(), dir, part)? {
+                Some(ino) => namespace::get_inode(self.conn(), ino)?,
+                None => None,
+            };
+            let node = match node {
+                Some(n) if n.kind == Kind::Symlink => {
+                    let prefix = VPath {
+                        parts: path.parts[..=i].to_vec(),
+                    };
+                    namespace::resolve(self.conn(), &prefix, true, syscall, raw)?.node
+                }
+                other => other,
+            };
+            match node {
+                Some(n) if n.kind == Kind::Dir => dir = n.ino,
+                // `mkdir -p` onto a file is EEXIST; a file on the way (or under a new file) is ENOTDIR.
                 Some(_) => {
                     return Err(FsError::new(
-                        if cur == *path { "EEXIST" } else { "ENOTDIR" },
+                        if last && !for_file {
+                            "EEXIST"
+                        } else {
+                            "ENOTDIR"
+                        },
                         syscall,
                         Some(raw),
                     ))
                 }
                 None => {
-                    let parent = self.parent_dir(&r, raw, syscall)?;
                     let ino = self.alloc_ino()?;
                     self.push(Op::Mkdir {
-                        parent,
-                        name: r.name().to_string(),
+                        parent: dir,
+                        name: part.clone(),
                         ino,
                         mode: 0o755,
                         mtime: now_ms(),
                     })?;
+                    dir = ino;
                 }
             }
         }
@@ -533,13 +565,17 @@ impl Txn {
             }
             let mut all = Vec::new();
             namespace::walk(tx.conn(), node.ino, &VPath::root(), &mut all)?;
-            tx.mkdir_path(&dst_path, to, true, "copyfile")?;
+            tx.mkdir_path(&dst_path, to, true, false, "copyfile")?;
             for (rel, n) in all {
                 let target = format!("{dst_path}{rel}");
                 match n.kind {
-                    Kind::Dir => {
-                        tx.mkdir_path(&normalize(&target, "copyfile")?, &target, true, "copyfile")?
-                    }
+                    Kind::Dir => tx.mkdir_path(
+                        &normalize(&target, "copyfile")?,
+                        &target,
+                        true,
+                        false,
+                        "copyfile",
+                    )?,
                     Kind::File => tx.put_extents(
                         &target,
                         n.extents()?,

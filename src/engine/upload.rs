@@ -14,12 +14,60 @@ use tokio::task::JoinSet;
 pub enum Staged {
     /// Small enough for a pack: the bytes themselves.
     Small(Vec<u8>),
-    /// Chunks already in the bucket. `bytes` counts what this upload actually sent.
+    /// Chunks already in the bucket. `bytes` counts what this upload actually sent. `pins` keeps GC
+    /// away from the chunks until the commit that references them holds the writer lock.
     Extents {
         extents: Vec<Extent>,
         size: u64,
         bytes: u64,
+        pins: UploadPins,
     },
+}
+
+/// Chunks an upload has sent (or reuses) and no commit references yet: GC must not collect them,
+/// however long ago the same content was last in use.
+pub struct UploadPins {
+    mount: Arc<Mount>,
+    keys: Vec<String>,
+}
+
+impl UploadPins {
+    fn pin(&mut self, key: &str) {
+        *self
+            .mount
+            .uploading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_string())
+            .or_insert(0) += 1;
+        self.keys.push(key.to_string());
+    }
+}
+
+impl std::fmt::Debug for UploadPins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadPins")
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+impl Drop for UploadPins {
+    fn drop(&mut self) {
+        let mut map = self
+            .mount
+            .uploading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for k in &self.keys {
+            if let Some(n) = map.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(k);
+                }
+            }
+        }
+    }
 }
 
 pub struct Upload {
@@ -29,6 +77,7 @@ pub struct Upload {
     size: u64,
     sent: u64,
     tasks: JoinSet<FsResult<()>>,
+    pins: UploadPins,
 }
 
 impl Mount {
@@ -74,6 +123,10 @@ impl Upload {
     pub fn new(mount: Arc<Mount>) -> FsResult<Self> {
         mount.check_writable("open", "/")?;
         Ok(Upload {
+            pins: UploadPins {
+                mount: mount.clone(),
+                keys: Vec::new(),
+            },
             mount,
             pending: BytesMut::new(),
             extents: Vec::new(),
@@ -101,6 +154,11 @@ impl Upload {
         }
         let hash = hash_hex(&chunk);
         let key = chunk_key(&hash);
+        {
+            // Not while a GC is deciding what to delete: pinned before, or after its deletes.
+            let _gate = self.mount.gc_gate.read().await;
+            self.pins.pin(&key);
+        }
         self.extents.push(Extent {
             key: key.clone(),
             off: 0,
@@ -118,7 +176,7 @@ impl Upload {
             return Ok(());
         }
         self.sent += chunk.len() as u64;
-        let permit = self.mount.transfer_permit().await;
+        let permit = self.mount.upload_permit().await;
         let mount = self.mount.clone();
         self.tasks.spawn_on(
             async move { mount.upload_chunk(&key, chunk, permit).await },
@@ -143,6 +201,7 @@ impl Upload {
             extents: self.extents,
             size: self.size,
             bytes: self.sent,
+            pins: self.pins,
         })
     }
 }

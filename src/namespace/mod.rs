@@ -91,6 +91,8 @@ impl Resolved {
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
+PRAGMA cache_size = -65536;
+PRAGMA temp_store = MEMORY;
 CREATE TABLE IF NOT EXISTS inodes(
   ino INTEGER PRIMARY KEY, kind INTEGER NOT NULL, mode INTEGER NOT NULL, size INTEGER NOT NULL,
   mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, target TEXT, extents TEXT);
@@ -146,7 +148,8 @@ pub fn next_ino(conn: &Connection) -> FsResult<Ino> {
         .query_row("SELECT COALESCE(MAX(ino), 1) FROM inodes", [], |r| r.get(0))
         .map_err(|e| db_err("alloc", e))?;
     let stored = get_meta(conn, "next_ino")?
-        .and_then(|v| v.parse::<Ino>().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as Ino)
         .unwrap_or(0);
     Ok(stored.max(max + 1))
 }
@@ -225,11 +228,11 @@ pub fn resolve(
             return Err(FsError::new("ENOTDIR", syscall, Some(shown)));
         }
         parent = Some(cur_ino);
-        cur = cur.join(&name);
         node = match lookup(conn, cur_ino, &name)? {
             Some(ino) => get_inode(conn, ino)?,
             None => None,
         };
+        cur.parts.push(name);
         let is_last = pending.is_empty();
         if let Some(n) = &node {
             if n.kind == Kind::Symlink && (!is_last || follow_last) {
@@ -419,14 +422,17 @@ pub fn all_extents(conn: &Connection) -> FsResult<Vec<Extent>> {
 }
 
 pub(crate) fn set_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
-    let e = |e: rusqlite::Error| db_err("apply", e);
     conn.prepare_cached("DELETE FROM refs WHERE ino = ?1")
         .and_then(|mut s| s.execute([ino]))
-        .map_err(e)?;
+        .map_err(|e| db_err("apply", e))?;
+    add_refs(conn, ino, extents)
+}
+
+fn add_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
     for x in extents {
         conn.prepare_cached("INSERT OR IGNORE INTO refs(key, ino) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute(params![x.key, ino]))
-            .map_err(e)?;
+            .map_err(|e| db_err("apply", e))?;
     }
     Ok(())
 }
@@ -465,11 +471,13 @@ fn insert_node(
     conn.prepare_cached("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![parent, name, ino]))
         .map_err(e)?;
-    set_meta(
-        conn,
-        "next_ino",
-        &(next_ino(conn)?.max(ino + 1)).to_string(),
+    // Inode numbers are never reused: remember the highest handed out, in one statement.
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES ('next_ino', ?1) ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), ?1)",
     )
+    .and_then(|mut s| s.execute([ino + 1]))
+    .map(|_| ())
+    .map_err(e)
 }
 
 /// Deletes an inode and, for a directory, every inode and entry below it (not its own entry).

@@ -44,16 +44,29 @@ pub async fn probe_conditional_writes(
     Ok(r)
 }
 
-/// Ok for the expected refusal, Err for any other failure; `Ok(false)` when the write went through.
-fn refused(res: StoreResult<String>) -> StoreResult<bool> {
-    match res {
-        Ok(_) => Ok(false),
-        Err(StoreError::PreconditionFailed { .. }) => Ok(true),
+/// Whether a put of `body` took effect. A refusal is double-checked by reading the object back: with
+/// retries, a refused second attempt may follow a first one that landed but lost its answer.
+async fn wrote(
+    store: &DynObjectStore,
+    key: &str,
+    body: &'static [u8],
+    mode: PutMode,
+) -> StoreResult<bool> {
+    match store.put(key, Bytes::from_static(body), mode).await {
+        Ok(_) => Ok(true),
         // If-Match on a missing key: AWS says 404, SeaweedFS 412; both are refusals.
-        Err(StoreError::NotFound { .. }) => Ok(true),
+        Err(StoreError::PreconditionFailed { .. }) | Err(StoreError::NotFound { .. }) => {
+            match store.get_all(key).await {
+                Ok(r) => Ok(r.data == body),
+                Err(StoreError::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(e),
     }
 }
+
+const RACER_BODIES: [&[u8]; RACERS] = [b"racer-0", b"racer-1", b"racer-2", b"racer-3"];
 
 async fn run_probe(
     store: &DynObjectStore,
@@ -61,14 +74,14 @@ async fn run_probe(
     race_key: &str,
     r: &mut ProbeReport,
 ) -> StoreResult<()> {
-    store
-        .put(key, Bytes::from_static(b"probe-1"), PutMode::Create)
-        .await?;
-    r.create_only_enforced = refused(
-        store
-            .put(key, Bytes::from_static(b"probe-2"), PutMode::Create)
-            .await,
-    )?;
+    if !wrote(store, key, b"probe-1", PutMode::Create).await? {
+        return Err(StoreError::other(
+            "probe",
+            key,
+            "the probe could not create its scratch object",
+        ));
+    }
+    r.create_only_enforced = !wrote(store, key, b"probe-2", PutMode::Create).await?;
     if !r.create_only_enforced {
         r.findings
             .push("a create-only PUT (If-None-Match: *) overwrote an existing object".into());
@@ -79,45 +92,24 @@ async fn run_probe(
     } else {
         "\"00000000000000000000000000000000\""
     };
-    r.stale_replace_refused = refused(
-        store
-            .put(
-                key,
-                Bytes::from_static(b"probe-3"),
-                PutMode::Update(stale.into()),
-            )
-            .await,
-    )?;
+    r.stale_replace_refused = !wrote(store, key, b"probe-3", PutMode::Update(stale.into())).await?;
     if !r.stale_replace_refused {
         r.findings
             .push("a replace-if PUT (If-Match) with a stale ETag was accepted".into());
     }
     let current = store.head(key).await?.etag;
-    r.current_replace_accepted = !refused(
-        store
-            .put(
-                key,
-                Bytes::from_static(b"probe-4"),
-                PutMode::Update(current),
-            )
-            .await,
-    )?;
+    r.current_replace_accepted = wrote(store, key, b"probe-4", PutMode::Update(current)).await?;
     if !r.current_replace_accepted {
         r.findings
             .push("a replace-if PUT (If-Match) with the current ETag was refused".into());
     }
     let mut racers = JoinSet::new();
-    for i in 0..RACERS {
+    for body in RACER_BODIES {
         let (store, key) = (store.clone(), race_key.to_string());
-        racers.spawn(async move {
-            store
-                .put(&key, Bytes::from(format!("racer-{i}")), PutMode::Create)
-                .await
-        });
+        racers.spawn(async move { wrote(&store, &key, body, PutMode::Create).await });
     }
     while let Some(res) = racers.join_next().await {
-        let res = res.map_err(|e| StoreError::other("probe", race_key, e.to_string()))?;
-        if !refused(res)? {
+        if res.map_err(|e| StoreError::other("probe", race_key, e.to_string()))?? {
             r.race_winners += 1;
         }
     }
