@@ -152,6 +152,7 @@ impl Txn {
         };
         // 4. Locally visible.
         let conn = &w.conn;
+        namespace::remember_next_ino(conn)?;
         namespace::set_meta(conn, "seq", &seq.to_string())?;
         namespace::set_meta(conn, "record", &key)?;
         namespace::set_meta(conn, "record_hash", &hash)?;

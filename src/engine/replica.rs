@@ -200,6 +200,7 @@ impl Mount {
                     namespace::apply(conn, op)?;
                 }
             }
+            namespace::remember_next_ino(conn)?;
             namespace::set_meta(conn, "seq", &head.seq.to_string())?;
             namespace::set_meta(conn, "record", head.record.as_deref().unwrap_or(""))?;
             namespace::set_meta(

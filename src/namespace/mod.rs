@@ -459,25 +459,33 @@ fn insert_node(
     extents: Option<String>,
 ) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("apply", e);
-    if lookup(conn, parent, name)?.is_some() {
-        return Err(FsError::internal(
-            "apply",
-            format!("create over an existing entry {name:?}"),
-        ));
-    }
-    conn.prepare_cached("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)")
-        .and_then(|mut s| s.execute(params![ino, kind as i64, mode as i64, size as i64, mtime, target, extents]))
-        .map_err(e)?;
+    // The entry first: its primary key refuses a create over an existing name.
     conn.prepare_cached("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)")
         .and_then(|mut s| s.execute(params![parent, name, ino]))
-        .map_err(e)?;
-    // Inode numbers are never reused: remember the highest handed out, in one statement.
+        .map_err(|x| match x {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                FsError::internal("apply", format!("create over an existing entry {name:?}"))
+            }
+            other => e(other),
+        })?;
+    conn.prepare_cached("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)")
+        .and_then(|mut s| s.execute(params![ino, kind as i64, mode as i64, size as i64, mtime, target, extents]))
+        .map(|_| ())
+        .map_err(e)
+}
+
+/// Remembers the highest inode number handed out, so numbers are never reused after deletes; called
+/// once per applied commit, not per create.
+pub fn remember_next_ino(conn: &Connection) -> FsResult<()> {
     conn.prepare_cached(
-        "INSERT INTO meta(key, value) VALUES ('next_ino', ?1) ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), ?1)",
+        "INSERT INTO meta(key, value) VALUES ('next_ino', (SELECT COALESCE(MAX(ino), 1) + 1 FROM inodes))
+         ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
     )
-    .and_then(|mut s| s.execute([ino + 1]))
+    .and_then(|mut s| s.execute([]))
     .map(|_| ())
-    .map_err(e)
+    .map_err(|e| db_err("commit", e))
 }
 
 /// Deletes an inode and, for a directory, every inode and entry below it (not its own entry).
