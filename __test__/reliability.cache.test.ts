@@ -133,9 +133,10 @@ describe("cached blocks damaged behind the mount's back", () => {
     await m.close();
   });
 
-  // ENGINE BUG #9: materialize() hands out an existing materialized copy by path without checking it, so
-  // a copy changed on disk after a release is returned again as the file's contents.
-  test("ENGINE BUG #9: a materialized copy changed on disk is not handed out again", async () => {
+  // Regression test for bug #9: materialize() used to hand out an existing materialized copy by path
+  // without checking it, so a copy changed on disk after a release came back as the file's contents. The
+  // copy is now checked against its hash before it is handed out again.
+  test("regression #9: a materialized copy changed on disk is not handed out again", async () => {
     const { store, dir } = await populated();
     const m = new S3CachedFsManagerImpl({ cacheRoot: join(dir, "cache") });
     const w = await m.mount({ name: "w", mode: "readwrite", cacheBytes: 64 << 20, store });
@@ -220,9 +221,9 @@ describe("the SQLite namespace file", () => {
       await second.exited;
       const got = second.lines.find((l) => l.startsWith("tree") || l.startsWith("error")) ?? `nothing: ${second.stderr.join(" ")}`;
       tally.rebuilds++;
-      // ENGINE BUG #7 when this fails for "garbage", "truncated" or "flipped pages": a damaged namespace
-      // file makes every mount fail with EIO ("file is not a database" / "malformed") instead of being
-      // discarded and rebuilt from the bucket (DESIGN.md invariant 4: the SQLite file is disposable).
+      // For "garbage", "truncated" and "flipped pages" this is the regression test for bug #7: a damaged
+      // namespace file used to fail every mount with EIO ("file is not a database" / "malformed"); it must
+      // be discarded and rebuilt from the bucket (DESIGN.md invariant 4: the SQLite file is disposable).
       expect(got).toStartWith("tree");
       expect(parseLine<{ seq: number; tree: Record<string, string> }>(got).data).toEqual(want);
     }, 30_000);
@@ -230,11 +231,11 @@ describe("the SQLite namespace file", () => {
 });
 
 describe("mount lifecycle", () => {
-  // ENGINE BUG #8: close() only flags the mount closed; its SQLite connections stay open (with their
-  // files) until the JS object happens to be garbage-collected. So after close() the database is still
-  // in use: a new mount of the same cacheRoot shares its WAL and locks with the zombie connections, and a
-  // process that mounts and closes many workspaces holds descriptors it cannot release on purpose.
-  test("ENGINE BUG #8: after close(), the process holds no file of the mount's local state open", async () => {
+  // Regression test for bug #8: close() used to only flag the mount closed, leaving its SQLite
+  // connections (and their files) open until the JS object happened to be garbage-collected, so a new
+  // mount of the same cacheRoot shared WAL and locks with zombie connections. close() must release the
+  // database files and the directory lock.
+  test("regression #8: after close(), the process holds no file of the mount's local state open", async () => {
     const dir = join(root, `fds-${++n}`);
     const cacheRoot = join(dir, "cache");
     const m = new S3CachedFsManagerImpl({ cacheRoot });

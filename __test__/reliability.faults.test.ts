@@ -195,10 +195,11 @@ describe.concurrent("fault matrix: failing store over LocalObjectStore", () => {
     }
   }
 
-  // ENGINE BUG (reliability #1): after a head PUT whose outcome stays unknown (response lost, and the
-  // read-back of the head fails too), the commit is reported failed while the bucket has it; the writer's
-  // next commits then fail with EPRECONDITION forever (until a remount), because it keeps its stale head ETag.
-  test("ENGINE BUG #1: head written, response lost and the read-back fails: the writer must recover", async () => {
+  // Regression test for bug #1: after a head PUT whose outcome stays unknown (response lost, and the
+  // read-back of the head fails too), the commit is reported failed while the bucket may have it. The
+  // writer used to keep its stale head ETag, so every later commit failed with EPRECONDITION until a
+  // remount; it must resynchronise with the bucket and go on committing.
+  test("regression #1: head written, response lost and the read-back fails: the writer must recover", async () => {
     const base = new LocalObjectStore(join(root, `bucket-${++n}`));
     const failing = base.failing(99);
     const { cacheRoot, manager: m } = manager();
@@ -208,7 +209,7 @@ describe.concurrent("fault matrix: failing store over LocalObjectStore", () => {
     failing.addFailRule({ action: "transient", kinds: ["get"], keyContains: "heads/", status: 503, code: "SlowDown", times: 8 });
     let outcome = "acked" as Outcome;
     await applyCommit(w, 4, BIG.has(4)).catch((e: unknown) => {
-      recordError(e, "bug1");
+      recordError(e, "regression #1");
       outcome = "error";
     });
     failing.clearFailRules();

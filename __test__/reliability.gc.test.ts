@@ -177,13 +177,13 @@ describe("gc: only the current writer collects", () => {
     await closeAll();
   });
 
-  // ENGINE BUG #11 (data loss): gc marks an object when it first sees it unreachable and deletes it once the
-  // grace period has passed since that mark. A streamed upload (writeFile of a stream/Blob >= 4 MiB,
-  // openWrite().close()) sends its chunks before it takes the writer lock to commit. If a chunk's content
-  // had died earlier (a deleted file with the same bytes) and was marked then, a gc that runs while the
-  // upload is in flight deletes the freshly re-uploaded chunk; the commit then acknowledges a file whose
-  // bytes are gone (the writer still reads it from its cache; every other mount gets ENOENT; fsck: missing).
-  test("ENGINE BUG #11: gc during a streamed upload of once-deleted content must not lose the acknowledged file", async () => {
+  // Regression test for bug #11 (data loss): gc marks an object when it first sees it unreachable and
+  // deletes it once the grace period has passed since that mark. A streamed upload (writeFile of a
+  // stream/Blob >= 4 MiB, openWrite().close()) sends its chunks before it takes the writer lock to commit.
+  // When a chunk's content had died earlier (a deleted file with the same bytes) and was marked then, a gc
+  // during the upload used to delete the freshly re-sent chunk, and the commit acknowledged a file whose
+  // bytes were gone. Chunks of an upload in flight are now pinned until its commit, and their marks reset.
+  test("regression #11: gc during a streamed upload of once-deleted content must not lose the acknowledged file", async () => {
     const store = new LocalObjectStore(join(root, `bucket-${++n}`));
     const { mount, closeAll } = mounter(store);
     const w = await mount("w", "readwrite");
@@ -212,7 +212,7 @@ describe("gc: only the current writer collects", () => {
     const r = await mount("r", "readonly");
     const read = await r.readFile("/second").then(
       (b) => (b.equals(content) ? "ok" : "wrong bytes"),
-      (e: unknown) => (recordError(e, "bug11"), `${(e as NodeJS.ErrnoException).code}: ${(e as Error).message}`),
+      (e: unknown) => (recordError(e, "regression #11"), `${(e as NodeJS.ErrnoException).code}: ${(e as Error).message}`),
     );
     const fsck = await r.fsck();
     await closeAll();

@@ -204,9 +204,9 @@ describe("bad input: each gives its code, changes nothing, never crashes", () =>
     ], "ERR_INVALID_ARG_TYPE");
   });
 
-  // ENGINE BUG #5: option values of the wrong type reach napi's converter and come back with napi's own
-  // status as the code ("NumberExpected"), not a Node code; Node throws ERR_INVALID_ARG_TYPE here.
-  test("ENGINE BUG #5: options of the wrong type: ERR_INVALID_ARG_TYPE, not napi's NumberExpected", async () => {
+  // Regression test for bug #5: option values of the wrong type used to reach napi's converter and come
+  // back with napi's status as the code ("NumberExpected"); like Node, they must give ERR_INVALID_ARG_TYPE.
+  test("regression #5: options of the wrong type: ERR_INVALID_ARG_TYPE, not napi's NumberExpected", async () => {
     await expectRefused(w, [
       ["writeFile mode: 'abc'", () => w.writeFile("/m", "x", { mode: any("abc") as unknown as number })],
       ["chmod('777')", () => w.chmod("/file.txt", any("777") as unknown as number)],
@@ -224,9 +224,10 @@ describe("bad input: each gives its code, changes nothing, never crashes", () =>
     ], "EINVAL");
   });
 
-  // ENGINE BUG #4: JS strings with lone surrogates are converted to UTF-8 with U+FFFD replacements, so
-  // "/s\uD800" and "/s\uDC00" silently name the same file "/s\uFFFD" (and a name the caller never gave).
-  test("ENGINE BUG #4: invalid UTF-16 (lone surrogates) in a path: EINVAL, and no aliasing", async () => {
+  // Regression test for bug #4: paths with lone surrogates used to be converted to UTF-8 with U+FFFD
+  // replacements, so "/s\uD800" and "/s\uDC00" silently named the same file "/s\uFFFD". They must be
+  // refused with EINVAL.
+  test("regression #4: invalid UTF-16 (lone surrogates) in a path: EINVAL, and no aliasing", async () => {
     await expectRefused(w, [
       ["writeFile /s\\uD800", () => w.writeFile("/s\uD800", "x")],
       ["writeFile /\\uDC00/x", () => w.writeFile("/\uDC00/x", "x", { recursive: true })],
@@ -360,10 +361,10 @@ describe("bad input: each gives its code, changes nothing, never crashes", () =>
   });
 });
 
-// ENGINE BUG #6: a legal path (4095 bytes, 2047 components) makes mkdir -p and copy -r take minutes:
-// every component is resolved from the root with the path cloned at each step (cubic in the depth), all
-// while holding the writer lock. Run in a child so the test stays bounded; 15 s is generous.
-test("ENGINE BUG #6: the deepest legal path (2047 components): every operation within a bounded time", async () => {
+// Regression test for bug #6: a legal path (4095 bytes, 2047 components) used to make mkdir -p and copy -r
+// take minutes, holding the writer lock (every component resolved from the root, the path cloned at each
+// step: cubic in the depth). Run in a child so the test stays bounded; 15 s is generous.
+test("regression #6: the deepest legal path (2047 components): every operation within a bounded time", async () => {
   const dir = join(root, "deep");
   const child = spawnFixture("deep-paths.ts", { dir, depth: 2047 });
   const limitMs = 15_000;

@@ -11,11 +11,11 @@
 // Knobs: S3FS_MODEL_SEEDS=1,2,3 (default: fixed seeds), S3FS_MODEL_OPS (ops per seed), S3FS_MODEL_RANDOM=1
 // (one more seed from the clock, printed).
 //
-// ENGINE BUG #3 (open when this was written): writeFile(p, data, { recursive: true }) whose parent is a
-// file answers EEXIST; the model says ENOTDIR, as the engine itself does for the same path without
-// `recursive`, for mkdir -p through a file, and as POSIX open() does when a path prefix is not a
-// directory. Every seed reports that divergence until it is fixed (a 2-op shrunk case); an exploration
-// run of 41 seeds x 1,300 ops with it tolerated found no other.
+// This test found bug #3: writeFile(p, data, { recursive: true }) whose parent is a file answered EEXIST
+// where the model says ENOTDIR (as the engine does without `recursive`, for mkdir -p through a file, and
+// as POSIX open() does when a path prefix is not a directory). Every seed reported it (a 2-op shrunk
+// case); it is fixed, and every seed now guards it. An exploration run of 41 seeds x 1,300 ops found no
+// other divergence.
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -124,10 +124,10 @@ describe("local files", () => {
     }
   });
 
-  // ENGINE BUG #10 (finding): with the usual umask 022, cacheRoot/<name>/ is 0755 and namespace.sqlite
-  // (with -wal/-shm) 0644: any local user can read the workspace's file names, sizes, times and object
-  // keys, though the blocks beside them are 0600. Expected: the mount directory 0700, the database 0600.
-  test("ENGINE BUG #10: the namespace database and its directory are private too (umask 022)", async () => {
+  // Regression test for bug #10: with the usual umask 022, cacheRoot/<name>/ was 0755 and namespace.sqlite
+  // (with -wal/-shm) 0644, so any local user could read the workspace's file names, sizes, times and
+  // object keys. The mount directory must be 0700 and the database files 0600, like the blocks beside them.
+  test("regression #10: the namespace database and its directory are private too (umask 022)", async () => {
     const old = process.umask(0o022);
     try {
       const cacheRoot = join(root, "sqlite-modes");

@@ -196,8 +196,8 @@ async function mixedWorkload(store: ObjectStore, cacheDir: string, seed: number,
     } catch (e) {
       recordError(e, `transient workload ${kind}`);
       errors.push(`op ${i} ${kind}: ${(e as Error).message}`);
-      // A remount that failed leaves nothing to go on with (a readwrite one failing its probe under
-      // faults is ENGINE BUG #2, below).
+      // A remount that failed leaves nothing to go on with (a readwrite remount's start-up probe used to
+      // fail under faults: bug #2, guarded by the regression tests below).
       if (errors.length > 20 || kind.startsWith("remount") || kind === "rebuildReader") break;
     }
   }
@@ -249,9 +249,9 @@ for (const server of s3TestServers().filter((s) => s.name === "seaweedfs")) {
       test(`resets 4%, lost responses 3%, torn requests 1%, timeouts 2%, seed ${seed}`, async () => {
         const proxy = await startFaultProxy({ upstreamPort: Number(new URL(server.endpoint).port), seed });
         try {
-          // The readwrite start-up probe's own requests are spared: a lost response there fails the mount
-          // (ENGINE BUG #2, shown deterministically by the tests below, over the proxy too); the rest of
-          // the workload, remounts included, gets the faults.
+          // The readwrite start-up probe's own requests are spared: a lost response there used to fail the
+          // mount (bug #2, fixed; its regression tests below cover the probe deterministically, over the
+          // proxy too); the rest of the workload, remounts included, gets the faults.
           const spare = "/_probe/";
           proxy.addRule({ action: "reset", probability: 0.04, pathExcludes: spare });
           proxy.addRule({ action: "lostResponse", probability: 0.03, pathExcludes: spare });
@@ -277,18 +277,18 @@ for (const server of s3TestServers().filter((s) => s.name === "seaweedfs")) {
   });
 }
 
-// ENGINE BUG #2: the readwrite start-up probe (DESIGN.md invariant 5) runs through the retrying store, but
-// it reads a retried conditional PUT's 412 as the store's verdict. One lost response (the PUT happened,
-// the answer was lost, the retry is refused because the first attempt won) makes the mount fail with
-// EPRECONDITION, or refuse the store as "does not enforce conditional writes" (ENOTSUP) — a false alarm
-// that turns one network hiccup at mount time into a hard failure.
-describe("ENGINE BUG #2: a transient fault during the start-up probe", () => {
+// Regression tests for bug #2: the readwrite start-up probe (DESIGN.md invariant 5) runs through the
+// retrying store, so one lost response (the PUT happened, the answer was lost, the retry is refused
+// because the first attempt won) must not fail the mount. The probe used to read that retry's 412 as the
+// store's verdict and fail with EPRECONDITION, or falsely ENOTSUP ("does not enforce conditional
+// writes"); it now reads a refused put back to see whether its own earlier attempt landed.
+describe("regression #2: a transient fault during the start-up probe", () => {
   const probeSteps: [string, number][] = [
     ["the first create-only PUT", 0],
     ["the replace-if PUT with the current ETag", 3],
   ];
   for (const [what, skip] of probeSteps) {
-    test(`ENGINE BUG #2: response lost once on ${what}: the readwrite mount still succeeds`, async () => {
+    test(`regression #2: response lost once on ${what}: the readwrite mount still succeeds`, async () => {
       const failing = new LocalObjectStore(join(root, `probe-${skip}`)).failing(skip);
       failing.addFailRule({ action: "lostResponse", kinds: ["put"], keyContains: "_probe/", skip, times: 1 });
       const m = new S3CachedFsManagerImpl({ cacheRoot: join(root, `probe-cache-${skip}`) });
@@ -302,7 +302,7 @@ describe("ENGINE BUG #2: a transient fault during the start-up probe", () => {
   }
 
   for (const server of s3TestServers().filter((s) => s.name === "seaweedfs")) {
-    test(`ENGINE BUG #2 over the network: ${server.name} through the proxy, the probe's first PUT served but its response dropped: the mount still succeeds`, async () => {
+    test(`regression #2 over the network: ${server.name} through the proxy, the probe's first PUT served but its response dropped: the mount still succeeds`, async () => {
       const proxy = await startFaultProxy({ upstreamPort: Number(new URL(server.endpoint).port), seed: 2 });
       try {
         proxy.addRule({ action: "lostResponse", method: "PUT", pathContains: "/_probe/", times: 1 });

@@ -66,6 +66,16 @@ impl Mount {
             self.epoch.store(0, Ordering::Release);
             return Ok(RefreshOutcome::Unchanged);
         };
+        self.follow(w, head, etag).await
+    }
+
+    /// Brings the local namespace to `head` (whose ETag is `etag`): nothing, new records, or a rebuild.
+    async fn follow(
+        &self,
+        w: &mut WriterState,
+        head: Head,
+        etag: String,
+    ) -> FsResult<RefreshOutcome> {
         let from = w.head.seq;
         if head.seq == w.head.seq && head.record == w.head.record {
             w.head = head;
@@ -250,21 +260,23 @@ impl Mount {
                 ..base
             };
             let taken = match self.store.put(HEAD_KEY, next.encode(), mode).await {
-                Ok(_) => true,
+                Ok(etag) => Some((next, etag)),
                 Err(StoreError::PreconditionFailed { .. })
                 | Err(StoreError::NotFound { .. })
                 | Err(StoreError::Transient { .. }) => {
                     // Someone else moved the head, or our own answer was lost: the head says which.
                     current = read_head(self.store.as_ref()).await?;
-                    current.as_ref().is_some_and(|(h, _)| {
+                    current.clone().filter(|(h, _)| {
                         h.writer.as_deref() == Some(self.writer_id.as_str())
                             && h.epoch == next.epoch
                     })
                 }
                 Err(e) => return Err(FsError::from_store("mount", e)),
             };
-            if taken {
-                self.sync_locked(w, false).await?;
+            if let Some((head, etag)) = taken {
+                // Catch up to the head we published, not whatever the head is by now: if a newer
+                // writer has taken over meanwhile, our first commit must meet its fence.
+                self.follow(w, head, etag).await?;
                 return Ok(());
             }
         }
