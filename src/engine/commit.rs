@@ -47,24 +47,8 @@ impl Txn {
                 committed: false,
             });
         }
-        // 1. Data: packs, and the chunks already on their way.
+        // 1. Data: the last pack, and the packs and chunks already on their way.
         self.seal_pack();
-        for (key, body) in self.sealed.clone() {
-            let m = mount.clone();
-            self.uploads.spawn_on(
-                async move {
-                    let _permit = m.upload_permit().await;
-                    m.store
-                        .put(&key, body.clone(), PutMode::Overwrite)
-                        .await
-                        .map_err(|e| FsError::from_store("commit", e))?;
-                    m.cache
-                        .put(&crate::engine::read::unit_id(&key, None), &body);
-                    Ok(())
-                },
-                &mount.runtime,
-            );
-        }
         while let Some(done) = self.uploads.join_next().await {
             done.map_err(|e| FsError::internal("commit", e.to_string()))??;
         }

@@ -147,13 +147,15 @@ impl Mount {
     }
 
     /// Blocks `first..=last` of a chunk: cached ones from the cache, the rest with one ranged GET.
-    async fn chunk_blocks(&self, key: &str, first: u64, last: u64) -> FsResult<Vec<Bytes>> {
+    /// Also says whether any block came from the bucket (so the caller knows what to verify).
+    async fn chunk_blocks(&self, key: &str, first: u64, last: u64) -> FsResult<(Vec<Bytes>, bool)> {
         let mut blocks: Vec<Option<Bytes>> = (first..=last)
             .map(|b| self.cache.get(&unit_id(key, Some(b))).map(Bytes::from))
             .collect();
         let missing: Vec<u64> = (first..=last)
             .filter(|b| blocks[(b - first) as usize].is_none())
             .collect();
+        let fetched = !missing.is_empty();
         if let (Some(&lo), Some(&hi)) = (missing.first(), missing.last()) {
             let id = format!("{key}#{lo}-{hi}");
             let span = self
@@ -181,7 +183,7 @@ impl Mount {
                 }
             }
         }
-        blocks
+        let blocks = blocks
             .into_iter()
             .map(|b| {
                 b.ok_or_else(|| {
@@ -189,11 +191,14 @@ impl Mount {
                         .with_description("chunk is shorter than its extent says")
                 })
             })
-            .collect()
+            .collect::<FsResult<Vec<_>>>()?;
+        Ok((blocks, fetched))
     }
 
-    /// Bytes `[start, end)` of one extent.
-    async fn extent_bytes(&self, x: &Extent, start: u64, end: u64) -> FsResult<Bytes> {
+    /// Bytes `[start, end)` of one extent, and whether they must be checked against the extent's hash:
+    /// always for packs (small), and for chunks when any block came from the bucket (cached blocks
+    /// were checked when they arrived, and again against their own checksum on the way out).
+    async fn extent_bytes(&self, x: &Extent, start: u64, end: u64) -> FsResult<(Bytes, bool)> {
         if whole_object(&x.key) {
             let obj = self.pack(&x.key).await?;
             let (a, b) = ((x.off + start) as usize, (x.off + end) as usize);
@@ -201,10 +206,10 @@ impl Mount {
                 return Err(FsError::new("EIO", "read", Some(&x.key))
                     .with_description("pack is shorter than its extents say"));
             }
-            return Ok(obj.slice(a..b));
+            return Ok((obj.slice(a..b), true));
         }
         let (first, last) = ((x.off + start) / BLOCK_SIZE, (x.off + end - 1) / BLOCK_SIZE);
-        let blocks = self.chunk_blocks(&x.key, first, last).await?;
+        let (blocks, fetched) = self.chunk_blocks(&x.key, first, last).await?;
         let mut out = Vec::with_capacity((end - start) as usize);
         for (i, data) in blocks.iter().enumerate() {
             let base = (first + i as u64) * BLOCK_SIZE;
@@ -216,13 +221,13 @@ impl Mount {
             }
             out.extend_from_slice(&data[a as usize..b as usize]);
         }
-        Ok(Bytes::from(out))
+        Ok((Bytes::from(out), fetched))
     }
 
     /// One extent's part, checked against the extent's hash when it is the whole extent.
     async fn checked_part(self: Arc<Self>, x: Extent, a: u64, b: u64) -> FsResult<Bytes> {
-        let data = self.extent_bytes(&x, a, b).await?;
-        if a == 0 && b == x.len && crate::protocol::hash_hex(&data) != x.hash {
+        let (data, verify) = self.extent_bytes(&x, a, b).await?;
+        if verify && a == 0 && b == x.len && crate::protocol::hash_hex(&data) != x.hash {
             // A bad copy somewhere: go to the bucket once more.
             return self.refetch_extent(&x).await;
         }

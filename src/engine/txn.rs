@@ -161,10 +161,26 @@ impl Txn {
         }
     }
 
+    /// Closes the pack being filled and starts its upload at once, so a large transaction's data is
+    /// on its way while the caller is still writing (an aborted transaction leaves an orphan for GC).
     pub(crate) fn seal_pack(&mut self) {
-        if let Some(p) = self.pack.take() {
-            self.sealed.push((p.key, Bytes::from(p.buf)));
-        }
+        let Some(p) = self.pack.take() else { return };
+        let body = Bytes::from(p.buf);
+        self.sealed.push((p.key.clone(), body.clone()));
+        let mount = self.mount.clone();
+        self.uploads.spawn_on(
+            async move {
+                let _permit = mount.upload_permit().await;
+                mount
+                    .store
+                    .put(&p.key, body.clone(), crate::store::PutMode::Overwrite)
+                    .await
+                    .map_err(|e| FsError::from_store("commit", e))?;
+                mount.cache.put(&super::read::unit_id(&p.key, None), &body);
+                Ok(())
+            },
+            &self.mount.runtime,
+        );
     }
 
     /// A content-addressed chunk; uploaded now, in the background, unless the bucket already has it.
