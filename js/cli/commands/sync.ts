@@ -34,6 +34,26 @@ interface Outcome {
   plan?: SyncPlan;
 }
 
+/** What a planned sync will do, before it runs (either direction). */
+function outcome(direction: Outcome["direction"], local: string, path: string, dryRun: boolean, plan: SyncPlan, skipped: string[], seq: number): Outcome {
+  return {
+    direction,
+    local,
+    path,
+    dryRun,
+    files: plan.copies.length,
+    bytes: plan.bytes,
+    directories: plan.mkdirs.length,
+    symlinks: plan.links.length,
+    deleted: plan.deletes.length,
+    unchanged: plan.unchanged,
+    skipped,
+    committed: false,
+    seq,
+    elapsedMs: 0,
+  };
+}
+
 const sub = (root: string, rel: string): string => joinPath(root, rel);
 
 /** The workspace side as a listing; a missing root is an empty tree, a file there is an error. */
@@ -58,22 +78,7 @@ async function upload(ctx: Context, localRoot: string, root: string, dryRun: boo
   const remote = remoteSide(fs, root);
   const plan = planSync(local, remote.listing, allowDelete);
   checkConflicts(plan, "workspace", (p) => sub(root, p));
-  const out: Outcome = {
-    direction: "up",
-    local: localRoot,
-    path: root,
-    dryRun,
-    files: plan.copies.length,
-    bytes: plan.bytes,
-    directories: plan.mkdirs.length,
-    symlinks: plan.links.length,
-    deleted: plan.deletes.length,
-    unchanged: plan.unchanged,
-    skipped,
-    committed: false,
-    seq: fs.seq,
-    elapsedMs: 0,
-  };
+  const out = outcome("up", localRoot, root, dryRun, plan, skipped, fs.seq);
   if (dryRun || (planIsEmpty(plan) && remote.exists)) {
     if (dryRun) out.plan = plan;
     out.elapsedMs = performance.now() - t0;
@@ -135,22 +140,7 @@ async function download(ctx: Context, root: string, localRoot: string, dryRun: b
   const { listing: local, skipped } = localExists ? listLocal(localRoot) : { listing: new Map<string, Item>(), skipped: [] };
   const plan = planSync(remote, local, allowDelete);
   checkConflicts(plan, "local directory", (p) => join(localRoot, p));
-  const out: Outcome = {
-    direction: "down",
-    local: localRoot,
-    path: root,
-    dryRun,
-    files: plan.copies.length,
-    bytes: plan.bytes,
-    directories: plan.mkdirs.length,
-    symlinks: plan.links.length,
-    deleted: plan.deletes.length,
-    unchanged: plan.unchanged,
-    skipped,
-    committed: false,
-    seq: fs.seq,
-    elapsedMs: 0,
-  };
+  const out = outcome("down", localRoot, root, dryRun, plan, skipped, fs.seq);
   if (dryRun) {
     out.plan = plan;
     out.elapsedMs = performance.now() - t0;
