@@ -11,11 +11,9 @@ afterAll(() => removeDir(localRoot));
 
 // Every store a test opens goes through a counting wrapper, so the suite can say what it cost per target.
 const counters = new Map<string, CountingObjectStore[]>();
-const started = new Map<string, number>();
 const targets: StoreTarget[] = storeTargets(localRoot).map((t) => ({
   ...t,
   open: async (label: string) => {
-    started.set(t.name, started.get(t.name) ?? performance.now());
     const store = (await t.open(label)).counting();
     counters.set(t.name, [...(counters.get(t.name) ?? []), store]);
     return store;
@@ -27,8 +25,7 @@ afterAll(() => {
       for (const [k, v] of Object.entries(c)) a[k] = (a[k] ?? 0) + v;
       return a;
     }, {});
-    const seconds = ((performance.now() - (started.get(name) ?? 0)) / 1000).toFixed(1);
-    console.log(`conformance ${name}: ${sum.total} requests (GET ${sum.get}, HEAD ${sum.head}, PUT ${sum.put}, LIST ${sum.list}, DELETE ${sum.delete}, batch DELETE ${sum.deleteMany}), ${((sum.bytesUp ?? 0) / 2 ** 20).toFixed(1)} MiB up, ${((sum.bytesDown ?? 0) / 2 ** 20).toFixed(1)} MiB down, ${seconds} s since its first test`);
+    console.log(`conformance ${name}: ${sum.total} requests (GET ${sum.get}, HEAD ${sum.head}, PUT ${sum.put}, LIST ${sum.list}, DELETE ${sum.delete}, batch DELETE ${sum.deleteMany}), ${((sum.bytesUp ?? 0) / 2 ** 20).toFixed(1)} MiB up, ${((sum.bytesDown ?? 0) / 2 ** 20).toFixed(1)} MiB down (per-test times are in the lines above)`);
   }
 });
 
