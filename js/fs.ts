@@ -5,6 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BunFile } from "bun";
 import { checkInt, checkPath, fsError, requireInt, settled } from "./errors.ts";
+import { toBuffer } from "./bytes.ts";
 import type { JsDirent, JsFsckReport, JsGcReport, JsLogEntry, JsMountStats, JsStat, JsWriteOptions, NativeMount, NativeTxn } from "../index.js";
 
 export type { JsFsckReport as FsckReport, JsGcReport as GcReport, JsLogEntry as LogEntry };
@@ -136,12 +137,10 @@ export interface RefreshResult {
   seq: number;
 }
 
-const asBuffer = (data: string | Uint8Array): Buffer =>
-  typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
 /** The data as one buffer (transactions take their writes whole). */
 export async function toBytes(data: FileData): Promise<Buffer> {
-  if (typeof data === "string" || data instanceof Uint8Array) return asBuffer(data);
+  if (typeof data === "string" || data instanceof Uint8Array) return toBuffer(data);
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   if (data instanceof Blob) return Buffer.from(await data.arrayBuffer());
   if (data instanceof ReadableStream) return Buffer.from(await new Response(data).arrayBuffer());
@@ -249,7 +248,7 @@ export class Transaction extends FsView {
   writeFile(path: string, data: FileData, options: WriteFileOptions = {}): Promise<void> {
     if (typeof data === "string" || data instanceof Uint8Array) {
       // The common case, with no promise machinery in between: thousands of these make one commit.
-      return settled(() => (checkPath(path), this.#tx.writeFile(path, asBuffer(data), nativeWriteOptions(options))));
+      return settled(() => (checkPath(path), this.#tx.writeFile(path, toBuffer(data), nativeWriteOptions(options))));
     }
     return this.#writeOther(path, data, options);
   }

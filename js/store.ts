@@ -1,6 +1,7 @@
 // Object stores as users see them: `LocalObjectStore(dir)` for demos and tests, `S3ObjectStore` for
 // production, and the counting / failing / retrying wrappers the tests and benchmarks use.
 import { resolve } from "node:path";
+import { toBuffer } from "./bytes.ts";
 import { native, type FailRule, type GetResult, type ListResult, type NativeObjectStore, type ObjectMeta, type ProbeReport, type RequestCounts } from "./native.ts";
 
 export type { FailRule, GetResult, ListResult, ObjectMeta, ProbeReport, RequestCounts };
@@ -44,8 +45,6 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
-const toBuffer = (data: string | Uint8Array): Buffer =>
-  typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
 /** An object store with explicit put modes. Errors carry Node-style `code`s (`ENOENT`, `EPRECONDITION`, ...). */
 export class ObjectStore {

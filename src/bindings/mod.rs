@@ -40,6 +40,31 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
+/// A JS number that must be a non-negative integer (sizes, offsets, lengths, durations).
+pub(crate) fn to_u64(syscall: &str, name: &str, v: f64) -> FsResult<u64> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
+        Ok(v as u64)
+    } else {
+        Err(FsError::invalid(
+            syscall,
+            None,
+            format!("{name} must be a non-negative integer"),
+        ))
+    }
+}
+
+/// A JS time in milliseconds, refused unless finite.
+pub(crate) fn to_mtime(syscall: &str, path: &str, ms: Option<f64>) -> FsResult<Option<i64>> {
+    match ms {
+        Some(m) if !m.is_finite() => Err(FsError::invalid(
+            syscall,
+            Some(path),
+            "mtime must be a finite number",
+        )),
+        other => Ok(other.map(|m| m as i64)),
+    }
+}
+
 /// Runs a synchronous engine call with panics caught and errors made Node-style.
 pub(crate) fn sync_call<T>(
     env: &Env,

@@ -2,7 +2,7 @@
 //! the caller's thread); byte reads and commits return promises resolved from tokio.
 
 use super::store::NativeObjectStore;
-use super::{async_call, sync_call};
+use super::{async_call, sync_call, to_mtime, to_u64};
 use crate::engine::{
     meta, CommitInfo, FsckReport, GcReport, LogEntry, Mount, MountConfig, RefreshOutcome, Stat,
     Txn, Upload, WriteOptions,
@@ -144,18 +144,6 @@ fn dirents(v: Vec<(String, Kind)>) -> Vec<JsDirent> {
         .collect()
 }
 
-fn non_negative(syscall: &str, name: &str, v: f64) -> FsResult<u64> {
-    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
-        Ok(v as u64)
-    } else {
-        Err(FsError::invalid(
-            syscall,
-            None,
-            format!("{name} must be a non-negative integer"),
-        ))
-    }
-}
-
 /// Copies a JS buffer into memory the engine owns (it outlives the call).
 fn owned(data: &[u8]) -> Vec<u8> {
     data.to_vec()
@@ -188,8 +176,8 @@ impl NativeMount {
         options: JsMountOptions,
     ) -> napi::Result<PromiseRaw<'env, NativeMount>> {
         let base = store.store.clone();
-        let config = non_negative("mount", "cacheBytes", options.cache_bytes).map(|cache_bytes| {
-            MountConfig {
+        let config =
+            to_u64("mount", "cacheBytes", options.cache_bytes).map(|cache_bytes| MountConfig {
                 name: options.name,
                 readwrite: options.readwrite,
                 cache_root: options.cache_root.into(),
@@ -197,8 +185,7 @@ impl NativeMount {
                 store_id: options.store_id,
                 snapshot_every: options.snapshot_every.unwrap_or(256).max(1) as u64,
                 retry: RetryPolicy::default(),
-            }
-        });
+            });
         async_call(
             env,
             "mount",
@@ -329,9 +316,9 @@ impl NativeMount {
             let node = self
                 .mount
                 .with_read(|c| meta::file_inode(c, &path, "open"))?;
-            let offset = non_negative("read", "offset", offset.unwrap_or(0.0))?;
+            let offset = to_u64("read", "offset", offset.unwrap_or(0.0))?;
             let length = match length {
-                Some(l) => non_negative("read", "length", l)?,
+                Some(l) => to_u64("read", "length", l)?,
                 None => node.size.saturating_sub(offset),
             };
             Ok((node, offset, length))
@@ -467,19 +454,7 @@ impl NativeMount {
         mtime_ms: Option<f64>,
     ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         let syscall = if mode.is_some() { "chmod" } else { "utime" };
-        let mtime = mtime_ms
-            .map(|m| {
-                if m.is_finite() {
-                    Ok(m as i64)
-                } else {
-                    Err(FsError::invalid(
-                        syscall,
-                        Some(&path),
-                        "mtime must be a finite number",
-                    ))
-                }
-            })
-            .transpose();
+        let mtime = to_mtime(syscall, &path, mtime_ms);
         let mount = self.mount.clone();
         async_call(
             env,
@@ -596,7 +571,7 @@ impl NativeMount {
         grace_ms: f64,
         dry_run: bool,
     ) -> napi::Result<PromiseRaw<'env, JsGcReport>> {
-        let grace = non_negative("gc", "graceMs", grace_ms);
+        let grace = to_u64("gc", "graceMs", grace_ms);
         let mount = self.mount.clone();
         async_call(
             env,
@@ -743,8 +718,8 @@ impl NativeFileHandle {
         offset: f64,
         length: f64,
     ) -> napi::Result<PromiseRaw<'env, Buffer>> {
-        let range = non_negative("read", "offset", offset)
-            .and_then(|o| Ok((o, non_negative("read", "length", length)?)));
+        let range = to_u64("read", "offset", offset)
+            .and_then(|o| Ok((o, to_u64("read", "length", length)?)));
         let (mount, extents, size) = (self.mount.clone(), self.extents.clone(), self.size);
         async_call(
             env,
@@ -904,12 +879,7 @@ impl NativeTxn {
     ) -> napi::Result<()> {
         let syscall = if mode.is_some() { "chmod" } else { "utime" };
         self.with(&env, syscall, |tx| {
-            tx.set_attr(
-                &path,
-                mode,
-                mtime_ms.filter(|m| m.is_finite()).map(|m| m as i64),
-                syscall,
-            )
+            tx.set_attr(&path, mode, to_mtime(syscall, &path, mtime_ms)?, syscall)
         })
     }
     #[napi]

@@ -1,7 +1,7 @@
 //! `NativeObjectStore`: the object-store layer as a JS class (factories for the stores, wrappers for
 //! counting, faults and retries, the probe). Used by js/core and by the conformance tests.
 
-use super::{async_call, sync_call};
+use super::{async_call, sync_call, to_u64};
 use crate::error::FsError;
 use crate::store::*;
 use bytes::Bytes;
@@ -55,11 +55,11 @@ pub struct JsRetryOptions {
 #[napi(object)]
 pub struct JsGetOptions {
     /// First byte, inclusive.
-    pub start: Option<i64>,
+    pub start: Option<f64>,
     /// End, exclusive.
-    pub end: Option<i64>,
+    pub end: Option<f64>,
     /// The last `suffix` bytes.
-    pub suffix: Option<i64>,
+    pub suffix: Option<f64>,
     pub if_none_match: Option<String>,
 }
 
@@ -75,6 +75,16 @@ pub struct JsObjectMeta {
     pub key: String,
     pub size: i64,
     pub etag: String,
+}
+
+impl From<ObjectMeta> for JsObjectMeta {
+    fn from(m: ObjectMeta) -> Self {
+        JsObjectMeta {
+            key: m.key,
+            size: m.size as i64,
+            etag: m.etag,
+        }
+    }
 }
 
 #[napi(object)]
@@ -172,10 +182,6 @@ impl NativeObjectStore {
 
 fn bad_arg(syscall: &str, why: impl Into<String>) -> FsError {
     FsError::invalid(syscall, None, why)
-}
-
-fn to_u64(syscall: &str, name: &str, v: i64) -> std::result::Result<u64, FsError> {
-    u64::try_from(v).map_err(|_| bad_arg(syscall, format!("{name} must be a non-negative integer")))
 }
 
 #[napi]
@@ -397,13 +403,7 @@ impl NativeObjectStore {
                     .await
                     .map_err(|e| FsError::from_store("head", e))
             },
-            |_, m| {
-                Ok(JsObjectMeta {
-                    key: m.key,
-                    size: m.size as i64,
-                    etag: m.etag,
-                })
-            },
+            |_, m| Ok(JsObjectMeta::from(m)),
         )
     }
 
@@ -468,15 +468,7 @@ impl NativeObjectStore {
             },
             |_, r| {
                 Ok(JsListResult {
-                    objects: r
-                        .objects
-                        .into_iter()
-                        .map(|m| JsObjectMeta {
-                            key: m.key,
-                            size: m.size as i64,
-                            etag: m.etag,
-                        })
-                        .collect(),
+                    objects: r.objects.into_iter().map(JsObjectMeta::from).collect(),
                     common_prefixes: r.common_prefixes,
                     pages: r.pages,
                 })

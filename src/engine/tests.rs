@@ -22,6 +22,25 @@ fn config(dir: &std::path::Path, name: &str, readwrite: bool) -> MountConfig {
     }
 }
 
+/// A bucket (a LocalObjectStore) in a fresh temp dir.
+fn local_bucket() -> (tempfile::TempDir, DynObjectStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
+    (dir, store)
+}
+
+/// A mount of `store` with local state under `dir` (see `config`).
+async fn mount(
+    store: &DynObjectStore,
+    dir: &tempfile::TempDir,
+    name: &str,
+    readwrite: bool,
+) -> Arc<Mount> {
+    Mount::open(store.clone(), config(dir.path(), name, readwrite))
+        .await
+        .unwrap()
+}
+
 async fn write(m: &Arc<Mount>, path: &str, data: &[u8]) -> FsResult<CommitInfo> {
     let (p, d) = (path.to_string(), data.to_vec());
     m.write(Box::new(move |tx| {
@@ -50,11 +69,8 @@ fn tree(m: &Mount) -> Vec<(String, Kind)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_remount_and_rebuild() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
-    let w = Mount::open(store.clone(), config(dir.path(), "w", true))
-        .await
-        .unwrap();
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
     assert_eq!(write(&w, "/a/b.txt", b"hello").await.unwrap().seq, 1);
     write(&w, "/a/big.bin", &vec![7u8; 3 << 20]).await.unwrap();
     let mut tx = Txn::begin(w.clone()).await.unwrap();
@@ -71,9 +87,7 @@ async fn commit_remount_and_rebuild() {
 
     // An empty cacheRoot rebuilds the same tree from the bucket.
     std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
-    let r = Mount::open(store.clone(), config(dir.path(), "r", false))
-        .await
-        .unwrap();
+    let r = mount(&store, &dir, "r", false).await;
     assert_eq!(tree(&r), before);
     assert_eq!(read(&r, "/d/b.txt").await.unwrap(), b"hello");
     assert_eq!(r.seq(), 3);
@@ -81,15 +95,10 @@ async fn commit_remount_and_rebuild() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_see_whole_transactions_and_idle_refresh_is_one_get() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
-    let w = Mount::open(store.clone(), config(dir.path(), "w", true))
-        .await
-        .unwrap();
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
     write(&w, "/f", b"1").await.unwrap();
-    let r = Mount::open(store.clone(), config(dir.path(), "r", false))
-        .await
-        .unwrap();
+    let r = mount(&store, &dir, "r", false).await;
     assert!(r.with_read(|c| Ok(meta::exists(c, "/f"))).unwrap());
     r.reset_request_counts();
     assert_eq!(r.refresh().await.unwrap(), RefreshOutcome::Unchanged);
@@ -127,15 +136,10 @@ async fn readers_see_whole_transactions_and_idle_refresh_is_one_get() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_writer_fences_the_old_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
-    let w1 = Mount::open(store.clone(), config(dir.path(), "w1", true))
-        .await
-        .unwrap();
+    let (dir, store) = local_bucket();
+    let w1 = mount(&store, &dir, "w1", true).await;
     write(&w1, "/one", b"1").await.unwrap();
-    let w2 = Mount::open(store.clone(), config(dir.path(), "w2", true))
-        .await
-        .unwrap();
+    let w2 = mount(&store, &dir, "w2", true).await;
     assert!(w2.epoch() > w1.epoch());
     let err = write(&w1, "/late", b"late").await.unwrap_err();
     assert_eq!(err.code, "EFENCED");
@@ -144,21 +148,16 @@ async fn a_new_writer_fences_the_old_one() {
         "EFENCED"
     );
     write(&w2, "/two", b"2").await.unwrap();
-    let r = Mount::open(store.clone(), config(dir.path(), "r", false))
-        .await
-        .unwrap();
+    let r = mount(&store, &dir, "r", false).await;
     let names: Vec<_> = tree(&r).into_iter().map(|t| t.0).collect();
     assert_eq!(names, vec!["one", "two"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_between_steps_leave_a_committed_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let local: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
+    let (dir, local) = local_bucket();
     let failing = Arc::new(FailingObjectStore::new(local.clone(), 3));
-    let w = Mount::open(failing.clone(), config(dir.path(), "w", true))
-        .await
-        .unwrap();
+    let w = mount(&(failing.clone() as DynObjectStore), &dir, "w", true).await;
     write(&w, "/keep", b"1").await.unwrap();
 
     // The head PUT fails after the WAL record is written: nothing becomes visible.
@@ -174,9 +173,7 @@ async fn faults_between_steps_leave_a_committed_state() {
     });
     assert!(write(&w, "/lost", b"2").await.is_err());
     assert!(!w.with_read(|c| Ok(meta::exists(c, "/lost"))).unwrap());
-    let r = Mount::open(local.clone(), config(dir.path(), "r1", false))
-        .await
-        .unwrap();
+    let r = mount(&local, &dir, "r1", false).await;
     assert!(!r.with_read(|c| Ok(meta::exists(c, "/lost"))).unwrap());
 
     // The head PUT happens but its response is lost: the commit stands, acknowledged.
@@ -197,8 +194,7 @@ async fn faults_between_steps_leave_a_committed_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_bound_catch_up_and_divergence_rebuilds() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
+    let (dir, store) = local_bucket();
     let mut cfg = config(dir.path(), "w", true);
     cfg.snapshot_every = 10;
     let w = Mount::open(store.clone(), cfg).await.unwrap();
@@ -213,9 +209,7 @@ async fn snapshots_bound_catch_up_and_divergence_rebuilds() {
         .objects
         .len();
     assert_eq!(listed, 2);
-    let r = Mount::open(store.clone(), config(dir.path(), "fresh", false))
-        .await
-        .unwrap();
+    let r = mount(&store, &dir, "fresh", false).await;
     assert_eq!(r.seq(), 25);
     assert_eq!(tree(&r).len(), 25);
     assert_eq!(read(&r, "/f24").await.unwrap(), b"24");
@@ -223,11 +217,8 @@ async fn snapshots_bound_catch_up_and_divergence_rebuilds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_errors_are_node_style_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
-    let w = Mount::open(store.clone(), config(dir.path(), "w", true))
-        .await
-        .unwrap();
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
     write(&w, "/dir/file", b"x").await.unwrap();
     let seq = w.seq();
     let mut tx = Txn::begin(w.clone()).await.unwrap();
@@ -267,16 +258,13 @@ async fn user_errors_are_node_style_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gc_reclaims_after_grace_and_spares_readers_meanwhile() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
+    let (dir, store) = local_bucket();
     let mut cfg = config(dir.path(), "w", true);
     cfg.snapshot_every = 4;
     let w = Mount::open(store.clone(), cfg).await.unwrap();
     write(&w, "/big", &vec![1u8; 9 << 20]).await.unwrap();
     write(&w, "/small", b"old").await.unwrap();
-    let r = Mount::open(store.clone(), config(dir.path(), "r", false))
-        .await
-        .unwrap();
+    let r = mount(&store, &dir, "r", false).await;
     for i in 0..6 {
         write(&w, "/small", format!("v{i}").as_bytes())
             .await
@@ -320,9 +308,7 @@ async fn gc_reclaims_after_grace_and_spares_readers_meanwhile() {
     r.refresh().await.unwrap();
     assert_eq!(read(&r, "/small").await.unwrap(), b"v5");
     // A fresh mount rebuilds the same tree; fsck finds everything.
-    let fresh = Mount::open(store.clone(), config(dir.path(), "fresh", false))
-        .await
-        .unwrap();
+    let fresh = mount(&store, &dir, "fresh", false).await;
     assert_eq!(tree(&fresh), tree(&w));
     assert!(fresh.fsck().await.unwrap().ok);
     assert!(w.log(100).await.unwrap().len() >= 1);
