@@ -30,6 +30,12 @@ export declare class NativeMount {
   readdir(path: string, recursive: boolean): Array<JsDirent>
   /** Entry names only: no per-entry objects for the common `readdir` call. */
   readdirNames(path: string, recursive: boolean): Array<string>
+  /**
+   * `readdir` on a blocking thread with a connection of its own, for whole trees: the JS thread
+   * goes on meanwhile. Names come back joined by NUL (which no name holds) and kinds as one byte
+   * each (1 file, 2 directory, 3 symlink): two values to cross the boundary, not one per entry.
+   */
+  readdirAsync(path: string, recursive: boolean): Promise<JsDirentList>
   readlink(path: string): string
   realpath(path: string): string
   /** `[offset, offset + length)` of a file (to its end when `length` is absent). */
@@ -60,7 +66,10 @@ export declare class NativeMount {
   log(limit: number): Promise<JsLogEntry[]>
   /** Fetches every referenced object and checks it against its hashes. */
   fsck(): Promise<JsFsckReport>
-  /** Waits for the writer role and opens a transaction; nothing in it is visible until `commit`. */
+  /**
+   * Opens a transaction on the committed state as it is now (no lock is taken); nothing in it is
+   * visible until `commit`.
+   */
   begin(): Promise<NativeTxn>
 }
 
@@ -92,8 +101,11 @@ export declare class NativeObjectStore {
 }
 
 export declare class NativeTxn {
-  writeFile(path: string, data: Buffer, options?: JsWriteOptions | undefined | null): void
-  appendFile(path: string, data: Buffer): void
+  writeFile(path: string, data: Buffer, options?: JsWriteOptions | undefined | null): boolean
+  /** Like `write_file`: true when the caller should `drain` before writing more. */
+  appendFile(path: string, data: Buffer): boolean
+  /** Waits until the transaction's uploads in flight are back under the limit (backpressure). */
+  drain(): Promise<void>
   mkdir(path: string, recursive: boolean): void
   rm(path: string, recursive: boolean, force: boolean): void
   rmdir(path: string): void
@@ -139,6 +151,13 @@ export interface JsCredentials {
 export interface JsDirent {
   name: string
   kind: string
+}
+
+export interface JsDirentList {
+  /** Entry names (relative paths when recursive) joined by NUL. */
+  names: string
+  /** One byte per entry: 1 file, 2 directory, 3 symlink. */
+  kinds: Buffer
 }
 
 export interface JsFailRule {

@@ -90,6 +90,49 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
       await manager.close();
     }, 60_000);
 
+    test("one agent turn's parallel write and bash tool calls (one bash failing) keep every acknowledged write", async () => {
+      const store = await target.open("parallel");
+      factory = acceleratedFsSandbox({ cwd: "/workspace", mount: mountOptions(store, "parallel"), managerConfig: { cacheRoot: cacheRoot() } });
+      const ids = ["fails", "w1", "b2", "w3", "b4"];
+      const calls = [
+        fauxToolCall("bash", { command: "sleep 0.3; echo x > /bin/foo" }, { id: "fails" }),
+        fauxToolCall("write", { path: "one.txt", content: "one" }, { id: "w1" }),
+        fauxToolCall("bash", { command: "mkdir -p out && echo two > out/two.txt" }, { id: "b2" }),
+        fauxToolCall("write", { path: "notes/three.md", content: "three" }, { id: "w3" }),
+        fauxToolCall("bash", { command: "sleep 0.2; echo four > four.txt; exit 3" }, { id: "b4" }),
+      ];
+      let results: ToolResultMessage[] = [];
+      faux.setResponses([
+        fauxAssistantMessage(calls, { stopReason: "toolUse" }),
+        (context: Context) => {
+          results = context.messages.filter((m): m is ToolResultMessage => m.role === "toolResult");
+          return fauxAssistantMessage("done");
+        },
+      ]);
+      const agent = init(Probe, { id: `parallel-${target.name}` });
+      const reply = await agent.read(await agent.dispatch("Do all of it at once."));
+      expect(reply.text).toBe("done");
+      const byId = new Map(results.map((r) => [r.toolCallId, r]));
+      expect([...byId.keys()].sort()).toEqual([...ids].sort());
+      const text = (id: string): string => textOf(byId.get(id) as ToolResultMessage);
+      // The failing command reported its failed redirect (stderr, exit 1); nothing was thrown.
+      expect(text("fails")).toContain("bash: /bin/foo: Read-only file system");
+      expect(text("fails")).toContain("Command exited with code 1");
+      expect(text("b4")).toContain("Command exited with code 3");
+      for (const id of ["w1", "w3", "b2"]) expect(byId.get(id)?.isError).toBe(false);
+
+      await factory.close();
+      // A cold mount of the bucket (own cache) has every acknowledged write, and the failing script's own.
+      const manager = new S3CachedFsManagerImpl({ cacheRoot: cacheRoot() });
+      const reader = await manager.mount({ name: "check", mode: "readonly", cacheBytes: 64 << 20, store });
+      expect(await reader.readText("/workspace/one.txt")).toBe("one");
+      expect(await reader.readText("/workspace/notes/three.md")).toBe("three");
+      expect(await reader.readText("/workspace/out/two.txt")).toBe("two\n");
+      expect(await reader.readText("/workspace/four.txt")).toBe("four\n");
+      expect((await reader.readdir("/workspace")).sort()).toEqual(["four.txt", "notes", "one.txt", "out"]);
+      await manager.close();
+    }, 60_000);
+
     test("sandbox contract: timeouts, aborts, parents, stats, rm options, both factory methods", async () => {
       // One workspace per agent instance id.
       const stores = { a: await target.open("contract-a"), b: await target.open("contract-b") };
@@ -132,19 +175,22 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
       expect(await sandbox.exec("exit 7")).toMatchObject({ exitCode: 7 });
       expect((await sandbox.exec("pwd; echo $GREETING", { cwd: "deep", env: { GREETING: "hi" } })).stdout).toBe("/ws/deep\nhi\n");
 
-      // timeoutMs: resolves with 124, reports what ran, keeps what was written.
+      // timeoutMs: resolves with 124, reports what ran, rolls back what it wrote.
       const started = Date.now();
       const slow = await sandbox.exec("echo before > timed.txt; echo started; sleep 30; echo never > never.txt", { timeoutMs: 200 });
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(slow.exitCode).toBe(124);
+      expect(slow.committed).toBe(false);
       expect(slow.stderr).toContain("timed out after 200 ms");
-      expect(await sandbox.readFile("timed.txt")).toBe("before\n");
+      expect(slow.stderr).toContain("nothing it wrote was committed");
+      expect(await sandbox.exists("timed.txt")).toBe(false);
       expect(await sandbox.exists("never.txt")).toBe(false);
+      expect(await sandbox.exec("exit 2")).toEqual({ stdout: "", stderr: "", exitCode: 2, committed: true });
 
       // signal: rejects with an AbortError carrying the reason.
       const controller = new AbortController();
       const reason = new Error("user pressed stop");
-      const pending = sandbox.exec("sleep 30; echo never > aborted.txt", { signal: controller.signal });
+      const pending = sandbox.exec("echo written > aborted.txt; sleep 30; echo never > aborted.txt", { signal: controller.signal });
       setTimeout(() => controller.abort(reason), 50);
       const err = await pending.then(
         () => undefined,
@@ -153,6 +199,7 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
       expect(err).toBeInstanceOf(DOMException);
       expect((err as DOMException).name).toBe("AbortError");
       expect((err as DOMException).cause).toBe(reason);
+      expect((err as DOMException).message).toContain("nothing it wrote is committed");
       await expect(sandbox.exec("echo no", { signal: AbortSignal.abort("already") })).rejects.toMatchObject({ name: "AbortError", cause: "already" });
       await Bun.sleep(50);
       expect(await sandbox.exists("aborted.txt")).toBe(false);

@@ -1,6 +1,7 @@
 // s3-bun-cached-fs/flue: a Flue (@flue/runtime 2.x, and 1.0's `createSessionEnv`) sandbox factory over a
-// mounted workspace. File verbs go through AcceleratedJustBashFs, `exec` through the just-bash shell
-// (one commit per command). @flue/runtime is imported lazily, by `createSandbox`, never at module load.
+// mounted workspace. File verbs go through AcceleratedJustBashFs on the mount (one commit each), `exec`
+// through the just-bash shell (one transaction per command). @flue/runtime is imported lazily, by
+// `createSandbox`, never at module load.
 import type { FileStat, Sandbox, SandboxFactory, SandboxToolFactory, ShellResult } from "@flue/runtime";
 import { S3CachedFsManagerImpl, type CachedFs, type ManagerOptions, type MountOptions } from "./core.ts";
 import {
@@ -36,16 +37,30 @@ export interface AcceleratedFsSandboxOptions {
   /** just-bash shell options (env, customCommands, executionLimits, `transactionPerExec`, ...). */
   shell?: Omit<AcceleratedJustBashShellOptions, "filesystem" | "cwd">;
   /**
-   * After `timeoutMs`, how long to wait for the command to stop at its next statement boundary (so its
-   * output so far is reported and its writes committed) before resolving anyway. Default 1000 ms.
+   * After `timeoutMs` or an abort, how long to wait for the command to stop at its next statement
+   * boundary (so its output so far is reported) before resolving anyway. Default 1000 ms. Its writes
+   * are rolled back either way.
    */
   timeoutGraceMs?: number;
+}
+
+/** What `exec` resolves with: Flue's `ShellResult`, plus what became of the command's writes. */
+export interface AcceleratedShellResult extends ShellResult {
+  /**
+   * True when everything the command wrote is durable: it ran to its end (any exit code) and its
+   * transaction committed. False when it timed out (rolled back) or its commit conflicted (`commitError`).
+   * With `shell: { transactionPerExec: false }` each write commits as it is made, and this is true.
+   */
+  committed: boolean;
+  /** Set when a concurrent commit made the command's transaction conflict (`code` ECONFLICT). */
+  commitError?: Error;
 }
 
 /** A Flue sandbox, plus the shell and mount behind it (dropped by `useSandbox(f, { cwd })` wrapping). */
 export interface AcceleratedFsSandbox extends Sandbox {
   readonly shell: AcceleratedJustBashShell;
   readonly filesystem: CachedFs;
+  exec(command: string, options?: Parameters<Sandbox["exec"]>[1]): Promise<AcceleratedShellResult>;
 }
 
 export interface AcceleratedFsSandboxFactory extends SandboxFactory {
@@ -61,19 +76,25 @@ export interface AcceleratedFsSandboxFactory extends SandboxFactory {
 const isCachedFs = (m: AcceleratedFsSandboxOptions["mount"]): m is CachedFs =>
   typeof m === "object" && m !== null && typeof (m as Partial<CachedFs>).transaction === "function";
 
-/** Error codes a script's own file operations produce (as opposed to store or engine failures). */
-const SCRIPT_FS_CODES: ReadonlySet<string> = new Set(["ENOENT", "EEXIST", "EISDIR", "ENOTDIR", "ENOTEMPTY", "EINVAL", "EPERM", "EROFS", "ENOTSUP", "ELOOP", "ENAMETOOLONG"]);
-function scriptFsError(e: unknown): e is Error & { code: string } {
-  const code: unknown = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
-  return typeof code === "string" && SCRIPT_FS_CODES.has(code);
-}
-
 function abortErrorFor(signal: AbortSignal): DOMException {
   const reason: unknown = signal.reason;
   const base = reason instanceof Error && reason.message !== "" ? reason.message : typeof reason === "string" && reason !== "" ? reason : "The operation was aborted.";
-  const error = new DOMException(`${base} The command stops at its next statement boundary; what it wrote until then is committed.`, "AbortError");
+  const error = new DOMException(`${base} The command stops at its next statement boundary; nothing it wrote is committed.`, "AbortError");
   Object.defineProperty(error, "cause", { value: reason, configurable: true });
   return error;
+}
+
+/** `run`, or an AbortError as soon as `signal` aborts (the command then rolls back on its own). */
+function rejectOnAbort<T>(run: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortErrorFor(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    const done = (): void => signal.removeEventListener("abort", onAbort);
+    run.then(
+      (v) => (done(), resolve(v)),
+      (e: unknown) => (done(), reject(e)),
+    );
+  });
 }
 
 function fsErr(code: string, text: string, syscall: string, path: string): Error {
@@ -84,57 +105,22 @@ function makeSandbox(shell: AcceleratedJustBashShell, cwd: string, graceMs: numb
   const fs = shell.fs;
   const resolvePath = (p: string): string => resolveVirtualPath(cwd, p);
 
-  const exec = (command: string, options?: Parameters<Sandbox["exec"]>[1]): Promise<ShellResult> => {
+  // Each exec runs in a transaction of its own (the shell's), so concurrent execs, and the file verbs
+  // below (which go to the mount, each its own commit), never wait for or swallow each other's writes.
+  const exec = async (command: string, options?: Parameters<Sandbox["exec"]>[1]): Promise<AcceleratedShellResult> => {
     const signal = options?.signal;
-    if (signal?.aborted === true) return Promise.reject(abortErrorFor(signal));
-    const timeoutMs = options?.timeoutMs;
-    const controller = new AbortController();
+    if (signal?.aborted === true) throw abortErrorFor(signal);
     const run = shell.exec(command, {
       cwd: options?.cwd !== undefined ? resolvePath(options.cwd) : cwd,
       env: options?.env,
-      signal: controller.signal,
+      signal,
+      timeoutMs: options?.timeoutMs,
+      abortGraceMs: graceMs,
     });
-    return new Promise<ShellResult>((resolve, reject) => {
-      let settled = false;
-      let timedOut = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let grace: ReturnType<typeof setTimeout> | undefined;
-      const settle = (finish: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        clearTimeout(grace);
-        signal?.removeEventListener("abort", onAbort);
-        finish();
-      };
-      const onAbort = (): void => {
-        controller.abort(signal?.reason);
-        settle(() => reject(abortErrorFor(signal as AbortSignal)));
-      };
-      const timedOutResult = (partial?: { stdout: string; stderr: string }): ShellResult => ({
-        stdout: partial?.stdout ?? "",
-        stderr: `${partial?.stderr ?? ""}[${PROVIDER}] Command timed out after ${timeoutMs} ms.\n`,
-        exitCode: 124,
-      });
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (typeof timeoutMs === "number" && Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => {
-          timedOut = true;
-          controller.abort(new DOMException(`Command timed out after ${timeoutMs} ms`, "TimeoutError"));
-          grace = setTimeout(() => settle(() => resolve(timedOutResult())), graceMs);
-        }, Math.max(0, timeoutMs));
-      }
-      run.then(
-        (r) => settle(() => resolve(timedOut ? timedOutResult(r) : { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode })),
-        (e: unknown) =>
-          settle(() => {
-            if (timedOut) resolve(timedOutResult());
-            // just-bash rethrows a failed output redirect out of exec; for Flue that is a failed command.
-            else if (scriptFsError(e)) resolve({ stdout: "", stderr: `bash: ${e.message}\n`, exitCode: 1 });
-            else reject(e);
-          }),
-      );
-    });
+    const r = await (signal === undefined ? run : rejectOnAbort(run, signal));
+    const out: AcceleratedShellResult = { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, committed: r.committed };
+    if (r.commitError !== undefined) out.commitError = r.commitError;
+    return out;
   };
 
   const stat = async (path: string): Promise<FileStat> => {

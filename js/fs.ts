@@ -31,6 +31,9 @@ export interface MaterializedFile {
   [Symbol.dispose](): void;
 }
 
+/** `JsDirentList.kinds` bytes, as the kind names `JsDirent` uses. */
+const KIND_NAMES: Record<number, string> = { 1: "file", 2: "directory", 3: "symlink" };
+
 /** Bytes per read while streaming, and reads kept in flight ahead of the consumer. */
 const STREAM_WINDOW = 4 << 20;
 const STREAM_READ_AHEAD = 3;
@@ -248,7 +251,15 @@ export class Transaction extends FsView {
   writeFile(path: string, data: FileData, options: WriteFileOptions = {}): Promise<void> {
     if (typeof data === "string" || data instanceof Uint8Array) {
       // The common case, with no promise machinery in between: thousands of these make one commit.
-      return settled(() => (checkPath(path), this.#tx.writeFile(path, toBuffer(data), nativeWriteOptions(options))));
+      // The engine asks the caller to wait only when too much is still on its way to the bucket.
+      let drain: boolean;
+      try {
+        checkPath(path);
+        drain = this.#tx.writeFile(path, toBuffer(data), nativeWriteOptions(options));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return drain ? this.#tx.drain() : Promise.resolve();
     }
     return this.#writeOther(path, data, options);
   }
@@ -259,12 +270,12 @@ export class Transaction extends FsView {
       await this.#tx.writeLocalFile(path, data.name ?? "", nativeWriteOptions(options));
       return;
     }
-    this.#tx.writeFile(path, await toBytes(data), nativeWriteOptions(options));
+    if (this.#tx.writeFile(path, await toBytes(data), nativeWriteOptions(options))) await this.#tx.drain();
   }
 
   async appendFile(path: string, data: FileData): Promise<void> {
     checkPath(path);
-    this.#tx.appendFile(path, await toBytes(data));
+    if (this.#tx.appendFile(path, await toBytes(data))) await this.#tx.drain();
   }
   mkdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     return settled(() => (checkPath(path), this.#tx.mkdir(path, options.recursive === true)));
@@ -320,6 +331,19 @@ export class CachedFs extends FsView {
   }
   protected override names(path: string, recursive: boolean): string[] {
     return this.#mount.readdirNames(path, recursive);
+  }
+
+  /** Like `readdirSync`; a recursive listing is made on another thread, so the event loop goes on. */
+  override readdir(path: string, options: ReaddirOptions & { withFileTypes: true }): Promise<Dirent[]>;
+  override readdir(path: string, options?: ReaddirOptions & { withFileTypes?: false }): Promise<string[]>;
+  override readdir(path: string, options?: ReaddirOptions): Promise<string[] | Dirent[]>;
+  override async readdir(path: string, options: ReaddirOptions = {}): Promise<string[] | Dirent[]> {
+    if (options.recursive !== true) return this.readdirSync(path, options);
+    checkPath(path);
+    const list = await this.#mount.readdirAsync(path, true);
+    const names = list.kinds.length === 0 ? [] : list.names.split("\0");
+    if (options.withFileTypes !== true) return names;
+    return names.map((name, i) => new Dirent({ name, kind: KIND_NAMES[list.kinds[i] ?? 1] ?? "file" }, path));
   }
 
   /** The last commit this mount has applied. */
@@ -484,7 +508,10 @@ export class CachedFs extends FsView {
 
   /**
    * Runs `fn` as one commit: one WAL record and one head publication, all of it visible or none.
-   * If `fn` throws, nothing it did is visible, locally or remotely.
+   * `tx` reads the committed state as of the start plus its own writes, and holds no lock: other
+   * writes, refreshes and transactions go on meanwhile. At commit each request is checked again
+   * against the namespace of that moment; if one no longer holds, nothing is applied and this rejects
+   * with `code: "ECONFLICT"`, `conflict: true` (retry it). If `fn` throws, nothing it did is visible.
    */
   async transaction<T>(fn: (tx: Transaction) => Promise<T> | T): Promise<T> {
     const native = await this.#mount.begin();

@@ -1,5 +1,5 @@
 // s3-bun-cached-fs/just-bash: just-bash's `IFileSystem` over a mounted workspace, and a shell whose every
-// `exec()` commits as one transaction.
+// `exec()` runs in a transaction of its own and commits as one.
 //
 // Structural only: the types come from just-bash, the runtime never imports it at module load — only
 // `createAcceleratedJustBashShell` loads it, on first use.
@@ -23,7 +23,7 @@ import type { CachedFs, Dirent, Stats, Transaction } from "./core.ts";
 export type DirentEntry = Awaited<ReturnType<NonNullable<IFileSystem["readdirWithFileTypes"]>>>[number];
 type EncodingArg = Parameters<IFileSystem["readFile"]>[1] | Parameters<IFileSystem["writeFile"]>[2];
 
-/** What a call is applied to: the mount itself, or the transaction a shell has open. */
+/** What a call is applied to: the mount itself, or the transaction of one exec. */
 type View = CachedFs | Transaction;
 
 // ---------------------------------------------------------------------------------------------------
@@ -176,34 +176,141 @@ const toDirent = (d: Dirent): DirentEntry => ({
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 // ---------------------------------------------------------------------------------------------------
+// The path index behind `getAllPaths`.
+//
+// just-bash's `IFileSystem.getAllPaths()` is synchronous (its only caller, `ls` given an argument that
+// still holds glob characters, does not await it), and a synchronous walk of a large workspace blocks
+// the JS thread. So a view can be indexed before its script runs: the whole tree is listed once by the
+// engine's asynchronous recursive readdir (off the JS thread), and the view remembers the paths its own
+// calls changed since. `getAllPaths` then answers from that listing, re-reading only the changed paths
+// (and the subtrees under them) from the view, which is bounded by what the script itself did.
+
+class PathIndex {
+  /** The workspace's entries at indexing time, relative to the root. */
+  readonly #base: readonly string[];
+  /** Paths this view's own calls created, changed, moved or removed since. */
+  readonly #touched = new Set<string>();
+
+  constructor(base: readonly string[]) {
+    this.#base = base;
+  }
+
+  touch(path: string): void {
+    this.#touched.add(path);
+  }
+
+  list(view: View): string[] {
+    const touched = this.#touched;
+    const absolute = (rel: string): string => `/${rel}`;
+    if (touched.size === 0) return ["/", ...this.#base.map(absolute)];
+    const covered = (p: string): boolean => {
+      for (let q = p; ; q = parentOf(q)) {
+        if (touched.has(q)) return true;
+        if (q === "/") return false;
+      }
+    };
+    const out = new Set<string>(["/"]);
+    for (const rel of this.#base) {
+      const p = absolute(rel);
+      if (!covered(p)) out.add(p);
+    }
+    for (const t of touched) {
+      if (t !== "/" && covered(parentOf(t))) continue; // listed with its touched ancestor
+      // Directories the change created on the way (`mkdir -p`, a write that made its parents).
+      for (let q = parentOf(t); q !== "/" && !out.has(q); q = parentOf(q)) if (lstatOrUndefined(view, q, true) !== undefined) out.add(q);
+      const st = lstatOrUndefined(view, t, true);
+      if (st === undefined) continue;
+      out.add(t);
+      if (st.isDirectory()) for (const name of view.readdirSync(t, { recursive: true })) out.add(t === "/" ? `/${name}` : `${t}/${name}`);
+    }
+    return [...out];
+  }
+}
+
+/** Whether a script may call `getAllPaths`: only `ls` does, for an argument with glob characters left in it. */
+const mayListGlobs = (script: string): boolean => /\bls\b/.test(script) && /[*?[]/.test(script);
+
+/** `lstat`, or undefined for ENOENT (and, with `orNotDir`, for a path through a file). */
+function lstatOrUndefined(v: View, p: string, orNotDir = false): Stats | undefined {
+  try {
+    return v.lstatSync(p);
+  } catch (e) {
+    const code = codeOf(e);
+    if (code === "ENOENT" || (orNotDir && code === "ENOTDIR")) return undefined;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 
 /**
  * just-bash 3.4's complete `IFileSystem` over a mounted workspace (`CachedFs`).
  *
  * Metadata calls are answered from the local SQLite namespace; bytes come from the block cache or the
- * bucket. While a transaction is bound (`withTransaction`, which the shell uses for every `exec`), every
- * call goes to it, so one script's writes become one commit.
+ * bucket. An instance is a *view*: the one `new` makes applies every call to the mount (each write is
+ * its own commit and resolves once durable); `view(tx)` makes another view of the same workspace whose
+ * calls all go to the transaction `tx` (that is how each shell `exec` gets its own transaction, so
+ * calls through the shared filesystem never land in a script's transaction, nor the other way round).
  *
  * Deliberately absent: `mkdirSync`/`writeFileSync` (just-bash would otherwise write `/bin`, `/dev` and
  * `/proc` stubs into the workspace when a `Bash` is constructed).
  */
 export class AcceleratedJustBashFs implements IFileSystem {
-  /** The mount every call goes to when no transaction is bound. */
+  /** The mounted workspace. */
   readonly filesystem: CachedFs;
+  /** Where this view's calls go: the mount, or one transaction. */
+  #view: View;
   #tx: Transaction | undefined;
+  /** Shared by all views of one filesystem. */
+  #shared: { commands: ReadonlySet<string> } = { commands: new Set() };
+  /** Calls still running against the transaction (see `settle`). */
   readonly #pending = new Set<Promise<unknown>>();
-  #commands: ReadonlySet<string> = new Set();
+  #index: PathIndex | undefined;
 
   constructor(filesystem: CachedFs) {
     this.filesystem = filesystem;
+    this.#view = filesystem;
+  }
+
+  /**
+   * Another view of the same workspace (sharing the command names). With `tx`, every call goes to that
+   * transaction and reads see its uncommitted writes; without, to the mount. Each view has its own path
+   * index and its own record of calls in flight.
+   */
+  view(tx?: Transaction): AcceleratedJustBashFs {
+    const v = new AcceleratedJustBashFs(this.filesystem);
+    v.#tx = tx;
+    v.#view = tx ?? this.filesystem;
+    v.#shared = this.#shared;
+    return v;
+  }
+
+  /** The transaction this view's calls go to; undefined when they go to the mount. */
+  get transaction(): Transaction | undefined {
+    return this.#tx;
   }
 
   /**
    * The shell's registered command names: `/bin/<name>` and `/usr/bin/<name>` then exist as read-only
-   * stubs (what `which` looks for). The shell sets this; `/bin` and `/usr/bin` themselves never exist.
+   * stubs (what `which` looks for), in this view and every other view of the same filesystem.
+   * `/bin` and `/usr/bin` themselves never exist.
    */
   setCommandNames(names: Iterable<string>): void {
-    this.#commands = new Set(names);
+    this.#shared.commands = new Set(names);
+  }
+
+  /**
+   * Lists the whole workspace off the JS thread (the engine's asynchronous recursive readdir), so that
+   * `getAllPaths` answers from memory plus this view's own changes since, instead of walking the tree
+   * synchronously. The shell does this before a script that may need it.
+   */
+  async indexPaths(): Promise<void> {
+    this.#index = new PathIndex(await this.filesystem.readdir("/", { recursive: true }));
+  }
+
+  /** Resolves once no call of this view is still running against its transaction (so it can commit). */
+  async settle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
   #reserved(p: string): Reserved | undefined {
@@ -213,65 +320,38 @@ export class AcceleratedJustBashFs implements IFileSystem {
     const binDir = p.startsWith("/bin/") ? 5 : p.startsWith("/usr/bin/") ? 9 : 0;
     if (binDir > 0) {
       const name = p.slice(binDir);
-      return !name.includes("/") && this.#commands.has(name) ? "command" : "absent";
+      return !name.includes("/") && this.#shared.commands.has(name) ? "command" : "absent";
     }
     if (p.startsWith("/dev/")) return p.startsWith("/dev/fd/") ? "absent" : "readonly";
     return undefined;
   }
 
-  /** The transaction calls currently go to, if any. */
-  get activeTransaction(): Transaction | undefined {
-    return this.#tx;
-  }
-
-  /**
-   * Runs `fn` with every call of this filesystem applied to `tx` (normally one a shell opened with
-   * `CachedFs.transaction`). Before it returns, calls that were still running against `tx` settle, so
-   * the caller can commit safely. Re-entrant for the same `tx`.
-   */
-  async withTransaction<T>(tx: Transaction, fn: () => Promise<T> | T): Promise<T> {
-    if (this.#tx === tx) return await fn();
-    if (this.#tx !== undefined) throw new Error("AcceleratedJustBashFs: another transaction is already bound to this filesystem");
-    this.#tx = tx;
-    try {
-      return await fn();
-    } finally {
-      this.#tx = undefined;
-      await Promise.allSettled([...this.#pending]);
-    }
-  }
-
-  /** Runs `op` on the current view; calls against a transaction are tracked until they settle. */
+  /** Runs `op` on this view; calls against a transaction are tracked until they settle. */
   #run<T>(op: (v: View) => Promise<T> | T): Promise<T> {
-    const tx = this.#tx;
-    if (tx === undefined) {
+    const view = this.#view;
+    if (this.#tx === undefined) {
       try {
-        return Promise.resolve(op(this.filesystem));
+        return Promise.resolve(op(view));
       } catch (e) {
         return Promise.reject(e);
       }
     }
-    const p = (async () => op(tx))();
+    const p = (async () => op(view))();
     this.#pending.add(p);
     const done = () => void this.#pending.delete(p);
     p.then(done, done);
     return p;
   }
 
-  /** A mutation. Several engine calls are made atomic: the bound transaction, else a transaction of their own. */
-  #mutate(syscall: string, path: string, op: (v: View) => Promise<void>, atomic = false): Promise<void> {
+  /**
+   * A mutation of `touched` (default: `path`). Several engine calls are made atomic: the view's
+   * transaction, else a transaction of their own.
+   */
+  #mutate(syscall: string, path: string, op: (v: View) => Promise<void>, atomic = false, touched: readonly string[] = [path]): Promise<void> {
     if (this.#tx === undefined && this.filesystem.readOnly) return Promise.reject(fsErr("EROFS", syscall, path));
+    for (const p of touched) this.#index?.touch(p);
     if (atomic && this.#tx === undefined) return this.filesystem.transaction((tx) => op(tx));
     return this.#run(op);
-  }
-
-  #lstatOrUndefined(v: View, p: string): Stats | undefined {
-    try {
-      return v.lstatSync(p);
-    } catch (e) {
-      if (codeOf(e) === "ENOENT") return undefined;
-      throw e;
-    }
   }
 
   // --- reads -----------------------------------------------------------------------------------------
@@ -357,11 +437,15 @@ export class AcceleratedJustBashFs implements IFileSystem {
     return resolveVirtualPath(base, path);
   }
 
-  /** Every path of the workspace (synchronously, from the local namespace), `/` first. */
+  /**
+   * Every path of the workspace, `/` first. just-bash requires this to be synchronous. After
+   * `indexPaths()` it answers from that listing plus this view's own changes; otherwise it walks the
+   * local namespace synchronously, which blocks the JS thread for as long as a large tree takes.
+   */
   getAllPaths(): string[] {
     try {
-      const view: View = this.#tx ?? this.filesystem;
-      return ["/", ...view.readdirSync("/", { recursive: true }).map((name) => `/${name}`)];
+      if (this.#index !== undefined) return this.#index.list(this.#view);
+      return ["/", ...this.#view.readdirSync("/", { recursive: true }).map((name) => `/${name}`)];
     } catch {
       return [];
     }
@@ -390,8 +474,8 @@ export class AcceleratedJustBashFs implements IFileSystem {
     const p = normalizeVirtualPath(path);
     if (this.#writeTarget(p, "open")) return;
     const bytes = encode(content, encodingOf(options));
-    const view: View = this.#tx ?? this.filesystem;
-    const existing = this.#lstatOrUndefined(view, p);
+    const view = this.#view;
+    const existing = lstatOrUndefined(view, p);
     if (existing !== undefined && bytes.byteLength === 0) {
       // `>>` opens its target with an empty append: nothing to commit unless the file must be created.
       if (view.statSync(p).isDirectory()) throw fsErr("EISDIR", "open", p);
@@ -429,7 +513,7 @@ export class AcceleratedJustBashFs implements IFileSystem {
     const recursive = options?.recursive === true;
     const force = options?.force === true;
     await this.#mutate("rm", p, async (v) => {
-      const st = this.#lstatOrUndefined(v, p);
+      const st = lstatOrUndefined(v, p);
       if (st === undefined) {
         if (force) return;
         throw fsErr("ENOENT", "rm", p);
@@ -454,8 +538,8 @@ export class AcceleratedJustBashFs implements IFileSystem {
       return;
     }
     if (rs !== undefined) return this.writeFile(d, await this.readFileBuffer(s));
-    const view: View = this.#tx ?? this.filesystem;
-    const st = this.#lstatOrUndefined(view, s);
+    const view = this.#view;
+    const st = lstatOrUndefined(view, s);
     if (st === undefined) throw fsErr("ENOENT", "cp", s);
     if (st.isDirectory() && options?.recursive !== true) throw fsErr("EISDIR", "cp", s, "is a directory");
     const needsParent = !view.existsSync(parentOf(d));
@@ -467,7 +551,7 @@ export class AcceleratedJustBashFs implements IFileSystem {
         if (needsParent) await v.mkdir(parentOf(d), { recursive: true });
         // A symlink is copied as a symlink (the engine's copy follows it).
         if (link !== undefined) {
-          if (this.#lstatOrUndefined(v, d) !== undefined) await v.rm(d, { recursive: false, force: true });
+          if (lstatOrUndefined(v, d) !== undefined) await v.rm(d, { recursive: false, force: true });
           await v.symlink(link, d);
         } else {
           await v.copy(s, d, { recursive: options?.recursive === true });
@@ -483,8 +567,8 @@ export class AcceleratedJustBashFs implements IFileSystem {
     if (this.#reserved(s) !== undefined) throw fsErr("EPERM", "mv", s);
     if (this.#reserved(d) !== undefined) throw fsErr("EROFS", "mv", d);
     if (s === d) return;
-    const view: View = this.#tx ?? this.filesystem;
-    if (this.#lstatOrUndefined(view, s) === undefined) throw fsErr("ENOENT", "mv", s);
+    const view = this.#view;
+    if (lstatOrUndefined(view, s) === undefined) throw fsErr("ENOENT", "mv", s);
     const needsParent = !view.existsSync(parentOf(d));
     await this.#mutate(
       "mv",
@@ -494,6 +578,7 @@ export class AcceleratedJustBashFs implements IFileSystem {
         await v.rename(s, d);
       },
       needsParent,
+      [s, d],
     );
   }
 
@@ -507,7 +592,7 @@ export class AcceleratedJustBashFs implements IFileSystem {
     const p = normalizeVirtualPath(linkPath);
     const r = this.#reserved(p);
     if (r !== undefined) throw fsErr(r === "device" || r === "command" || r === "virtualDir" ? "EEXIST" : "EROFS", "symlink", p);
-    const view: View = this.#tx ?? this.filesystem;
+    const view = this.#view;
     const needsParent = !view.existsSync(parentOf(p));
     await this.#mutate(
       "symlink",
@@ -556,20 +641,61 @@ export interface AcceleratedJustBashShellOptions extends AcceleratedJustBashBash
   /** The shell's working directory; created when missing (default `/`, the workspace root). */
   cwd?: string;
   /**
-   * Commit all writes of one `exec()` as one transaction (default true). A script that exits non-zero
-   * still commits what it wrote; only an `exec()` that throws aborts them. Ignored on a readonly mount.
+   * Commit all writes of one `exec()` as one transaction of its own (default true). Set `false` to
+   * commit every write separately as the script makes it. Ignored on a readonly mount.
    */
   transactionPerExec?: boolean;
 }
 
+/** `exec()` options: just-bash's, plus a timeout, and running inside a transaction of the caller's. */
+export interface AcceleratedJustBashExecOptions extends ExecOptions {
+  /**
+   * Cancel the command this many milliseconds after it starts running (at its next statement
+   * boundary): it resolves with exit code 124 and a note on stderr, and its writes are rolled back.
+   */
+  timeoutMs?: number;
+  /**
+   * After a timeout or an abort, how long to wait for the command to reach a statement boundary (so
+   * that its output so far is reported) before resolving anyway. Default 1000 ms.
+   */
+  abortGraceMs?: number;
+  /**
+   * Run in this transaction instead of one of the exec's own: the exec neither commits nor rolls back,
+   * and its writes are visible only when (and if) the caller's transaction commits.
+   */
+  transaction?: Transaction;
+}
+
+/** What `exec()` resolves with: just-bash's result plus what became of the command's writes. */
+export interface AcceleratedJustBashExecResult extends BashExecResult {
+  /**
+   * True when everything the command wrote is durable in the bucket: it ran to its end (whatever its
+   * exit code) and its transaction committed. False when it was aborted or timed out (its transaction
+   * was rolled back: nothing it wrote is visible), when its commit conflicted (see `commitError`), or
+   * when it ran in the caller's `transaction`, which decides. Without a transaction per exec, writes
+   * commit one by one as they are made, and this is true.
+   */
+  committed: boolean;
+  /** Why the command's transaction did not commit, when a concurrent commit made it conflict (`code` ECONFLICT). */
+  commitError?: Error;
+}
+
 export interface AcceleratedJustBashShell {
-  /** The just-bash instance (its `fs` is `this.fs`). */
+  /**
+   * A just-bash instance over `this.fs` (the mount itself: every write its own commit). `exec` does not
+   * use it: each `exec()` runs a `Bash` of its own, over a view of its own transaction.
+   */
   readonly bash: Bash;
+  /** The shared filesystem: calls through it go to the mount, each write its own commit. */
   readonly fs: AcceleratedJustBashFs;
   readonly filesystem: CachedFs;
   readonly transactionPerExec: boolean;
-  /** Runs a script; with `transactionPerExec` its writes are published as one commit before this resolves. */
-  exec(script: string, options?: ExecOptions): Promise<BashExecResult>;
+  /**
+   * Runs a script in a transaction of its own: its writes are published as one commit before this
+   * resolves, or not at all (see `committed`). Concurrent calls run concurrently, each in its own
+   * transaction.
+   */
+  exec(script: string, options?: AcceleratedJustBashExecOptions): Promise<AcceleratedJustBashExecResult>;
   /** The shell's working directory (what `exec` starts in unless `options.cwd` says otherwise). */
   getCwd(): string;
 }
@@ -582,11 +708,74 @@ function defenseEnabled(option: BashOptions["defenseInDepth"]): boolean {
   return option.enabled !== false;
 }
 
+const NOTE = "[s3-bun-cached-fs]";
+const DEFAULT_ABORT_GRACE_MS = 1000;
+
+/** Error codes a script's own file operations produce (as opposed to store or engine failures). */
+const SCRIPT_FS_CODES: ReadonlySet<string> = new Set(["ENOENT", "EEXIST", "EISDIR", "ENOTDIR", "ENOTEMPTY", "EINVAL", "EPERM", "EROFS", "ENOTSUP", "ELOOP", "ENAMETOOLONG"]);
+
+/** How bash words these errors (`bash: <path>: <text>`). */
+const BASH_TEXT: Readonly<Record<string, string>> = {
+  ENOENT: "No such file or directory",
+  EISDIR: "Is a directory",
+  ENOTDIR: "Not a directory",
+  EROFS: "Read-only file system",
+  EPERM: "Operation not permitted",
+};
+
+/**
+ * just-bash rethrows out of `exec` the error of a failed output redirect (`echo x > f` where `f`
+ * cannot be written: a readonly mount, a reserved path, a parent that is a file). bash reports it on
+ * stderr with exit status 1; so does the shell, for errors of the script's own file operations. The
+ * statements after it do not run, and the output before it is not recovered.
+ */
+function failedCommand(e: unknown): BashExecResult | undefined {
+  const err = e instanceof Error ? (e as Partial<CodedError>) : undefined;
+  if (err === undefined || typeof err.code !== "string" || !SCRIPT_FS_CODES.has(err.code)) return undefined;
+  const text = BASH_TEXT[err.code];
+  const line = text !== undefined && typeof err.path === "string" ? `${err.path}: ${text}` : (e as Error).message;
+  return { stdout: "", stderr: `bash: ${line}\n`, exitCode: 1, env: {} };
+}
+
+const isConflict = (e: unknown): e is Error => e instanceof Error && codeOf(e) === "ECONFLICT";
+
+/**
+ * `run`, or undefined once `signal` has aborted and `graceMs` more have passed without it settling
+ * (it is then left to finish on its own).
+ */
+function settleOrGiveUp<T>(run: Promise<T>, signal: AbortSignal, graceMs: number): Promise<T | undefined> {
+  run.catch(() => {});
+  return new Promise<T | undefined>((resolve, reject) => {
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = (): void => {
+      grace = setTimeout(() => resolve(undefined), graceMs);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    const done = (): void => {
+      clearTimeout(grace);
+      signal.removeEventListener("abort", onAbort);
+    };
+    run.then(
+      (v) => (done(), resolve(v)),
+      (e: unknown) => (done(), reject(e)),
+    );
+  });
+}
+
+/** One script's run: its result, and whether it was stopped (then its writes must not be kept). */
+interface Run {
+  result: BashExecResult;
+  stopped: "abort" | "timeout" | undefined;
+}
+
 /**
  * A just-bash shell over the workspace. just-bash is imported here, lazily.
  *
  * Defense-in-depth is off unless asked for (it cannot run under Bun: just-bash issue #386); `cwd` is
- * created when missing; each `exec()` is one transaction unless `transactionPerExec: false`.
+ * created when missing; each `exec()` runs in a transaction of its own (unless `transactionPerExec:
+ * false`), on its own view of the workspace and its own `Bash`, so concurrent execs never share a
+ * transaction and calls through `shell.fs` never join one.
  */
 export async function createAcceleratedJustBashShell(options: AcceleratedJustBashShellOptions): Promise<AcceleratedJustBashShell> {
   const { filesystem, cwd: cwdOption, transactionPerExec: perExecOption, defenseInDepth, ...bashOptions } = options;
@@ -599,7 +788,10 @@ export async function createAcceleratedJustBashShell(options: AcceleratedJustBas
   if (cwd !== "/" && !mount.readOnly && !(await fs.exists(cwd))) await fs.mkdir(cwd, { recursive: true });
 
   const jb = await import("just-bash");
-  const bash = new jb.Bash({ ...bashOptions, fs, cwd, defenseInDepth: defenseInDepth ?? false });
+  // A Bash's filesystem is fixed when it is made, so each exec gets one over its own view (a Bash costs
+  // about a millisecond; every exec starts from fresh shell state anyway, so nothing else differs).
+  const newBash = (view: AcceleratedJustBashFs): Bash => new jb.Bash({ ...bashOptions, fs: view, cwd, defenseInDepth: defenseInDepth ?? false });
+  const bash = newBash(fs);
   // The names `which` may find under /bin and /usr/bin: what this Bash registered.
   const names = new Set<string>(bashOptions.commands ?? jb.getCommandNames());
   if (bashOptions.network !== undefined || bashOptions.fetch !== undefined) for (const n of jb.getNetworkCommandNames()) names.add(n);
@@ -609,12 +801,76 @@ export async function createAcceleratedJustBashShell(options: AcceleratedJustBas
   fs.setCommandNames(names);
   const transactionPerExec = perExecOption !== false;
 
-  // One exec at a time per shell, so each transaction holds exactly one script's writes.
-  let queue: Promise<unknown> = Promise.resolve();
-  const inTransaction = (script: string, execOptions: ExecOptions | undefined): Promise<BashExecResult> => {
-    // A transaction bound by the caller (fs.withTransaction) is joined rather than nested.
-    if (fs.activeTransaction !== undefined || mount.readOnly) return bash.exec(script, execOptions);
-    return mount.transaction((tx) => fs.withTransaction(tx, () => bash.exec(script, execOptions)));
+  /** Runs the script on `view`; a timeout or an abort stops it (after `graceMs` it is given up on). */
+  const run = async (view: AcceleratedJustBashFs, script: string, execOptions: AcceleratedJustBashExecOptions): Promise<Run> => {
+    const { timeoutMs, abortGraceMs, transaction: _caller, signal, ...bashExec } = execOptions;
+    if (mayListGlobs(script)) await view.indexPaths();
+    const controller = new AbortController();
+    let stopped: Run["stopped"];
+    const onAbort = (): void => {
+      stopped ??= "abort";
+      controller.abort(signal?.reason);
+    };
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    // The clock starts now, when the command starts running.
+    const timer =
+      typeof timeoutMs === "number" && Number.isFinite(timeoutMs)
+        ? setTimeout(() => {
+            stopped ??= "timeout";
+            controller.abort(new DOMException(`Command timed out after ${timeoutMs} ms`, "TimeoutError"));
+          }, Math.max(0, timeoutMs))
+        : undefined;
+    let result: BashExecResult | undefined;
+    try {
+      result = await settleOrGiveUp(newBash(view).exec(script, { ...bashExec, signal: controller.signal }), controller.signal, abortGraceMs ?? DEFAULT_ABORT_GRACE_MS);
+    } catch (e) {
+      result = stopped === undefined ? failedCommand(e) : undefined;
+      if (stopped === undefined && result === undefined) throw e;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+    // Calls the script left running finish before its transaction commits.
+    if (stopped === undefined) await view.settle();
+    const out = result ?? { stdout: "", stderr: "", exitCode: 124, env: {} };
+    if (stopped === "timeout") return { stopped, result: { ...out, exitCode: 124, stderr: `${out.stderr}${NOTE} Command timed out after ${timeoutMs} ms.\n` } };
+    return { stopped, result: out };
+  };
+
+  const rolledBack = (r: Run): AcceleratedJustBashExecResult => ({
+    ...r.result,
+    stderr: `${r.result.stderr}${NOTE} The command ${r.stopped === "timeout" ? "timed out" : "was aborted"}: nothing it wrote was committed.\n`,
+    committed: false,
+  });
+
+  /** One exec in a transaction of its own: committed when it ran to its end, rolled back when stopped. */
+  const inTransaction = async (script: string, execOptions: AcceleratedJustBashExecOptions): Promise<AcceleratedJustBashExecResult> => {
+    let ran: Run | undefined;
+    const stop = Symbol("stopped");
+    try {
+      await mount.transaction(async (tx) => {
+        ran = await run(fs.view(tx), script, execOptions);
+        // Throwing out of the callback aborts the transaction.
+        if (ran.stopped !== undefined) throw stop;
+      });
+    } catch (e) {
+      if (e === stop && ran !== undefined) return rolledBack(ran);
+      if (ran !== undefined && isConflict(e)) {
+        // The script ran, but what it relied on changed under it before it could commit: nothing applied.
+        const r = ran.result;
+        return {
+          ...r,
+          exitCode: r.exitCode === 0 ? 1 : r.exitCode,
+          stderr: `${r.stderr}${NOTE} Nothing this command wrote was committed: ${e.message}\n`,
+          committed: false,
+          commitError: e,
+        };
+      }
+      throw e;
+    }
+    if (ran === undefined) throw new Error("createAcceleratedJustBashShell: the transaction callback did not run");
+    return { ...ran.result, committed: true };
   };
 
   return {
@@ -622,11 +878,12 @@ export async function createAcceleratedJustBashShell(options: AcceleratedJustBas
     fs,
     filesystem: mount,
     transactionPerExec,
-    exec(script: string, execOptions?: ExecOptions): Promise<BashExecResult> {
-      if (!transactionPerExec) return bash.exec(script, execOptions);
-      const run = queue.then(() => inTransaction(script, execOptions));
-      queue = run.catch(() => undefined);
-      return run;
+    async exec(script: string, execOptions: AcceleratedJustBashExecOptions = {}): Promise<AcceleratedJustBashExecResult> {
+      const given = execOptions.transaction;
+      if (given !== undefined) return { ...(await run(fs.view(given), script, execOptions)).result, committed: false };
+      if (transactionPerExec && !mount.readOnly) return inTransaction(script, execOptions);
+      // Each write commits as it is made: whatever the command wrote before it stopped stays.
+      return { ...(await run(fs.view(), script, execOptions)).result, committed: true };
     },
     getCwd: () => bash.getCwd(),
   };

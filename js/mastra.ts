@@ -3,10 +3,10 @@
 // Structural: nothing here imports @mastra/core at module load. Mastra checks its error classes with
 // `instanceof`, so they are injected (`errors: await import("@mastra/core/workspace")`) or, failing
 // that, imported lazily in `init()`; without Mastra installed, look-alike classes stand in.
-// Every change goes through the core API (CachedFs / Transaction); walk and grep read metadata from the
-// mount's SQLite namespace (synchronous lookups) and bytes through the block cache.
+// Every change goes through the core API (CachedFs / Transaction); walk and grep list the tree with the
+// mount's asynchronous recursive readdir (off the JS thread) and read bytes through the block cache.
 import { posix } from "node:path";
-import { S3CachedFsManagerImpl, type CachedFs, type ObjectStore, type S3Credentials, type Stats, type Transaction } from "./core.ts";
+import { S3CachedFsManagerImpl, type CachedFs, type Dirent, type ObjectStore, type S3Credentials, type Stats, type Transaction } from "./core.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Mastra's shapes, structurally (checked against @mastra/core's own types in __test__/mastra.test.ts).
@@ -373,6 +373,28 @@ function errCode(e: unknown): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Whole-tree traversals (readdir recursive, walk, grep) list the tree with one asynchronous recursive
+// readdir, which the engine runs off the JS thread, then visit the entries in slices of at most
+// TRAVERSAL_SLICE_MS, yielding to the event loop between slices (per-entry lookups such as a file's
+// size are synchronous SQLite reads).
+
+const TRAVERSAL_SLICE_MS = 4;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Calls `visit` for every entry under `dir` (pre-order, names sorted), with its path relative to `dir`. */
+async function eachInTree(fs: CachedFs, dir: string, visit: (rel: string, segments: string[], d: Dirent) => void): Promise<void> {
+  const tree = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+  let since = performance.now();
+  for (const d of tree) {
+    visit(d.name, d.name.split("/"), d);
+    if (performance.now() - since > TRAVERSAL_SLICE_MS) {
+      await yieldToEventLoop();
+      since = performance.now();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 
 /** A Mastra `WorkspaceFilesystem` on s3-bun-cached-fs. */
 export class AcceleratedFS {
@@ -597,45 +619,42 @@ export class AcceleratedFS {
     const { fs } = await this.#ready();
     const root = enginePath(path);
     const extensions = options.extension === undefined ? undefined : Array.isArray(options.extension) ? options.extension : [options.extension];
-    const out: FileEntry[] = [];
-    const visit = (dir: string, prefix: string, depth: number): void => {
-      for (const entry of this.#entries(fs, dir)) {
-        if (extensions !== undefined && entry.type === "file") {
-          const ext = posix.extname(entry.name);
-          if (!extensions.some((e) => e === ext || e === ext.slice(1))) continue;
-        }
-        out.push(prefix === "" ? entry : { ...entry, name: `${prefix}${entry.name}` });
-        // Like LocalFilesystem: maxDepth counts the levels below the listed one (default 100). Symlinked
-        // directories are listed but not entered (no cycles).
-        if (options.recursive === true && entry.type === "directory" && entry.isSymlink !== true && depth > 0) {
-          visit(childOf(dir, entry.name), `${prefix}${entry.name}/`, depth - 1);
-        }
-      }
+    const wanted = (entry: FileEntry): boolean => {
+      if (extensions === undefined || entry.type !== "file") return true;
+      const ext = posix.extname(entry.name);
+      return extensions.some((e) => e === ext || e === ext.slice(1));
     };
-    await this.#run(path, "readdir", "directory", () => {
+    return this.#run(path, "readdir", "directory", async () => {
       this.#assertDirectory(fs, root);
-      visit(root, "", options.maxDepth ?? 100);
+      if (options.recursive !== true) return (await fs.readdir(root, { withFileTypes: true })).map((d) => this.#entry(fs, root, d.name, d)).filter(wanted);
+      // Like LocalFilesystem: maxDepth counts the levels below the listed one (default 100), and entries
+      // are named by their path relative to it. Symlinked directories are listed but not entered.
+      const maxDepth = options.maxDepth ?? 100;
+      const out: FileEntry[] = [];
+      await eachInTree(fs, root, (rel, segments, d) => {
+        if (segments.length - 1 > maxDepth) return;
+        const entry = this.#entry(fs, root, rel, d);
+        if (wanted(entry)) out.push(entry);
+      });
+      return out;
     });
-    return out;
   }
 
-  /** Every entry under `path`, pre-order, names sorted; from local metadata only. */
+  /** Every entry under `path`, pre-order, names sorted; from local metadata only, listed off the JS thread. */
   async walk(path: string, options: WalkOptions = {}): Promise<WalkEntry[]> {
     const { fs } = await this.#ready();
     const root = enginePath(path);
     const maxDepth = options.maxDepth ?? Infinity;
     const out: WalkEntry[] = [];
-    const visit = (dir: string, rel: string, depth: number): void => {
-      for (const entry of this.#entries(fs, dir)) {
-        if (options.includeHidden !== true && entry.name.startsWith(".")) continue;
-        const entryRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-        out.push({ ...entry, path: entryRel });
-        if (entry.type === "directory" && entry.isSymlink !== true && depth < maxDepth) visit(childOf(dir, entry.name), entryRel, depth + 1);
-      }
-    };
-    await this.#run(path, "walk", "directory", () => {
+    await this.#run(path, "walk", "directory", async () => {
       this.#assertDirectory(fs, root);
-      if (maxDepth >= 1) visit(root, "", 1);
+      if (maxDepth < 1) return;
+      await eachInTree(fs, root, (rel, segments, d) => {
+        // Root entries are depth 1; a hidden directory's contents are hidden too.
+        if (segments.length > maxDepth) return;
+        if (options.includeHidden !== true && segments.some((s) => s.startsWith("."))) return;
+        out.push({ ...this.#entry(fs, root, rel, d), name: segments[segments.length - 1] ?? rel, path: rel });
+      });
     });
     return out;
   }
@@ -644,23 +663,21 @@ export class AcceleratedFS {
     if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, scandir '${dir}'`), { code: "ENOTDIR" });
   }
 
-  /** One directory's entries as Mastra FileEntries (symlinks resolved to their target's type). */
-  #entries(fs: CachedFs, dir: string): FileEntry[] {
-    return fs.readdirSync(dir, { withFileTypes: true }).map((d): FileEntry => {
-      const p = childOf(dir, d.name);
-      if (d.isSymbolicLink()) {
-        const entry: FileEntry = { name: d.name, type: "file", isSymlink: true };
-        try {
-          entry.symlinkTarget = fs.readlinkSync(p);
-          if (fs.statSync(p).isDirectory()) entry.type = "directory";
-        } catch {
-          // dangling: a file, as LocalFilesystem reports it
-        }
-        return entry;
+  /** The entry `rel` under `dir` as a Mastra FileEntry named `rel` (symlinks resolved to their target's type). */
+  #entry(fs: CachedFs, dir: string, rel: string, d: Dirent): FileEntry {
+    const p = childOf(dir, rel);
+    if (d.isSymbolicLink()) {
+      const entry: FileEntry = { name: rel, type: "file", isSymlink: true };
+      try {
+        entry.symlinkTarget = fs.readlinkSync(p);
+        if (fs.statSync(p).isDirectory()) entry.type = "directory";
+      } catch {
+        // dangling: a file, as LocalFilesystem reports it
       }
-      if (d.isDirectory()) return { name: d.name, type: "directory" };
-      return { name: d.name, type: "file", size: fs.statSync(p).size };
-    });
+      return entry;
+    }
+    if (d.isDirectory()) return { name: rel, type: "directory" };
+    return { name: rel, type: "file", size: fs.statSync(p).size };
   }
 
   /**
@@ -684,29 +701,24 @@ export class AcceleratedFS {
     const perFile = options.maxCountPerFile ?? Infinity;
     const cap = options.maxTotalMatches ?? Infinity;
 
-    // Which files: from metadata alone.
+    // Which files: from metadata alone, listed off the JS thread.
     const files: { engine: string; rel: string }[] = [];
-    await this.#run(options.path, "grep", "directory", () => {
+    await this.#run(options.path, "grep", "directory", async () => {
       const st = fs.statSync(root);
       if (!st.isDirectory()) {
         if (this.isTextFile(root)) files.push({ engine: root, rel: posix.basename(root) });
         return;
       }
-      const visit = (dir: string, rel: string): void => {
-        for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
-          if (!includeHidden && d.name.startsWith(".")) continue;
-          const p = childOf(dir, d.name);
-          const r = rel === "" ? d.name : `${rel}/${d.name}`;
-          if (d.isDirectory()) {
-            if (d.name !== ".git") visit(p, r);
-          } else if (this.isTextFile(d.name)) {
-            // Regular files and symlinks to files (followed); symlinks to directories are not entered.
-            if (d.isSymbolicLink() && !(fs.existsSync(p) && fs.statSync(p).isFile())) continue;
-            files.push({ engine: p, rel: r });
-          }
-        }
-      };
-      visit(root, "");
+      await eachInTree(fs, root, (rel, segments, d) => {
+        if (d.isDirectory() || !this.isTextFile(rel)) return;
+        if (!includeHidden && segments.some((s) => s.startsWith("."))) return;
+        // `.git` directories are not searched.
+        if (segments.slice(0, -1).includes(".git")) return;
+        const p = childOf(root, rel);
+        // Regular files and symlinks to files (followed); symlinks to directories are not entered.
+        if (d.isSymbolicLink() && !(fs.existsSync(p) && fs.statSync(p).isFile())) return;
+        files.push({ engine: p, rel });
+      });
     });
 
     // Then bytes, a window at a time (the engine fetches a shared pack block once), in path order.

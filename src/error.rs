@@ -93,6 +93,8 @@ fn describe(code: &str) -> &'static str {
         "ELOOP" => "too many symbolic links encountered",
         "EBUSY" => "resource busy",
         "ECLOSED" => "the mount is closed",
+        "ECANCELED" => "operation canceled",
+        "ECONFLICT" => "the transaction conflicts with a concurrent commit",
         "ENOTSUP" => "operation not supported",
         _ => "i/o error",
     }

@@ -25,6 +25,10 @@ pub(crate) fn js_error(env: &Env, e: &FsError) -> napi::Error {
         if let Some(s) = e.status {
             obj.set_named_property("status", s as u32)?;
         }
+        if e.code == "ECONFLICT" {
+            // Callers retry on this flag rather than parse codes (docs/guarantees.md).
+            obj.set_named_property("conflict", true)?;
+        }
         if let Some(k) = e.store_kind {
             obj.set_named_property("storeError", k)?;
         }

@@ -4,8 +4,8 @@
 use super::store::NativeObjectStore;
 use super::{async_call, sync_call, to_mtime, to_u64};
 use crate::engine::{
-    meta, CommitInfo, FsckReport, GcReport, LogEntry, Mount, MountConfig, RefreshOutcome, Stat,
-    Txn, Upload, WriteOptions,
+    meta, CommitBatch, CommitInfo, FsWrites, FsckReport, GcReport, LogEntry, Mount, MountConfig,
+    RefreshOutcome, Stat, Txn, Upload, WriteOptions, STAGED_BYTES_MAX,
 };
 use crate::error::{FsError, FsResult};
 use crate::namespace::Extent;
@@ -63,6 +63,14 @@ impl From<Stat> for JsStat {
 pub struct JsDirent {
     pub name: String,
     pub kind: String,
+}
+
+#[napi(object)]
+pub struct JsDirentList {
+    /// Entry names (relative paths when recursive) joined by NUL.
+    pub names: String,
+    /// One byte per entry: 1 file, 2 directory, 3 symlink.
+    pub kinds: Buffer,
 }
 
 #[napi(object)]
@@ -161,7 +169,7 @@ macro_rules! write_op {
         async_call(
             $env,
             $syscall,
-            async move { mount.write(Box::new(move |$tx: &mut Txn| $body)).await },
+            async move { mount.write(Box::new(move |$tx: &mut CommitBatch| $body)).await },
             |_, c| Ok(JsCommit::from(c)),
         )
     }};
@@ -284,6 +292,40 @@ impl NativeMount {
                 .with_read(|c| meta::readdir(c, &path, recursive))?;
             Ok(entries.into_iter().map(|(name, _)| name).collect())
         })
+    }
+
+    /// `readdir` on a blocking thread with a connection of its own, for whole trees: the JS thread
+    /// goes on meanwhile. Names come back joined by NUL (which no name holds) and kinds as one byte
+    /// each (1 file, 2 directory, 3 symlink): two values to cross the boundary, not one per entry.
+    #[napi(ts_return_type = "Promise<JsDirentList>")]
+    pub fn readdir_async<'env>(
+        &self,
+        env: &'env Env,
+        path: String,
+        recursive: bool,
+    ) -> napi::Result<PromiseRaw<'env, JsDirentList>> {
+        let mount = self.mount.clone();
+        async_call(
+            env,
+            "scandir",
+            async move {
+                mount
+                    .with_snapshot(move |c| meta::readdir(c, &path, recursive))
+                    .await
+            },
+            |_, entries| {
+                let kinds: Vec<u8> = entries.iter().map(|(_, k)| *k as u8).collect();
+                let names = entries
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect::<Vec<_>>()
+                    .join("\0");
+                Ok(JsDirentList {
+                    names,
+                    kinds: Buffer::from(kinds),
+                })
+            },
+        )
     }
 
     #[napi]
@@ -462,7 +504,7 @@ impl NativeMount {
             async move {
                 let mtime = mtime?;
                 mount
-                    .write(Box::new(move |tx: &mut Txn| {
+                    .write(Box::new(move |tx: &mut CommitBatch| {
                         tx.set_attr(&path, mode, mtime, syscall)
                     }))
                     .await
@@ -504,7 +546,7 @@ impl NativeMount {
                     .upload_local_file(std::path::Path::new(&local_path))
                     .await?;
                 mount
-                    .write(Box::new(move |tx: &mut Txn| {
+                    .write(Box::new(move |tx: &mut CommitBatch| {
                         tx.write_staged(&path, staged, opts)
                     }))
                     .await
@@ -640,17 +682,18 @@ impl NativeMount {
         )
     }
 
-    /// Waits for the writer role and opens a transaction; nothing in it is visible until `commit`.
+    /// Opens a transaction on the committed state as it is now (no lock is taken); nothing in it is
+    /// visible until `commit`.
     #[napi(ts_return_type = "Promise<NativeTxn>")]
     pub fn begin<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, NativeTxn>> {
         let mount = self.mount.clone();
         async_call(
             env,
             "transaction",
-            async move { Txn::begin(mount).await },
-            |_, tx| {
+            async move { Txn::begin(mount.clone()).await.map(|tx| (tx, mount)) },
+            |_, (tx, mount)| {
                 Ok(NativeTxn {
-                    mount: tx.mount.clone(),
+                    mount,
                     txn: Arc::new(Mutex::new(Some(tx))),
                 })
             },
@@ -786,7 +829,7 @@ impl NativeUpload {
                 })?;
                 let staged = up.finish().await?;
                 mount
-                    .write(Box::new(move |tx: &mut Txn| {
+                    .write(Box::new(move |tx: &mut CommitBatch| {
                         tx.write_staged(&path, staged, opts)
                     }))
                     .await
@@ -836,14 +879,40 @@ impl NativeTxn {
         path: String,
         data: Buffer,
         options: Option<JsWriteOptions>,
-    ) -> napi::Result<()> {
+    ) -> napi::Result<bool> {
         self.with(&env, "open", |tx| {
-            tx.write_file(&path, &data, options.into())
+            tx.write_file(&path, &data, options.into())?;
+            Ok(tx.needs_drain())
         })
     }
+    /// Like `write_file`: true when the caller should `drain` before writing more.
     #[napi]
-    pub fn append_file(&self, env: Env, path: String, data: Buffer) -> napi::Result<()> {
-        self.with(&env, "open", |tx| tx.append_file(&path, &data))
+    pub fn append_file(&self, env: Env, path: String, data: Buffer) -> napi::Result<bool> {
+        self.with(&env, "open", |tx| {
+            tx.append_file(&path, &data)?;
+            Ok(tx.needs_drain())
+        })
+    }
+    /// Waits until the transaction's uploads in flight are back under the limit (backpressure).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn drain<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let uploads = self
+            .txn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|tx| tx.uploads());
+        async_call(
+            env,
+            "write",
+            async move {
+                match uploads {
+                    Some(u) => u.wait_below(STAGED_BYTES_MAX / 2).await,
+                    None => Ok(()),
+                }
+            },
+            |_, ()| Ok(()),
+        )
     }
     #[napi]
     pub fn mkdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<()> {
@@ -885,32 +954,32 @@ impl NativeTxn {
     #[napi]
     pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
         self.with(&env, "stat", |tx| {
-            meta::stat(tx.conn(), &path, follow).map(JsStat::from)
+            meta::stat(tx.view(), &path, follow).map(JsStat::from)
         })
     }
     #[napi]
     pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
         self.with(&env, "stat", |tx| {
-            stat_or_none(meta::stat(tx.conn(), &path, follow))
+            stat_or_none(meta::stat(tx.view(), &path, follow))
         })
     }
     #[napi]
     pub fn exists(&self, env: Env, path: String) -> napi::Result<bool> {
-        self.with(&env, "access", |tx| Ok(meta::exists(tx.conn(), &path)))
+        self.with(&env, "access", |tx| Ok(meta::exists(tx.view(), &path)))
     }
     #[napi]
     pub fn readdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<Vec<JsDirent>> {
         self.with(&env, "scandir", |tx| {
-            meta::readdir(tx.conn(), &path, recursive).map(dirents)
+            meta::readdir(tx.view(), &path, recursive).map(dirents)
         })
     }
     #[napi]
     pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
-        self.with(&env, "readlink", |tx| meta::readlink(tx.conn(), &path))
+        self.with(&env, "readlink", |tx| meta::readlink(tx.view(), &path))
     }
     #[napi]
     pub fn realpath(&self, env: Env, path: String) -> napi::Result<String> {
-        self.with(&env, "realpath", |tx| meta::realpath(tx.conn(), &path))
+        self.with(&env, "realpath", |tx| meta::realpath(tx.view(), &path))
     }
 
     /// Uploads a local file a chunk at a time (outside the transaction's lock), then writes it here.
@@ -951,20 +1020,25 @@ impl NativeTxn {
         env: &'env Env,
         path: String,
     ) -> napi::Result<PromiseRaw<'env, Buffer>> {
-        let pieces = {
+        let plan = {
             let guard = self.txn.lock().unwrap_or_else(|p| p.into_inner());
             guard
                 .as_ref()
                 .ok_or_else(|| {
                     FsError::invalid("open", Some(&path), "the transaction has already finished")
                 })
-                .and_then(|tx| tx.read_pieces(&path))
+                .and_then(|tx| Ok((tx.read_pieces(&path)?, tx.uploads())))
         };
         let mount = self.mount.clone();
         async_call(
             env,
             "read",
-            async move { mount.assemble(pieces?).await },
+            async move {
+                let (pieces, uploads) = plan?;
+                // The bytes may be this transaction's own upload, still on its way.
+                uploads.wait_below(0).await?;
+                mount.assemble(pieces).await
+            },
             |_, data| Ok(Buffer::from(data)),
         )
     }

@@ -1,25 +1,118 @@
 //! The commit pipeline: data objects, then the WAL record (create-only), then the head (replace-if).
-//! Only after the head names the record does the local transaction commit, so a failure at any step
-//! leaves both the bucket and the local namespace at the last published state. Concurrent single
-//! requests are grouped into one commit; each caller hears back only once its commit is durable.
+//! Only after the head names the record does the local SQLite transaction commit, so a failure at any
+//! step leaves both the bucket and the local namespace at the last published state.
+//!
+//! Every write reaches the bucket through one committer per mount, which takes whatever is queued
+//! (single requests and whole transactions) and makes it one commit: a `CommitBatch`, the writer's SQLite
+//! transaction. An item that fails validation fails alone; a failed or panicking commit fails its own
+//! group and the committer goes on with the next.
 
+use super::request::{execute, FsWrites, NsTarget, Recorder, Request};
+use super::stager::Stager;
 use super::*;
-use crate::namespace::snapshot;
+use crate::namespace::{snapshot, Op};
 use crate::protocol::head::{now_ms, read_head, Head, SnapshotRef};
 use crate::protocol::record::Record;
 use crate::protocol::{hash_hex, put_immutable, record_key, snapshot_key, HEAD_KEY};
 use crate::store::{PutMode, StoreError};
+use futures::FutureExt;
+use tokio::sync::OwnedMutexGuard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitInfo {
     pub seq: u64,
-    /// False when the transaction changed nothing, so nothing was written.
+    /// False when nothing changed, so nothing was written.
     pub committed: bool,
 }
 
-impl Txn {
-    /// Makes the transaction durable and visible, or leaves everything as it was and says why.
-    pub async fn commit(mut self) -> FsResult<CommitInfo> {
+/// One commit being assembled by the committer: the writer's state (locked) inside a SQLite transaction.
+pub struct CommitBatch {
+    pub(crate) mount: Arc<Mount>,
+    guard: OwnedMutexGuard<WriterState>,
+    ops: Vec<Op>,
+    stager: Stager,
+    /// The commit could not be confirmed: the writer must resynchronise with the bucket.
+    needs_catch_up: bool,
+}
+
+impl CommitBatch {
+    /// Waits for the writer role and opens the SQLite transaction.
+    async fn begin(mount: Arc<Mount>) -> FsResult<CommitBatch> {
+        mount.check_writable("commit", "/")?;
+        let guard = mount.writer.clone().lock_owned().await;
+        mount.check_writable("commit", "/")?;
+        guard
+            .conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| namespace::db_err("commit", e))?;
+        Ok(CommitBatch {
+            stager: Stager::new(mount.clone()),
+            mount,
+            guard,
+            ops: Vec::new(),
+            needs_catch_up: false,
+        })
+    }
+
+    /// Runs `f` so that it applies whole or not at all (a savepoint inside the transaction).
+    fn atomically<T>(&mut self, f: impl FnOnce(&mut CommitBatch) -> FsResult<T>) -> FsResult<T> {
+        // Nested savepoints may share a name: RELEASE and ROLLBACK TO act on the innermost.
+        let sql = |b: &CommitBatch, stmt: &str| {
+            b.guard
+                .conn
+                .prepare_cached(stmt)
+                .and_then(|mut s| s.execute([]))
+                .map(|_| ())
+                .map_err(|e| namespace::db_err("commit", e))
+        };
+        sql(self, "SAVEPOINT request")?;
+        let n = self.ops.len();
+        let r = f(self);
+        if r.is_err() {
+            self.ops.truncate(n);
+            sql(self, "ROLLBACK TO request")?;
+        }
+        sql(self, "RELEASE request")?;
+        r
+    }
+
+    fn target(&mut self) -> Recorder<'_, Connection> {
+        Recorder {
+            ns: &mut self.guard.conn,
+            ops: &mut self.ops,
+            mount: &self.mount,
+        }
+    }
+
+    /// Applies a transaction's requests in order, or nothing of them. When nothing was committed since
+    /// the transaction's snapshot (and nothing went before it in this batch), the ops it staged are
+    /// exactly what a replay would produce, so they are applied as they are.
+    pub(crate) fn replay(
+        &mut self,
+        base_seq: u64,
+        requests: &[(Request, i64)],
+        staged_ops: Vec<Op>,
+    ) -> FsResult<()> {
+        self.atomically(|b| {
+            if b.ops.is_empty() && b.guard.head.seq == base_seq {
+                let mut ns = b.target();
+                return staged_ops.into_iter().try_for_each(|op| ns.push(op));
+            }
+            let mut ns = b.target();
+            for (req, at) in requests {
+                execute(&mut ns, req, *at).map_err(|e| conflict(req, e))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn rollback(&mut self) {
+        let _ = self.guard.conn.execute_batch("ROLLBACK");
+        self.ops.clear();
+    }
+
+    /// Makes the batch durable and visible, or leaves everything as it was and says why.
+    async fn commit(mut self) -> FsResult<CommitInfo> {
         let r = self.commit_inner().await;
         if r.is_err() {
             self.rollback();
@@ -30,11 +123,6 @@ impl Txn {
             }
         }
         r
-    }
-
-    /// Drops the transaction: nothing of it becomes visible. Chunks already uploaded are garbage.
-    pub fn abort(mut self) {
-        self.rollback();
     }
 
     async fn commit_inner(&mut self) -> FsResult<CommitInfo> {
@@ -48,10 +136,7 @@ impl Txn {
             });
         }
         // 1. Data: the last pack, and the packs and chunks already on their way.
-        self.seal_pack();
-        while let Some(done) = self.uploads.join_next().await {
-            done.map_err(|e| FsError::internal("commit", e.to_string()))??;
-        }
+        self.stager.finish().await?;
         // 2. The WAL record.
         let w = &mut *self.guard;
         let seq = w.head.seq + 1;
@@ -63,7 +148,7 @@ impl Txn {
             prev: w.head.record.clone(),
             prev_hash: w.head.record_hash.clone(),
             time_ms: now_ms(),
-            bytes: self.bytes,
+            bytes: self.stager.bytes,
             ops: std::mem::take(&mut self.ops),
         };
         let key = record_key(seq, epoch);
@@ -159,8 +244,49 @@ impl Txn {
     }
 }
 
+impl FsWrites for CommitBatch {
+    fn mount(&self) -> &Arc<Mount> {
+        &self.mount
+    }
+    fn stager(&mut self) -> &mut Stager {
+        &mut self.stager
+    }
+    fn submit(&mut self, req: Request) -> FsResult<()> {
+        let at = now_ms();
+        self.atomically(|b| execute(&mut b.target(), &req, at))
+    }
+}
+
+impl Drop for CommitBatch {
+    /// A batch dropped half-way (a panic) rolls back, so the next one starts clean.
+    fn drop(&mut self) {
+        if !self.guard.conn.is_autocommit() {
+            self.rollback();
+        }
+    }
+}
+
+/// A request of a transaction that no longer holds against the namespace it is committed to.
+fn conflict(req: &Request, e: FsError) -> FsError {
+    // Failures that are not about the namespace keep their own code.
+    if matches!(e.code, "EIO" | "EFENCED" | "EROFS" | "ECLOSED") {
+        return e;
+    }
+    let mut c = FsError::new("ECONFLICT", "commit", Some(e.path.as_deref().unwrap_or(req.path())));
+    c.dest = e.dest.clone();
+    c.description = format!(
+        "the transaction conflicts with a concurrent commit: its {} of '{}' no longer holds ({}: {}); nothing of it was applied, retry it",
+        req.verb(),
+        req.path(),
+        e.code,
+        e.description
+    );
+    c
+}
+
 impl Mount {
-    /// Runs one write request in a commit, grouped with whatever other requests are waiting.
+    /// Runs one unit of work (a request, or a whole transaction's replay) in a commit, grouped with
+    /// whatever else is waiting; resolves once that commit is durable (or failed).
     pub async fn write(self: &Arc<Self>, work: GroupWork) -> FsResult<CommitInfo> {
         let (done, rx) = tokio::sync::oneshot::channel();
         self.queue
@@ -172,8 +298,9 @@ impl Mount {
             self.runtime
                 .spawn(async move { me.run_group_commits().await });
         }
-        rx.await
-            .map_err(|_| FsError::internal("write", "the committer stopped"))?
+        rx.await.map_err(|_| {
+            FsError::internal("commit", "the committer dropped this request without an answer")
+        })?
     }
 
     async fn run_group_commits(self: Arc<Self>) {
@@ -198,28 +325,44 @@ impl Mount {
                 }
                 continue;
             }
-            let mut tx = match Txn::begin(self.clone()).await {
-                Ok(tx) => tx,
-                Err(e) => {
-                    for p in batch {
-                        let _ = p.done.send(Err(e.clone()));
-                    }
-                    continue;
+            let (works, dones): (Vec<GroupWork>, Vec<_>) =
+                batch.into_iter().map(|p| (p.work, p.done)).unzip();
+            // A panic (a bug) fails this group with EIO and leaves the committer running.
+            let results = match std::panic::AssertUnwindSafe(self.clone().commit_group(works))
+                .catch_unwind()
+                .await
+            {
+                Ok(results) => results,
+                Err(p) => {
+                    let why = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".into());
+                    let e = FsError::internal("commit", format!("the commit panicked: {why}"));
+                    vec![Err(e); dones.len()]
                 }
             };
-            let mut accepted = Vec::new();
-            for p in batch {
-                match tx.atomically(p.work) {
-                    Ok(()) => accepted.push(p.done),
-                    Err(e) => {
-                        let _ = p.done.send(Err(e));
-                    }
-                }
-            }
-            let result = tx.commit().await;
-            for done in accepted {
-                let _ = done.send(result.clone());
+            for (done, r) in dones.into_iter().zip(results) {
+                let _ = done.send(r);
             }
         }
+    }
+
+    /// One commit for a group of works: each work's own outcome, in order.
+    async fn commit_group(self: Arc<Self>, works: Vec<GroupWork>) -> Vec<FsResult<CommitInfo>> {
+        let mut batch = match CommitBatch::begin(self).await {
+            Ok(b) => b,
+            Err(e) => return vec![Err(e); works.len()],
+        };
+        let outcomes: Vec<FsResult<()>> = works
+            .into_iter()
+            .map(|work| batch.atomically(work))
+            .collect();
+        let result = batch.commit().await;
+        outcomes
+            .into_iter()
+            .map(|o| o.and_then(|()| result.clone()))
+            .collect()
     }
 }

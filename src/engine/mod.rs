@@ -9,20 +9,24 @@ mod inspect;
 mod materialize;
 mod read;
 mod replica;
+mod request;
+mod stager;
 mod txn;
 mod upload;
 
-pub use commit::CommitInfo;
+pub use commit::{CommitBatch, CommitInfo};
 pub use gc::GcReport;
 pub use inspect::{FsckReport, LogEntry};
 pub use materialize::Materialized;
 pub use replica::RefreshOutcome;
-pub use txn::{Piece, Txn, WriteOptions};
+pub use request::{Content, FsWrites, Request, WriteOptions};
+pub use stager::{Stager, UploadSet, STAGED_BYTES_MAX};
+pub use txn::{Piece, Txn};
 pub use upload::{Staged, Upload};
 
 use crate::cache::{BlockCache, CacheStats};
 use crate::error::{FsError, FsResult};
-use crate::namespace::{self, DirEntry, Inode, Kind};
+use crate::namespace::{self, DirEntry, Ino, Inode, Kind, NsView};
 use crate::path::{normalize, VPath};
 use crate::protocol::head::Head;
 use crate::store::{
@@ -33,7 +37,7 @@ use rusqlite::Connection;
 use std::collections::VecDeque;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Small files are packed together; larger ones are split into content-addressed chunks.
@@ -74,7 +78,7 @@ pub(crate) struct WriterState {
     pub commits_since_snapshot: u64,
 }
 
-pub(crate) type GroupWork = Box<dyn FnOnce(&mut Txn) -> FsResult<()> + Send>;
+pub(crate) type GroupWork = Box<dyn FnOnce(&mut CommitBatch) -> FsResult<()> + Send>;
 
 pub(crate) struct Pending {
     pub work: GroupWork,
@@ -134,6 +138,12 @@ pub struct Mount {
     /// Held by GC from choosing what to delete until the deletes are done.
     pub(crate) gc_gate: tokio::sync::RwLock<()>,
     stat_cache: Mutex<StatCache>,
+    /// The next inode number to hand out: transactions allocate while they stage, before they commit,
+    /// so numbers come from the mount (the one writer), never from a transaction's own view.
+    next_ino: AtomicI64,
+    db_path: PathBuf,
+    /// Idle read-only connections for transaction snapshots and walks off the JS thread.
+    readers: Mutex<Vec<Connection>>,
     /// Held while open: a second process (or manager) cannot open the same local state.
     dir_lock: Mutex<Option<std::fs::File>>,
 }
@@ -313,6 +323,9 @@ impl Mount {
             uploading: Mutex::new(Default::default()),
             gc_gate: tokio::sync::RwLock::new(()),
             stat_cache: Mutex::new(StatCache::default()),
+            next_ino: AtomicI64::new(0),
+            db_path,
+            readers: Mutex::new(Vec::new()),
             dir_lock: Mutex::new(Some(dir_lock)),
             config,
         });
@@ -322,6 +335,7 @@ impl Mount {
             if mount.config.readwrite {
                 mount.fence_locked(&mut w).await?;
             }
+            mount.note_inodes(&w.conn)?;
         }
         Ok(mount)
     }
@@ -360,10 +374,75 @@ impl Mount {
                     .spawn(async move { detach(&mut writer.lock_owned().await.conn) });
             }
         }
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.dir_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+    }
+
+    /// An inode number no other entry has or will have.
+    pub(crate) fn alloc_ino(&self) -> Ino {
+        self.next_ino.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// Keeps inode allocation above everything the namespace holds (after open or catching up).
+    pub(crate) fn note_inodes(&self, conn: &Connection) -> FsResult<()> {
+        self.next_ino
+            .fetch_max(namespace::next_ino(conn)?, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// A read-only connection inside a read transaction on the committed state as it is now, and the
+    /// seq of that state. Give it back with `release_snapshot`.
+    pub(crate) fn snapshot(&self) -> FsResult<(Connection, u64)> {
+        self.check_open("transaction")?;
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => namespace::open_reader(&self.db_path)?,
+        };
+        conn.execute_batch("BEGIN")
+            .map_err(|e| namespace::db_err("transaction", e))?;
+        // The first read fixes the snapshot.
+        let seq = namespace::get_meta(&conn, "seq")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok((conn, seq))
+    }
+
+    pub(crate) fn release_snapshot(&self, conn: Connection) {
+        if conn.execute_batch("ROLLBACK").is_err() || self.is_closed() {
+            return;
+        }
+        let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < 8 {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on a snapshot of the committed state, on a blocking thread: whole-tree reads that
+    /// must not hold up the JS thread (or the read connection it uses).
+    pub async fn with_snapshot<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> FsResult<T> + Send + 'static,
+    ) -> FsResult<T> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let (conn, _) = me.snapshot()?;
+            let r = f(&conn);
+            me.release_snapshot(conn);
+            r
+        })
+        .await
+        .map_err(|e| FsError::internal("scandir", e.to_string()))?
     }
 
     pub fn is_closed(&self) -> bool {
@@ -471,38 +550,38 @@ impl Mount {
 pub mod meta {
     use super::*;
 
-    pub fn stat(conn: &Connection, raw: &str, follow: bool) -> FsResult<Stat> {
+    pub fn stat(ns: &(impl NsView + ?Sized), raw: &str, follow: bool) -> FsResult<Stat> {
         let syscall = if follow { "stat" } else { "lstat" };
-        let r = namespace::resolve(conn, &normalize(raw, syscall)?, follow, syscall, raw)?;
+        let r = namespace::resolve(ns, &normalize(raw, syscall)?, follow, syscall, raw)?;
         r.node
             .as_ref()
             .map(Stat::from)
             .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))
     }
 
-    pub fn exists(conn: &Connection, raw: &str) -> bool {
-        stat(conn, raw, true).is_ok()
+    pub fn exists(ns: &(impl NsView + ?Sized), raw: &str) -> bool {
+        stat(ns, raw, true).is_ok()
     }
 
     /// Entries of a directory; with `recursive`, every descendant, named by its path relative to `raw`.
-    pub fn readdir(conn: &Connection, raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>> {
-        let dir = dir_inode(conn, raw, "scandir")?;
+    pub fn readdir(ns: &(impl NsView + ?Sized), raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>> {
+        let dir = dir_inode(ns, raw, "scandir")?;
         if !recursive {
-            return Ok(namespace::list_dir(conn, dir.ino)?
+            return Ok(ns.list_dir(dir.ino)?
                 .into_iter()
                 .map(|DirEntry { name, kind, .. }| (name, kind))
                 .collect());
         }
         let mut all = Vec::new();
-        namespace::walk(conn, dir.ino, &VPath::root(), &mut all)?;
+        namespace::walk(ns, dir.ino, &VPath::root(), &mut all)?;
         Ok(all
             .into_iter()
             .map(|(p, n)| (p.to_string()[1..].to_string(), n.kind))
             .collect())
     }
 
-    pub fn dir_inode(conn: &Connection, raw: &str, syscall: &str) -> FsResult<Inode> {
-        let r = namespace::resolve(conn, &normalize(raw, syscall)?, true, syscall, raw)?;
+    pub fn dir_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsResult<Inode> {
+        let r = namespace::resolve(ns, &normalize(raw, syscall)?, true, syscall, raw)?;
         let node = r
             .node
             .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
@@ -512,8 +591,8 @@ pub mod meta {
         Ok(node)
     }
 
-    pub fn readlink(conn: &Connection, raw: &str) -> FsResult<String> {
-        let r = namespace::resolve(conn, &normalize(raw, "readlink")?, false, "readlink", raw)?;
+    pub fn readlink(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
+        let r = namespace::resolve(ns, &normalize(raw, "readlink")?, false, "readlink", raw)?;
         match r.node {
             Some(n) if n.kind == Kind::Symlink => Ok(n.target.unwrap_or_default()),
             Some(_) => Err(FsError::new("EINVAL", "readlink", Some(raw))),
@@ -521,8 +600,8 @@ pub mod meta {
         }
     }
 
-    pub fn realpath(conn: &Connection, raw: &str) -> FsResult<String> {
-        let r = namespace::resolve(conn, &normalize(raw, "realpath")?, true, "realpath", raw)?;
+    pub fn realpath(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
+        let r = namespace::resolve(ns, &normalize(raw, "realpath")?, true, "realpath", raw)?;
         if r.node.is_none() {
             return Err(FsError::new("ENOENT", "realpath", Some(raw)));
         }
@@ -530,8 +609,8 @@ pub mod meta {
     }
 
     /// The inode of a regular file to read (following symlinks).
-    pub fn file_inode(conn: &Connection, raw: &str, syscall: &str) -> FsResult<Inode> {
-        let r = namespace::resolve(conn, &normalize(raw, syscall)?, true, syscall, raw)?;
+    pub fn file_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsResult<Inode> {
+        let r = namespace::resolve(ns, &normalize(raw, syscall)?, true, syscall, raw)?;
         let node = r
             .node
             .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
@@ -544,3 +623,5 @@ pub mod meta {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod txn_tests;

@@ -225,6 +225,7 @@ impl Mount {
                 conn.execute_batch("COMMIT")
                     .map_err(|e| namespace::db_err("refresh", e))?;
                 self.invalidate_stats();
+                self.note_inodes(conn)?;
             }
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");

@@ -6,7 +6,7 @@ use crate::store::{
 };
 use std::time::Duration;
 
-fn config(dir: &std::path::Path, name: &str, readwrite: bool) -> MountConfig {
+pub(super) fn config(dir: &std::path::Path, name: &str, readwrite: bool) -> MountConfig {
     MountConfig {
         name: name.into(),
         readwrite,
@@ -23,14 +23,14 @@ fn config(dir: &std::path::Path, name: &str, readwrite: bool) -> MountConfig {
 }
 
 /// A bucket (a LocalObjectStore) in a fresh temp dir.
-fn local_bucket() -> (tempfile::TempDir, DynObjectStore) {
+pub(super) fn local_bucket() -> (tempfile::TempDir, DynObjectStore) {
     let dir = tempfile::tempdir().unwrap();
     let store: DynObjectStore = Arc::new(LocalObjectStore::new(dir.path().join("bucket")).unwrap());
     (dir, store)
 }
 
 /// A mount of `store` with local state under `dir` (see `config`).
-async fn mount(
+pub(super) async fn mount(
     store: &DynObjectStore,
     dir: &tempfile::TempDir,
     name: &str,
@@ -41,7 +41,7 @@ async fn mount(
         .unwrap()
 }
 
-async fn write(m: &Arc<Mount>, path: &str, data: &[u8]) -> FsResult<CommitInfo> {
+pub(super) async fn write(m: &Arc<Mount>, path: &str, data: &[u8]) -> FsResult<CommitInfo> {
     let (p, d) = (path.to_string(), data.to_vec());
     m.write(Box::new(move |tx| {
         tx.write_file(
@@ -56,12 +56,26 @@ async fn write(m: &Arc<Mount>, path: &str, data: &[u8]) -> FsResult<CommitInfo> 
     .await
 }
 
-async fn read(m: &Arc<Mount>, path: &str) -> FsResult<Vec<u8>> {
+pub(super) async fn read(m: &Arc<Mount>, path: &str) -> FsResult<Vec<u8>> {
     let node = m.with_read(|c| meta::file_inode(c, path, "open"))?;
     m.read_range(node.extents()?, node.size, 0, node.size).await
 }
 
-fn tree(m: &Mount) -> Vec<(String, Kind)> {
+/// The next head PUT fails (after the WAL record is written).
+pub(super) fn fail_next_head_put(failing: &FailingObjectStore) {
+    failing.add_rule(FailRule {
+        kinds: vec![RequestKind::Put],
+        key_contains: Some("heads/".into()),
+        times: Some(1),
+        ..FailRule::new(FailAction::Error(StoreError::other(
+            "put",
+            "heads/main.json",
+            "injected",
+        )))
+    });
+}
+
+pub(super) fn tree(m: &Mount) -> Vec<(String, Kind)> {
     let mut t = m.with_read(|c| meta::readdir(c, "/", true)).unwrap();
     t.sort_by(|a, b| a.0.cmp(&b.0));
     t
@@ -161,16 +175,7 @@ async fn faults_between_steps_leave_a_committed_state() {
     write(&w, "/keep", b"1").await.unwrap();
 
     // The head PUT fails after the WAL record is written: nothing becomes visible.
-    failing.add_rule(FailRule {
-        kinds: vec![RequestKind::Put],
-        key_contains: Some("heads/".into()),
-        times: Some(1),
-        ..FailRule::new(FailAction::Error(StoreError::other(
-            "put",
-            "heads/main.json",
-            "injected",
-        )))
-    });
+    fail_next_head_put(&failing);
     assert!(write(&w, "/lost", b"2").await.is_err());
     assert!(!w.with_read(|c| Ok(meta::exists(c, "/lost"))).unwrap());
     let r = mount(&local, &dir, "r1", false).await;

@@ -32,7 +32,19 @@ pub struct UploadPins {
 }
 
 impl UploadPins {
-    fn pin(&mut self, key: &str) {
+    pub(crate) fn new(mount: Arc<Mount>) -> Self {
+        UploadPins {
+            mount,
+            keys: Vec::new(),
+        }
+    }
+
+    /// Takes over another set's pins (a streamed upload joining a commit).
+    pub(crate) fn absorb(&mut self, mut other: UploadPins) {
+        self.keys.append(&mut other.keys);
+    }
+
+    pub(crate) fn pin(&mut self, key: &str) {
         *self
             .mount
             .uploading
@@ -123,10 +135,7 @@ impl Upload {
     pub fn new(mount: Arc<Mount>) -> FsResult<Self> {
         mount.check_writable("open", "/")?;
         Ok(Upload {
-            pins: UploadPins {
-                mount: mount.clone(),
-                keys: Vec::new(),
-            },
+            pins: UploadPins::new(mount.clone()),
             mount,
             pending: BytesMut::new(),
             extents: Vec::new(),

@@ -3,9 +3,13 @@
 //! (committed state, on the caller's thread) and the writer's open transaction (its own pending ops).
 
 mod op;
+mod overlay;
 pub mod snapshot;
+mod view;
 
 pub use op::{Extent, Ino, Op, ROOT_INO};
+pub use overlay::Overlay;
+pub use view::{ApplyOps, NsView};
 
 use crate::error::{FsError, FsResult};
 use crate::path::VPath;
@@ -54,6 +58,34 @@ pub struct Inode {
 }
 
 impl Inode {
+    /// A new inode as an op makes it (`apply` inserts the same row).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        ino: Ino,
+        kind: Kind,
+        mode: u32,
+        size: u64,
+        mtime: i64,
+        target: Option<String>,
+        extents: Option<&[Extent]>,
+    ) -> FsResult<Inode> {
+        Ok(Inode {
+            ino,
+            kind,
+            mode,
+            size,
+            mtime,
+            ctime: mtime,
+            target,
+            extents_json: extents.map(extents_json).transpose()?,
+        })
+    }
+
+    pub(crate) fn set_extents(&mut self, extents: &[Extent]) -> FsResult<()> {
+        self.extents_json = Some(extents_json(extents)?);
+        Ok(())
+    }
+
     pub fn extents(&self) -> FsResult<Vec<Extent>> {
         match &self.extents_json {
             None => Ok(Vec::new()),
@@ -113,6 +145,21 @@ pub fn open(path: &Path) -> FsResult<Connection> {
         .map_err(|e| db_err("open", e))?;
     conn.execute_batch(SCHEMA).map_err(|e| db_err("open", e))?;
     conn.execute("INSERT OR IGNORE INTO inodes(ino, kind, mode, size, mtime, ctime) VALUES (?1, 2, 493, 0, 0, 0)", params![ROOT_INO])
+        .map_err(|e| db_err("open", e))?;
+    Ok(conn)
+}
+
+/// A connection for reading only (a transaction's snapshot, a walk off the JS thread): it changes
+/// nothing on open, so it never waits for the writer.
+pub fn open_reader(path: &Path) -> FsResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| db_err("open", e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| db_err("open", e))?;
+    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;")
         .map_err(|e| db_err("open", e))?;
     Ok(conn)
 }
@@ -207,8 +254,8 @@ pub fn has_children(conn: &Connection, dir: Ino) -> FsResult<bool> {
 /// Resolves `path`, following symlinks in parent components always and in the last one when
 /// `follow_last`. A missing last component is not an error (`node` is `None`); a missing or
 /// non-directory parent is (ENOENT / ENOTDIR), reported against `shown` (the caller's path).
-pub fn resolve(
-    conn: &Connection,
+pub fn resolve<V: NsView + ?Sized>(
+    ns: &V,
     path: &VPath,
     follow_last: bool,
     syscall: &str,
@@ -219,7 +266,7 @@ pub fn resolve(
     let mut cur = VPath::root();
     let mut cur_ino = ROOT_INO;
     let mut parent = None;
-    let mut node = get_inode(conn, ROOT_INO)?;
+    let mut node = ns.get_inode(ROOT_INO)?;
     while let Some(name) = pending.pop() {
         let dir = node
             .as_ref()
@@ -228,8 +275,8 @@ pub fn resolve(
             return Err(FsError::new("ENOTDIR", syscall, Some(shown)));
         }
         parent = Some(cur_ino);
-        node = match lookup(conn, cur_ino, &name)? {
-            Some(ino) => get_inode(conn, ino)?,
+        node = match ns.lookup(cur_ino, &name)? {
+            Some(ino) => ns.get_inode(ino)?,
             None => None,
         };
         cur.parts.push(name);
@@ -253,7 +300,7 @@ pub fn resolve(
                 cur = VPath::root();
                 cur_ino = ROOT_INO;
                 parent = None;
-                node = get_inode(conn, ROOT_INO)?;
+                node = ns.get_inode(ROOT_INO)?;
                 continue;
             }
             cur_ino = n.ino;
@@ -302,8 +349,7 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
             size,
             extents,
         } => {
-            let ext = serde_json::to_string(extents)
-                .map_err(|x| FsError::internal("apply", x.to_string()))?;
+            let ext = extents_json(extents)?;
             insert_node(
                 conn,
                 *parent,
@@ -344,8 +390,7 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
             size,
             extents,
         } => {
-            let ext = serde_json::to_string(extents)
-                .map_err(|x| FsError::internal("apply", x.to_string()))?;
+            let ext = extents_json(extents)?;
             let n = conn
                 .prepare_cached("UPDATE inodes SET size = ?2, mtime = ?3, ctime = ?3, extents = ?4 WHERE ino = ?1")
                 .and_then(|mut s| s.execute(params![ino, *size as i64, mtime, ext]))
@@ -396,6 +441,10 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
     Ok(())
 }
 
+fn extents_json(extents: &[Extent]) -> FsResult<String> {
+    serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))
+}
+
 /// Whether a data object is in use by some file now (so an upload of the same chunk can be skipped).
 pub fn has_object(conn: &Connection, key: &str) -> bool {
     conn.prepare_cached("SELECT 1 FROM refs WHERE key = ?1")
@@ -441,8 +490,13 @@ fn expect_one(n: usize, what: &str) -> FsResult<()> {
     if n == 1 {
         Ok(())
     } else {
-        Err(FsError::internal("apply", what))
+        Err(apply_err(what))
     }
+}
+
+/// An op that does not fit the state it is applied to: a bug, or a damaged record.
+pub(crate) fn apply_err(what: impl Into<String>) -> FsError {
+    FsError::internal("apply", what)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -509,20 +563,20 @@ fn remove_subtree(conn: &Connection, ino: Ino) -> FsResult<()> {
 }
 
 /// Every path under `dir` (depth-first, sorted), with its inode; used by recursive readdir, copy and walks.
-pub fn walk(
-    conn: &Connection,
+pub fn walk<V: NsView + ?Sized>(
+    ns: &V,
     dir: Ino,
     base: &VPath,
     out: &mut Vec<(VPath, Inode)>,
 ) -> FsResult<()> {
-    for entry in list_dir(conn, dir)? {
+    for entry in ns.list_dir(dir)? {
         let path = base.join(&entry.name);
-        let node = get_inode(conn, entry.ino)?
+        let node = ns.get_inode(entry.ino)?
             .ok_or_else(|| FsError::internal("walk", "dangling entry"))?;
         let is_dir = node.kind == Kind::Dir;
         out.push((path.clone(), node));
         if is_dir {
-            walk(conn, entry.ino, &path, out)?;
+            walk(ns, entry.ino, &path, out)?;
         }
     }
     Ok(())

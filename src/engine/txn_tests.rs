@@ -1,0 +1,223 @@
+//! Transactions beside other writers: snapshot isolation, commit-time validation, nothing waiting on a
+//! transaction's caller, bounded staging, and a committer that survives its own faults.
+
+use super::tests::{fail_next_head_put, local_bucket, mount, read, write};
+use super::*;
+use crate::store::FailingObjectStore;
+use std::time::Duration;
+
+const BOUND: Duration = Duration::from_secs(10);
+
+async fn bounded<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(BOUND, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within {BOUND:?}"))
+}
+
+fn parents() -> WriteOptions {
+    WriteOptions {
+        create_parents: true,
+        ..Default::default()
+    }
+}
+
+fn exists(m: &Mount, path: &str) -> bool {
+    m.with_read(|c| Ok(meta::exists(c, path))).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_reads_its_snapshot_and_its_own_writes_and_blocks_no_one() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    write(&w, "/old", b"0").await.unwrap();
+    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    tx.write_file("/t/mine", b"tx", parents()).unwrap();
+    // Mount-level writes, refresh, GC and another transaction all go on while this one is open.
+    bounded("a mount write", write(&w, "/outside", b"m")).await.unwrap();
+    bounded("refresh", w.refresh()).await.unwrap();
+    bounded("gc", w.gc(60_000, false)).await.unwrap();
+    let mut other = Txn::begin(w.clone()).await.unwrap();
+    other.write_file("/nested", b"n", parents()).unwrap();
+    assert!(bounded("a second transaction", other.commit()).await.unwrap().committed);
+
+    assert!(meta::exists(tx.view(), "/t/mine"));
+    assert!(meta::exists(tx.view(), "/old"));
+    assert!(!meta::exists(tx.view(), "/outside"), "a later commit is outside the snapshot");
+    assert!(!exists(&w, "/t/mine"), "staged writes are private until commit");
+    let seq = bounded("commit", tx.commit()).await.unwrap().seq;
+    assert_eq!(seq, w.seq());
+    for p in ["/old", "/outside", "/nested", "/t/mine"] {
+        assert!(exists(&w, p), "{p} after commit");
+    }
+    assert_eq!(read(&w, "/t/mine").await.unwrap(), b"tx");
+
+    // Everything survives a cold remount from the bucket.
+    w.close();
+    let cold = tempfile::tempdir().unwrap();
+    let r = mount(&store, &cold, "cold", false).await;
+    for p in ["/old", "/outside", "/nested", "/t/mine"] {
+        assert!(exists(&r, p), "{p} after a cold remount");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_no_longer_holds_rejects_the_whole_transaction() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    write(&w, "/d/keep", b"k").await.unwrap();
+    write(&w, "/src", b"s").await.unwrap();
+
+    // Each case: what the transaction does, and the path it conflicts on once a concurrent commit
+    // (below, by name) has changed the namespace under it.
+    type Step = Box<dyn Fn(&mut Txn) -> FsResult<()>>;
+    let cases: Vec<(&str, Step, &str)> = vec![
+        (
+            "parent removed",
+            Box::new(|tx| tx.write_file("/d/new", b"x", WriteOptions::default())),
+            "/d/new",
+        ),
+        (
+            "exclusive create",
+            Box::new(|tx| {
+                tx.write_file(
+                    "/excl",
+                    b"x",
+                    WriteOptions {
+                        exclusive: true,
+                        ..Default::default()
+                    },
+                )
+            }),
+            "/excl",
+        ),
+        (
+            "rename source gone",
+            Box::new(|tx| tx.rename("/src", "/dst")),
+            "/src",
+        ),
+    ];
+    for (i, (name, in_tx, conflicting)) in cases.into_iter().enumerate() {
+        let mut tx = Txn::begin(w.clone()).await.unwrap();
+        tx.write_file(&format!("/marker{i}"), b"m", WriteOptions::default())
+            .unwrap();
+        in_tx(&mut tx).unwrap();
+        match name {
+            "parent removed" => {
+                w.write(Box::new(|b| b.rm("/d", true, false))).await.unwrap();
+            }
+            "exclusive create" => {
+                write(&w, "/excl", b"first").await.unwrap();
+            }
+            _ => {
+                w.write(Box::new(|b| b.rm("/src", false, false)))
+                    .await
+                    .unwrap();
+            }
+        }
+        let seq = w.seq();
+        let e = bounded("commit", tx.commit()).await.unwrap_err();
+        assert_eq!(e.code, "ECONFLICT", "{name}: {e}");
+        assert_eq!(e.path.as_deref(), Some(conflicting), "{name}: {e}");
+        assert!(e.to_string().contains("no longer holds"), "{name}: {e}");
+        assert_eq!(w.seq(), seq, "{name}: nothing committed");
+        assert!(!exists(&w, &format!("/marker{i}")), "{name}: nothing applied");
+    }
+    assert_eq!(read(&w, "/excl").await.unwrap(), b"first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blind_overwrites_do_not_conflict_and_the_later_commit_wins() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    tx.write_file("/f", b"from tx", parents()).unwrap();
+    tx.mkdir("/made/by/tx", true).unwrap();
+    write(&w, "/f", b"from mount").await.unwrap();
+    write(&w, "/made/other", b"o").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(read(&w, "/f").await.unwrap(), b"from tx");
+    assert!(exists(&w, "/made/by/tx") && exists(&w, "/made/other"));
+    write(&w, "/f", b"last").await.unwrap();
+    assert_eq!(read(&w, "/f").await.unwrap(), b"last");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staging_is_bounded_and_large_writes_read_back_inside_the_transaction() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut peak = 0;
+    for i in 0..12u8 {
+        tx.write_file(&format!("/big{i}"), &vec![i; 8 << 20], parents())
+            .unwrap();
+        peak = peak.max(tx.uploads().backlog());
+        if tx.needs_drain() {
+            bounded("drain", tx.uploads().wait_below(STAGED_BYTES_MAX / 2))
+                .await
+                .unwrap();
+        }
+        assert!(tx.uploads().backlog() <= STAGED_BYTES_MAX + (8 << 20));
+    }
+    assert!(peak <= STAGED_BYTES_MAX + (8 << 20), "peak backlog {peak}");
+    tx.uploads().wait_below(0).await.unwrap();
+    let pieces = tx.read_pieces("/big3").unwrap();
+    assert_eq!(w.assemble(pieces).await.unwrap(), vec![3u8; 8 << 20]);
+    tx.commit().await.unwrap();
+    assert_eq!(read(&w, "/big11").await.unwrap(), vec![11u8; 8 << 20]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committer_survives_a_panic_and_a_failed_commit() {
+    let (dir, local) = local_bucket();
+    let failing = Arc::new(FailingObjectStore::new(local.clone(), 7));
+    let w = mount(&(failing.clone() as DynObjectStore), &dir, "w", true).await;
+    let e = bounded(
+        "a panicking commit",
+        w.write(Box::new(|_| panic!("injected fault"))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, "EIO");
+    assert!(e.to_string().contains("injected fault"), "{e}");
+    bounded("a write after the panic", write(&w, "/after-panic", b"1"))
+        .await
+        .unwrap();
+
+    fail_next_head_put(&failing);
+    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    tx.write_file("/in-failed-tx", b"x", parents()).unwrap();
+    assert!(bounded("a failing commit", tx.commit()).await.is_err());
+    assert!(!exists(&w, "/in-failed-tx"));
+    bounded("a write after the failure", write(&w, "/after-failure", b"2"))
+        .await
+        .unwrap();
+    assert!(exists(&w, "/after-panic") && exists(&w, "/after-failure"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_transactions_each_commit_everything() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let mut tx = Txn::begin(w.clone()).await?;
+                for i in 0..50 {
+                    tx.write_file(&format!("/t{t}/f{i}"), format!("{t}-{i}").as_bytes(), parents())?;
+                    if i % 10 == 0 {
+                        write(&w, &format!("/m{t}/f{i}"), b"m").await?;
+                    }
+                }
+                tx.commit().await
+            })
+        })
+        .collect();
+    for t in tasks {
+        bounded("a transaction", t).await.unwrap().unwrap();
+    }
+    for t in 0..8 {
+        assert_eq!(read(&w, &format!("/t{t}/f49")).await.unwrap(), format!("{t}-49").as_bytes());
+        assert!(exists(&w, &format!("/m{t}/f40")));
+    }
+}
