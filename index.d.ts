@@ -16,6 +16,14 @@ export declare class NativeFileHandle {
 }
 
 export declare class NativeMount {
+  /** Names the commit this mount is at (one create-only PUT). */
+  checkpoint(name: string, message?: string | undefined | null): Promise<JsCheckpoint>
+  checkpoints(): Promise<JsCheckpoint[]>
+  deleteCheckpoint(name: string): Promise<void>
+  /** Changes from `from` to `to` (this mount's state when absent), under `path`. */
+  diff(from: number | string, to?: number | string | undefined | null, path?: string | undefined | null): Promise<JsChange[]>
+  /** Makes the tree (or `paths`) what it was at `at`, as one new commit. */
+  restore(at: number | string, paths?: Array<string> | undefined | null): Promise<JsCommit>
   static open(store: NativeObjectStore, options: JsMountOptions): Promise<NativeMount>
   get seq(): number
   get epoch(): number
@@ -61,7 +69,7 @@ export declare class NativeMount {
   materialize(path: string): Promise<JsMaterialized>
   release(id: string): void
   /** Deletes objects no retained state uses once they have been unreachable for `graceMs`. */
-  gc(graceMs: number, dryRun: boolean): Promise<JsGcReport>
+  gc(graceMs: number, dryRun: boolean, keepCommits?: number | undefined | null, keepMs?: number | undefined | null): Promise<JsGcReport>
   /** The newest commits, newest first. */
   log(limit: number): Promise<JsLogEntry[]>
   /** Fetches every referenced object and checks it against its hashes. */
@@ -74,8 +82,8 @@ export declare class NativeMount {
 }
 
 export declare class NativeObjectStore {
-  /** A store whose objects are files under `root`. */
-  static local(root: string): NativeObjectStore
+  /** A store whose objects are files under `root` (under `root/prefix` with a prefix). */
+  static local(root: string, prefix?: string | undefined | null): NativeObjectStore
   /** An S3 store (not retrying; see `withRetry`). */
   static s3(options: JsS3Options): Promise<NativeObjectStore>
   withRetry(options?: JsRetryOptions | undefined | null): NativeObjectStore
@@ -137,6 +145,28 @@ export declare class NativeUpload {
   abort(): void
 }
 
+/** Forks the workspace in `source` (at `at`, else its head) to `toPrefix` of the same bucket. */
+export declare function forkWorkspace(source: NativeObjectStore, toPrefix: string, at?: number | string | undefined | null): Promise<JsFork>
+
+export interface JsChange {
+  path: string
+  /** added, modified, deleted, renamed, typeChanged or modeChanged. */
+  change: string
+  /** Where a renamed entry was. */
+  fromPath?: string
+  /** file, directory or symlink. */
+  kind: string
+  sizeBefore?: number
+  sizeAfter?: number
+}
+
+export interface JsCheckpoint {
+  name: string
+  seq: number
+  message?: string
+  timeMs: number
+}
+
 export interface JsCommit {
   seq: number
   committed: boolean
@@ -173,6 +203,14 @@ export interface JsFailRule {
   skip?: number
   times?: number
   probability?: number
+}
+
+export interface JsFork {
+  /** The source commit the fork starts from. */
+  fromSeq: number
+  prefix: string
+  /** Its registration under the source's `refs/forks/`. */
+  id: string
 }
 
 export interface JsFsckReport {
@@ -244,6 +282,8 @@ export interface JsMountOptions {
   /** Names the bucket and prefix; local state made for another store is discarded. */
   storeId: string
   snapshotEvery?: number
+  /** Mount the tree as it was at this commit: a seq, or a checkpoint name (readonly). */
+  at?: number | string
 }
 
 export interface JsMountStats {

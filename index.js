@@ -840,3 +840,4 @@ module.exports.NativeMount = nativeBinding.NativeMount
 module.exports.NativeObjectStore = nativeBinding.NativeObjectStore
 module.exports.NativeTxn = nativeBinding.NativeTxn
 module.exports.NativeUpload = nativeBinding.NativeUpload
+module.exports.forkWorkspace = nativeBinding.forkWorkspace

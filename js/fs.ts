@@ -6,29 +6,65 @@ import { join } from "node:path";
 import type { BunFile } from "bun";
 import { checkInt, checkPath, fsError, requireInt, settled } from "./errors.ts";
 import { toBuffer } from "./bytes.ts";
-import type { JsDirent, JsFsckReport, JsGcReport, JsLogEntry, JsMountStats, JsStat, JsWriteOptions, NativeMount, NativeTxn } from "../index.js";
+import { localFile, type LocalFile } from "./local-file.ts";
+import type { JsCheckpoint, JsDirent, JsFsckReport, JsGcReport, JsLogEntry, JsMountStats, JsStat, JsWriteOptions, NativeMount, NativeTxn } from "../index.js";
 
 export type { JsFsckReport as FsckReport, JsGcReport as GcReport, JsLogEntry as LogEntry };
 
 /** What `writeFile` takes. Streams, Blobs and `BunFile`s are streamed into the bucket, not buffered whole. */
 export type FileData = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
 
-/** A local file to write with Bun's own APIs; `close()` uploads and commits it, `abort()` drops it. */
+/**
+ * A local file to write with Bun's own APIs (under Node: a `NodeLocalFile`, with `write`/`writer()`, or
+ * node:fs on `path`); `close()` uploads and commits it, `abort()` drops it.
+ */
 export interface WriteHandle {
-  file: BunFile;
+  file: LocalFile;
   /** The local staging path (under cacheRoot). */
   path: string;
   close(): Promise<void>;
   abort(): Promise<void>;
 }
 
-/** A real local read-only copy under cacheRoot, pinned in the cache until `release()`. */
+/** A real local read-only copy under cacheRoot, pinned in the cache until `release()` (`file`: a `BunFile`; under Node a `NodeLocalFile`). */
 export interface MaterializedFile {
-  file: BunFile;
+  file: LocalFile;
   path: string;
   size: number;
   release(): void;
   [Symbol.dispose](): void;
+}
+
+/** A commit: its seq, or a checkpoint's name. */
+export type CommitRef = number | string;
+
+export interface GcOptions {
+  /** How long an unreachable object waits before it is deleted (default 10 minutes). */
+  graceMs?: number;
+  dryRun?: boolean;
+  /**
+   * History to keep readable besides the head and every checkpoint: the last `commits` commits and
+   * those of the last `ms` milliseconds (default: neither).
+   */
+  keepHistory?: { commits?: number; ms?: number };
+}
+
+export type { JsCheckpoint as Checkpoint } from "../index.js";
+
+/** One changed path, as `diff` reports it. */
+export interface Change {
+  path: string;
+  change: "added" | "modified" | "deleted" | "renamed" | "typeChanged" | "modeChanged";
+  /** Where a renamed entry was. */
+  fromPath?: string;
+  kind: "file" | "directory" | "symlink";
+  sizeBefore?: number;
+  sizeAfter?: number;
+}
+
+function checkCommitRef(at: unknown): CommitRef {
+  if (typeof at === "string" || (typeof at === "number" && Number.isSafeInteger(at) && at >= 0)) return at;
+  throw fsError("EINVAL", "invalid argument (a commit is a seq, a non-negative integer, or a checkpoint name)", "history");
 }
 
 /** `JsDirentList.kinds` bytes, as the kind names `JsDirent` uses. */
@@ -427,9 +463,11 @@ export class CachedFs extends FsView {
 
   /**
    * A real local file to write with Bun's APIs (`handle.file.writer()`, `Bun.write(handle.file, ...)`).
-   * `close()` uploads it a chunk at a time and commits it at `path`; `abort()` leaves nothing.
+   * `close()` uploads it a chunk at a time and commits it at `path`, creating missing parent
+   * directories like `Bun.write` (pass `recursive: false` to refuse them with ENOENT); `abort()` leaves nothing.
    */
   async openWrite(path: string, options: WriteFileOptions = {}): Promise<WriteHandle> {
+    options = { ...options, recursive: options.recursive ?? true };
     checkPath(path);
     if (this.readOnly) throw fsError("EROFS", "read-only file system", "open", path);
     mkdirSync(this.#stagingDir, { recursive: true, mode: 0o700 });
@@ -441,7 +479,7 @@ export class CachedFs extends FsView {
       rmSync(local, { force: true });
     };
     return {
-      file: Bun.file(local),
+      file: localFile(local),
       path: local,
       close: async () => {
         if (done) throw fsError("EINVAL", "the handle is already closed", "close", path);
@@ -464,7 +502,7 @@ export class CachedFs extends FsView {
       released = true;
       this.#mount.release(m.id);
     };
-    return { file: Bun.file(m.path), path: m.path, size: m.size, release, [Symbol.dispose]: release };
+    return { file: localFile(m.path), path: m.path, size: m.size, release, [Symbol.dispose]: release };
   }
   async appendFile(path: string, data: FileData): Promise<void> {
     checkPath(path);
@@ -537,8 +575,45 @@ export class CachedFs extends FsView {
    * unreachable for `graceMs` (default 10 minutes), so readers at an older seq keep working meanwhile.
    * Writer only.
    */
-  gc(options: { graceMs?: number; dryRun?: boolean } = {}): Promise<JsGcReport> {
-    return this.#mount.gc(options.graceMs ?? 10 * 60_000, options.dryRun === true);
+  gc(options: GcOptions = {}): Promise<JsGcReport> {
+    const keep = options.keepHistory ?? {};
+    return this.#mount.gc(options.graceMs ?? 10 * 60_000, options.dryRun === true, keep.commits, keep.ms);
+  }
+
+  /**
+   * Names the commit this mount is at (one create-only PUT). GC keeps whatever a checkpoint needs
+   * until it is deleted; `manager.mount({ at: name })`, `diff` and `restore` take the name. EEXIST
+   * when the name is taken.
+   */
+  async checkpoint(name: string, options: { message?: string } = {}): Promise<JsCheckpoint> {
+    checkPath(name, "name");
+    return this.#mount.checkpoint(name, options.message);
+  }
+  /** Every checkpoint, oldest commit first. */
+  checkpoints(): Promise<JsCheckpoint[]> {
+    return this.#mount.checkpoints();
+  }
+  async deleteCheckpoint(name: string): Promise<void> {
+    checkPath(name, "name");
+    return this.#mount.deleteCheckpoint(name);
+  }
+  /**
+   * What changed from `from` to `to` (a seq or a checkpoint name; this mount's current state when
+   * absent): paths added, modified, deleted, renamed, or whose type or mode changed, with sizes. Read
+   * from the WAL and snapshots only, never from file contents.
+   */
+  async diff(from: CommitRef, to?: CommitRef, options: { path?: string } = {}): Promise<Change[]> {
+    if (options.path !== undefined) checkPath(options.path);
+    return (await this.#mount.diff(checkCommitRef(from), to === undefined ? undefined : checkCommitRef(to), options.path)) as Change[];
+  }
+  /**
+   * Makes the tree (or just `paths`) what it was at `at`, as one new commit that reuses the stored
+   * bytes (nothing is uploaded again). History is never rewritten: undo a restore by restoring again.
+   */
+  async restore(at: CommitRef, options: { paths?: string[] } = {}): Promise<{ seq: number }> {
+    for (const p of options.paths ?? []) checkPath(p);
+    const c = await this.#mount.restore(checkCommitRef(at), options.paths);
+    return { seq: c.seq };
   }
 
   /** The newest commits, newest first: seq, time, writer epoch, entries and bytes changed. */

@@ -29,6 +29,43 @@ export interface MountOptions {
   refreshIntervalMs?: number;
   /** Upload a metadata snapshot every this many commits (default 256). */
   snapshotEvery?: number;
+  /**
+   * Open the tree exactly as it was at this commit: a seq, or a checkpoint name. Such a mount is
+   * readonly and does not move (`refresh()` keeps it where it is).
+   */
+  at?: number | string;
+}
+
+/** Where a workspace lives: a store, or an S3 bucket and prefix. */
+export type WorkspaceLocation = Pick<MountOptions, "store" | "bucket" | "prefix" | "region" | "endpoint" | "forcePathStyle" | "credentials">;
+
+export interface ForkOptions {
+  /** The source workspace, and the commit to fork from (a seq or checkpoint name; default its head). */
+  from: WorkspaceLocation & { at?: number | string };
+  /** The new workspace's prefix, in the source's bucket (or the source store's root directory). */
+  to: { prefix: string; bucket?: string };
+}
+
+export interface ForkResult {
+  /** The source commit the fork starts from. */
+  fromSeq: number;
+  prefix: string;
+  /** The fork's registration under the source's `refs/forks/`. */
+  id: string;
+}
+
+/** The store a location names: the given one, or an S3 bucket connected with the location's options. */
+async function storeFor(loc: WorkspaceLocation, syscall: string, path: string): Promise<ObjectStore> {
+  if (loc.store !== undefined) return loc.store;
+  if (typeof loc.bucket !== "string" || loc.bucket === "") throw fsError("EINVAL", "bucket is required without a store", syscall, path);
+  return S3ObjectStore.connect({
+    bucket: loc.bucket,
+    prefix: loc.prefix,
+    region: loc.region,
+    endpoint: loc.endpoint,
+    forcePathStyle: loc.forcePathStyle,
+    credentials: loc.credentials,
+  });
 }
 
 export class S3CachedFsManagerImpl {
@@ -49,18 +86,7 @@ export class S3CachedFsManagerImpl {
     if (this.#mounts.has(options.name)) {
       throw fsError("EEXIST", "a mount with this name is already open", "mount", options.name);
     }
-    let store = options.store;
-    if (store === undefined) {
-      if (typeof options.bucket !== "string" || options.bucket === "") throw fsError("EINVAL", "bucket is required without a store", "mount", options.name);
-      store = await S3ObjectStore.connect({
-        bucket: options.bucket,
-        prefix: options.prefix,
-        region: options.region,
-        endpoint: options.endpoint,
-        forcePathStyle: options.forcePathStyle,
-        credentials: options.credentials,
-      });
-    }
+    const store = await storeFor(options, "mount", options.name);
     const nativeMount = await native.NativeMount.open(store.native, {
       name: options.name,
       readwrite: options.mode === "readwrite",
@@ -68,10 +94,28 @@ export class S3CachedFsManagerImpl {
       cacheBytes: options.cacheBytes,
       storeId: store.id,
       snapshotEvery: options.snapshotEvery,
+      at: options.at,
     });
     const fs = new CachedFs(options.name, nativeMount, join(this.cacheRoot, options.name), options.refreshIntervalMs, () => this.#mounts.delete(options.name));
     this.#mounts.set(options.name, fs);
     return fs;
+  }
+
+  /**
+   * Creates a workspace at `to.prefix` (same bucket) whose first state is the `from` workspace at
+   * `from.at` (default: its head). Nothing is copied: the fork's snapshot points at the source's data
+   * objects, and the source registers the fork (`refs/forks/`) so its GC keeps them however the source
+   * changes afterwards. Mount the fork like any workspace. A fork into another bucket is ENOTSUP.
+   */
+  async fork(options: ForkOptions): Promise<ForkResult> {
+    const { from, to } = options;
+    if (typeof to?.prefix !== "string" || to.prefix === "") throw fsError("EINVAL", "to.prefix is required", "fork");
+    if (to.bucket !== undefined && to.bucket !== from.bucket) {
+      throw fsError("ENOTSUP", "operation not supported (a fork shares the source's objects, so it lives in the same bucket)", "fork", to.prefix);
+    }
+    const store = await storeFor(from, "fork", to.prefix);
+    const f = await native.forkWorkspace(store.native, to.prefix, from.at);
+    return { fromSeq: f.fromSeq, prefix: f.prefix, id: f.id };
   }
 
   /** The open mounts. */

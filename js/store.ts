@@ -107,9 +107,14 @@ export class ObjectStore {
 export class LocalObjectStore extends ObjectStore {
   readonly rootDir: string;
 
-  constructor(rootDir: string) {
-    super(native.NativeObjectStore.local(rootDir), `local:${resolve(rootDir)}`);
+  /** The key prefix: objects live under `rootDir/prefix/`, as under a bucket's prefix (forks use it). */
+  readonly prefix: string;
+
+  constructor(rootDir: string, options: { prefix?: string } = {}) {
+    const prefix = (options.prefix ?? "").replace(/^\/+|\/+$/g, "");
+    super(native.NativeObjectStore.local(rootDir, prefix), `local:${resolve(rootDir)}${prefix === "" ? "" : `/${prefix}`}`);
     this.rootDir = rootDir;
+    this.prefix = prefix;
   }
 }
 

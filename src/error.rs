@@ -53,6 +53,23 @@ impl FsError {
     }
 
     pub fn from_store(syscall: &str, e: StoreError) -> Self {
+        if let StoreError::Other {
+            status, message, ..
+        } = &e
+        {
+            if e.is_credentials() {
+                // One line that says what was tried and how to fix it; the object key is noise here.
+                return Self {
+                    code: "ECREDENTIALS",
+                    description: message.clone(),
+                    syscall: syscall.to_string(),
+                    path: None,
+                    dest: None,
+                    status: *status,
+                    store_kind: Some(e.kind()),
+                };
+            }
+        }
         let (code, status) = match &e {
             StoreError::NotFound { .. } => ("ENOENT", Some(404)),
             StoreError::PreconditionFailed { .. } => ("EPRECONDITION", Some(412)),
@@ -96,6 +113,7 @@ fn describe(code: &str) -> &'static str {
         "ECANCELED" => "operation canceled",
         "ECONFLICT" => "the transaction conflicts with a concurrent commit",
         "ENOTSUP" => "operation not supported",
+        "ECREDENTIALS" => "no usable object-store credentials",
         _ => "i/o error",
     }
 }
@@ -144,5 +162,18 @@ mod tests {
         assert_eq!(e.code, "EIO");
         assert_eq!(e.status, Some(403));
         assert!(e.to_string().contains("AccessDenied"));
+        let e = FsError::from_store(
+            "mount",
+            StoreError::Other {
+                op: "put".into(),
+                key: "_probe/x".into(),
+                status: Some(403),
+                code: "InvalidAccessKeyId".into(),
+                message: "refused: check them".into(),
+            },
+        );
+        assert_eq!(e.code, "ECREDENTIALS");
+        assert_eq!(e.store_kind, Some("Credentials"));
+        assert_eq!(e.to_string(), "ECREDENTIALS: refused: check them, mount");
     }
 }

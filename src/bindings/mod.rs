@@ -1,6 +1,7 @@
 //! napi bindings: argument conversion and error mapping only. Every call runs behind a panic guard, so
 //! a Rust panic becomes an `EIO` error in JS instead of crossing the boundary.
 
+mod history;
 mod mount;
 mod store;
 

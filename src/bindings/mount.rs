@@ -4,7 +4,8 @@
 use super::store::NativeObjectStore;
 use super::{async_call, sync_call, to_mtime, to_u64};
 use crate::engine::{
-    meta, CommitBatch, CommitInfo, FsWrites, FsckReport, GcReport, LogEntry, Mount, MountConfig,
+    meta, CommitBatch, CommitInfo, FsWrites, FsckReport, GcReport, KeepHistory, LogEntry, Mount,
+    MountConfig,
     RefreshOutcome, Stat, Txn, Upload, WriteOptions, STAGED_BYTES_MAX,
 };
 use crate::error::{FsError, FsResult};
@@ -25,6 +26,8 @@ pub struct JsMountOptions {
     /// Names the bucket and prefix; local state made for another store is discarded.
     pub store_id: String,
     pub snapshot_every: Option<u32>,
+    /// Mount the tree as it was at this commit: a seq, or a checkpoint name (readonly).
+    pub at: Option<Either<f64, String>>,
 }
 
 #[napi(object)]
@@ -38,7 +41,7 @@ pub struct JsStat {
     pub ctime_ms: f64,
 }
 
-fn kind_name(k: Kind) -> &'static str {
+pub(crate) fn kind_name(k: Kind) -> &'static str {
     match k {
         Kind::File => "file",
         Kind::Dir => "directory",
@@ -159,7 +162,7 @@ fn owned(data: &[u8]) -> Vec<u8> {
 
 #[napi]
 pub struct NativeMount {
-    mount: Arc<Mount>,
+    pub(crate) mount: Arc<Mount>,
 }
 
 /// Write requests: each becomes part of a (possibly grouped) commit.
@@ -193,6 +196,13 @@ impl NativeMount {
                 store_id: options.store_id,
                 snapshot_every: options.snapshot_every.unwrap_or(256).max(1) as u64,
                 retry: RetryPolicy::default(),
+                at: None,
+            })
+            .and_then(|c| {
+                Ok(MountConfig {
+                    at: options.at.map(super::history::to_at).transpose()?,
+                    ..c
+                })
             });
         async_call(
             env,
@@ -612,13 +622,26 @@ impl NativeMount {
         env: &'env Env,
         grace_ms: f64,
         dry_run: bool,
+        keep_commits: Option<f64>,
+        keep_ms: Option<f64>,
     ) -> napi::Result<PromiseRaw<'env, JsGcReport>> {
-        let grace = to_u64("gc", "graceMs", grace_ms);
+        let args = (|| {
+            Ok((
+                to_u64("gc", "graceMs", grace_ms)?,
+                KeepHistory {
+                    commits: to_u64("gc", "keepHistory.commits", keep_commits.unwrap_or(0.0))?,
+                    ms: to_u64("gc", "keepHistory.ms", keep_ms.unwrap_or(0.0))?,
+                },
+            ))
+        })();
         let mount = self.mount.clone();
         async_call(
             env,
             "gc",
-            async move { mount.gc(grace?, dry_run).await },
+            async move {
+                let (grace, keep) = args?;
+                mount.gc(grace, dry_run, keep).await
+            },
             |_, r: GcReport| {
                 Ok(JsGcReport {
                     scanned: r.scanned as f64,

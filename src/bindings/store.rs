@@ -186,11 +186,12 @@ fn bad_arg(syscall: &str, why: impl Into<String>) -> FsError {
 
 #[napi]
 impl NativeObjectStore {
-    /// A store whose objects are files under `root`.
+    /// A store whose objects are files under `root` (under `root/prefix` with a prefix).
     #[napi(factory)]
-    pub fn local(env: Env, root: String) -> napi::Result<Self> {
+    pub fn local(env: Env, root: String, prefix: Option<String>) -> napi::Result<Self> {
         sync_call(&env, "open", || {
-            let store = LocalObjectStore::new(&root).map_err(|e| FsError::from_store("open", e))?;
+            let store = LocalObjectStore::with_prefix(&root, prefix.as_deref().unwrap_or(""))
+                .map_err(|e| FsError::from_store("open", e))?;
             Ok(Self::wrap(Arc::new(store)))
         })
     }

@@ -106,6 +106,15 @@ impl CommitBatch {
         })
     }
 
+    /// Paths of the entries of directory `dir` as this batch sees it.
+    pub(crate) fn children(&self, dir: &str) -> FsResult<Vec<String>> {
+        let base = normalize(dir, "scandir")?;
+        Ok(meta::readdir(&self.guard.conn, dir, false)?
+            .into_iter()
+            .map(|(name, _)| base.join(&name).to_string())
+            .collect())
+    }
+
     fn rollback(&mut self) {
         let _ = self.guard.conn.execute_batch("ROLLBACK");
         self.ops.clear();
@@ -178,6 +187,7 @@ impl CommitBatch {
             snapshot,
             writer: Some(mount.writer_id.clone()),
             time_ms: now_ms(),
+            base: w.head.base.clone(),
         };
         let expected = w
             .head_etag

@@ -5,11 +5,21 @@
 
 use super::*;
 use crate::protocol::head::{now_ms, read_head};
+use super::history;
+use crate::protocol::checkpoint::FORK_PREFIX;
 use crate::protocol::record::Record;
 use rusqlite::params;
 use std::collections::HashSet;
 
 const COLLECTED_PREFIXES: [&str; 4] = ["packs/", "chunks/", "wal/", "snapshots/"];
+
+/// History GC keeps besides the head and every checkpoint: the last `commits` commits, and those made
+/// in the last `ms` milliseconds. The default keeps neither (checkpoints are how history is kept).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeepHistory {
+    pub commits: u64,
+    pub ms: u64,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct GcReport {
@@ -24,7 +34,12 @@ pub struct GcReport {
 }
 
 impl Mount {
-    pub async fn gc(self: &Arc<Self>, grace_ms: u64, dry_run: bool) -> FsResult<GcReport> {
+    pub async fn gc(
+        self: &Arc<Self>,
+        grace_ms: u64,
+        dry_run: bool,
+        keep: KeepHistory,
+    ) -> FsResult<GcReport> {
         self.check_writable("gc", "/")?;
         let w = self.writer.clone().lock_owned().await;
         self.check_writable("gc", "/")?;
@@ -44,23 +59,83 @@ impl Mount {
             .into_iter()
             .map(|x| x.key)
             .collect();
-        if let Some(s) = &head.snapshot {
-            reachable.insert(s.key.clone());
-        }
-        let floor = head.snapshot.as_ref().map(|s| s.seq).unwrap_or(0);
+        // Retention: every commit from `floor` to the head stays readable (time-travel, diff,
+        // restore), which takes the newest snapshot at or before it and every record after that.
+        let mut floor = head.seq.saturating_sub(keep.commits);
+        let snapshots: Vec<(u64, String)> = self
+            .store
+            .list("snapshots/", None, None)
+            .await
+            .map_err(|e| FsError::from_store("gc", e))?
+            .objects
+            .into_iter()
+            .filter_map(|o| history::key_seq(&o.key, "snapshots/").map(|s| (s, o.key)))
+            .collect();
+        let base_for = |floor: u64| {
+            snapshots
+                .iter()
+                .filter(|(s, _)| *s <= floor)
+                .max()
+                .cloned()
+                // The head's snapshot always serves the head itself.
+                .or_else(|| head.snapshot.as_ref().filter(|s| s.seq <= floor).map(|s| (s.seq, s.key.clone())))
+        };
+        let window_start = (keep.ms > 0).then(|| now_ms() - keep.ms as i64);
         let mut key = head.record.clone();
         let mut seq = head.seq;
-        while let (Some(k), true) = (key.clone(), seq > floor) {
-            let data = self
-                .store
-                .get_all(&k)
-                .await
-                .map_err(|e| FsError::from_store("gc", e))?
-                .data;
+        let mut history_extents = Vec::new();
+        // Walks back from the head while the records are in the window or above the base.
+        let mut in_window = window_start.is_some();
+        while let Some(k) = key.clone() {
+            if !in_window && seq <= base_for(floor).map(|(s, _)| s).unwrap_or(0) {
+                break;
+            }
+            let data = match self.store.get_all(&k).await {
+                Ok(r) => r.data,
+                // Below the head's snapshot the chain may already be collected: the window ends there.
+                Err(crate::store::StoreError::NotFound { .. })
+                    if head.snapshot.as_ref().is_some_and(|s| seq <= s.seq) =>
+                {
+                    break
+                }
+                Err(e) => return Err(FsError::from_store("gc", e)),
+            };
             let rec = Record::decode(&k, &data)?;
+            in_window = window_start.is_some_and(|t| rec.time_ms >= t);
+            if in_window {
+                floor = floor.min(rec.seq);
+            }
+            history_extents.extend(rec.ops.iter().flat_map(|op| op.extents().iter().map(|x| x.key.clone())));
             reachable.insert(k);
             key = rec.prev;
             seq = rec.seq.saturating_sub(1);
+        }
+        let base = base_for(floor);
+        let base_seq = base.as_ref().map(|(s, _)| *s).unwrap_or(0);
+        reachable.extend(snapshots.iter().filter(|(s, _)| *s >= base_seq).map(|(_, k)| k.clone()));
+        if let Some(s) = &head.snapshot {
+            reachable.insert(s.key.clone());
+        }
+        // A checkpoint older than the window keeps just what rebuilds it.
+        // So does a fork's starting point (registered before the fork exists): the fork shares its data.
+        let mut pins = self.checkpoints().await?;
+        pins.extend(history::list_refs(self.store.as_ref(), FORK_PREFIX).await?);
+        for c in pins.into_iter().filter(|c| c.seq < floor) {
+            let commit = history::Commit { seq: c.seq, record: c.record };
+            match history::history_to(self.store.as_ref(), &commit).await {
+                Ok(h) => reachable.extend(h.keys()),
+                // Already unrebuildable (collected before checkpoints were kept): nothing to keep.
+                Err(e) if e.code == "ENOENT" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if floor < head.seq {
+            // Older states need what their files used: the base snapshot's, and every record's since.
+            reachable.extend(history_extents);
+            if let Some((_, k)) = &base {
+                let snap = history::read_snapshot(self.store.as_ref(), k).await?;
+                reachable.extend(snap.inodes.into_iter().flat_map(|i| i.extents).map(|x| x.key));
+            }
         }
         let mut report = GcReport {
             dry_run,

@@ -4,7 +4,9 @@
 //! and become visible (locally and remotely) only when the head names their WAL record.
 
 mod commit;
+mod fork;
 mod gc;
+mod history;
 mod inspect;
 mod materialize;
 mod read;
@@ -15,7 +17,9 @@ mod txn;
 mod upload;
 
 pub use commit::{CommitBatch, CommitInfo};
-pub use gc::GcReport;
+pub use fork::{fork, ForkInfo};
+pub use gc::{GcReport, KeepHistory};
+pub use history::{At, Change, ChangeKind, Commit};
 pub use inspect::{FsckReport, LogEntry};
 pub use materialize::Materialized;
 pub use replica::RefreshOutcome;
@@ -67,6 +71,8 @@ pub struct MountConfig {
     /// A metadata snapshot is uploaded after this many commits.
     pub snapshot_every: u64,
     pub retry: RetryPolicy,
+    /// A time-travel mount: the tree as it was at this commit (readonly).
+    pub at: Option<At>,
 }
 
 /// What the writer (or, for readers, the refresher) holds between commits.
@@ -238,7 +244,16 @@ impl Mount {
                 "mount names are 1-128 characters of [A-Za-z0-9._-], not starting with '.'",
             ));
         }
-        let counting = Arc::new(CountingObjectStore::new(base));
+        if config.at.is_some() && config.readwrite {
+            return Err(FsError::invalid(
+                "mount",
+                Some(&config.name),
+                "a mount at an earlier commit (`at`) is readonly",
+            ));
+        }
+        // A fork reads what it shares with its base through the base's prefix.
+        let layered: DynObjectStore = Arc::new(crate::protocol::base::LayeredObjectStore::new(base));
+        let counting = Arc::new(CountingObjectStore::new(layered));
         let store: DynObjectStore = Arc::new(RetryingObjectStore::new(
             counting.clone(),
             config.retry.clone(),
@@ -281,13 +296,19 @@ impl Mount {
         }
         let db_path = dir.join("namespace.sqlite");
         // The database is disposable: one that cannot be read is replaced and rebuilt from the bucket.
-        let (write_conn, read_conn, head) = match open_local_state(&db_path, &config.store_id) {
+        // A time-travel mount's local state is its own (and rebuilt at every open).
+        let local_id = match &config.at {
+            Some(At::Seq(n)) => format!("{}@{n}", config.store_id),
+            Some(At::Checkpoint(c)) => format!("{}@{c}", config.store_id),
+            None => config.store_id.clone(),
+        };
+        let (write_conn, read_conn, head) = match open_local_state(&db_path, &local_id) {
             Ok(state) => state,
             Err(_) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(dir.join(format!("namespace.sqlite{suffix}")));
                 }
-                open_local_state(&db_path, &config.store_id)?
+                open_local_state(&db_path, &local_id)?
             }
         };
         let cache = BlockCache::open(&dir.join("blocks"), config.cache_bytes).map_err(|e| {
@@ -331,9 +352,14 @@ impl Mount {
         });
         {
             let mut w = mount.writer.clone().lock_owned().await;
-            mount.sync_locked(&mut w, false).await?;
-            if mount.config.readwrite {
-                mount.fence_locked(&mut w).await?;
+            match &mount.config.at {
+                Some(at) => mount.open_at(&mut w, at).await?,
+                None => {
+                    mount.sync_locked(&mut w, false).await?;
+                    if mount.config.readwrite {
+                        mount.fence_locked(&mut w).await?;
+                    }
+                }
             }
             mount.note_inodes(&w.conn)?;
         }
@@ -625,3 +651,5 @@ pub mod meta {
 mod tests;
 #[cfg(test)]
 mod txn_tests;
+#[cfg(test)]
+mod history_tests;

@@ -26,6 +26,10 @@ impl Mount {
     /// Readers: apply whatever the writer has published since the last refresh.
     pub async fn refresh(&self) -> FsResult<RefreshOutcome> {
         self.check_open("refresh")?;
+        if self.config.at.is_some() {
+            // A time-travel mount shows one commit for good.
+            return Ok(RefreshOutcome::Unchanged);
+        }
         let mut w = self.writer.clone().lock_owned().await;
         self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
         self.sync_locked(&mut w, true).await
@@ -183,7 +187,7 @@ impl Mount {
     }
 
     /// Applies records (after replacing everything with a snapshot when given) in one transaction.
-    fn install(
+    pub(crate) fn install(
         &self,
         w: &mut WriterState,
         records: Vec<Record>,

@@ -19,6 +19,7 @@ pub(super) fn config(dir: &std::path::Path, name: &str, readwrite: bool) -> Moun
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
         },
+        at: None,
     }
 }
 
@@ -288,14 +289,14 @@ async fn gc_reclaims_after_grace_and_spares_readers_meanwhile() {
         .sum();
 
     // First pass marks; with a long grace nothing goes, and the old reader still reads its version.
-    let first = w.gc(60_000, false).await.unwrap();
+    let first = w.gc(60_000, false, Default::default()).await.unwrap();
     assert!(first.pending > 0);
     assert_eq!(first.deleted, 0);
     assert_eq!(read(&r, "/big").await.unwrap().len(), 9 << 20);
     assert_eq!(read(&r, "/small").await.unwrap(), b"old");
 
     // Past the grace period the garbage goes.
-    let second = w.gc(0, false).await.unwrap();
+    let second = w.gc(0, false, Default::default()).await.unwrap();
     assert!(
         second.deleted > 0 && second.bytes_freed >= 9 << 20,
         "{second:?}"

@@ -35,7 +35,7 @@ async fn a_transaction_reads_its_snapshot_and_its_own_writes_and_blocks_no_one()
     // Mount-level writes, refresh, GC and another transaction all go on while this one is open.
     bounded("a mount write", write(&w, "/outside", b"m")).await.unwrap();
     bounded("refresh", w.refresh()).await.unwrap();
-    bounded("gc", w.gc(60_000, false)).await.unwrap();
+    bounded("gc", w.gc(60_000, false, Default::default())).await.unwrap();
     let mut other = Txn::begin(w.clone()).await.unwrap();
     other.write_file("/nested", b"n", parents()).unwrap();
     assert!(bounded("a second transaction", other.commit()).await.unwrap().committed);

@@ -86,6 +86,11 @@ impl Inode {
         Ok(())
     }
 
+    /// Same bytes: same size and the same extents (compared as stored, without parsing).
+    pub fn same_content(&self, other: &Inode) -> bool {
+        self.size == other.size && self.extents_json == other.extents_json && self.target == other.target
+    }
+
     pub fn extents(&self) -> FsResult<Vec<Extent>> {
         match &self.extents_json {
             None => Ok(Vec::new()),

@@ -65,3 +65,13 @@ pub enum Op {
         mtime: Option<i64>,
     },
 }
+
+impl Op {
+    /// The data extents this op makes a file use.
+    pub fn extents(&self) -> &[Extent] {
+        match self {
+            Op::Create { extents, .. } | Op::SetContent { extents, .. } => extents,
+            _ => &[],
+        }
+    }
+}

@@ -22,6 +22,9 @@ pub struct Head {
     /// The mount that owns `epoch`.
     pub writer: Option<String>,
     pub time_ms: i64,
+    /// For a fork: the prefix (in the same bucket) of the workspace it shares data objects with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
 }
 
 impl Head {
@@ -35,6 +38,7 @@ impl Head {
             snapshot: None,
             writer: None,
             time_ms: now_ms(),
+            base: None,
         }
     }
 

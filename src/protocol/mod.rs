@@ -1,6 +1,8 @@
 //! The remote protocol: where things live in the bucket, the head (the one mutable object, changed only
 //! by conditional PUT), WAL records (immutable, one per commit), and snapshots.
 
+pub mod base;
+pub mod checkpoint;
 pub mod head;
 pub mod record;
 

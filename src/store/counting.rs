@@ -86,6 +86,13 @@ impl CountingObjectStore {
 
 #[async_trait]
 impl ObjectStore for CountingObjectStore {
+    fn prefix(&self) -> Option<String> {
+        self.inner.prefix()
+    }
+    fn sibling(&self, prefix: &str) -> Option<DynObjectStore> {
+        self.inner.sibling(prefix)
+    }
+
     async fn get(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
         Self::add(&self.counters.get, 1);
         let r = self.inner.get(key, opts).await?;

@@ -163,6 +163,13 @@ impl FailingObjectStore {
 
 #[async_trait]
 impl ObjectStore for FailingObjectStore {
+    fn prefix(&self) -> Option<String> {
+        self.inner.prefix()
+    }
+    fn sibling(&self, prefix: &str) -> Option<DynObjectStore> {
+        self.inner.sibling(prefix)
+    }
+
     async fn get(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
         self.run(RequestKind::Get, key, |_| self.inner.get(key, opts))
             .await

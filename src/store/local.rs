@@ -13,6 +13,8 @@ const DEFAULT_PAGE: u32 = 1000;
 #[derive(Debug, Clone)]
 pub struct LocalObjectStore {
     root: PathBuf,
+    /// Keys live under `root/prefix/` (`""`: directly under root), as under a bucket's prefix.
+    prefix: String,
 }
 
 /// A content hash, used as the ETag of a local object.
@@ -21,12 +23,35 @@ pub fn content_etag(data: &[u8]) -> String {
 }
 
 impl LocalObjectStore {
+    /// Creates `root` if missing; the temp directory waits for the first put, so a store that is
+    /// only read is never written to.
     pub fn new(root: impl Into<PathBuf>) -> StoreResult<Self> {
         let root = root.into();
-        for dir in [root.clone(), root.join(format!("{RESERVED_PREFIX}tmp"))] {
-            fs::create_dir_all(&dir).map_err(|e| io_err("open", &dir.to_string_lossy(), e))?;
+        fs::create_dir_all(&root).map_err(|e| io_err("open", &root.to_string_lossy(), e))?;
+        Ok(Self {
+            root,
+            prefix: String::new(),
+        })
+    }
+
+    /// The store under `prefix` inside `root` (a directory per prefix, like a bucket's key prefix).
+    pub fn with_prefix(root: impl Into<PathBuf>, prefix: &str) -> StoreResult<Self> {
+        let prefix = prefix.trim_matches('/').to_string();
+        let valid = prefix.is_empty()
+            || prefix
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != ".." && !c.starts_with(RESERVED_PREFIX));
+        if !valid {
+            return Err(StoreError::Other {
+                op: "open".into(),
+                key: prefix,
+                status: Some(400),
+                code: "InvalidPrefix".into(),
+                message: "a prefix is a relative path without empty, '.' or '..' components".into(),
+            });
         }
-        Ok(Self { root })
+        let store = Self::new(root)?;
+        Ok(Self { prefix, ..store })
     }
 
     pub fn root(&self) -> &Path {
@@ -51,7 +76,12 @@ impl LocalObjectStore {
                     .into(),
             });
         }
-        Ok(self.root.join(key))
+        Ok(self.dir().join(key))
+    }
+
+    /// Where this store's keys live.
+    fn dir(&self) -> PathBuf {
+        self.root.join(&self.prefix)
     }
 
     fn lock(&self) -> StoreResult<File> {
@@ -115,7 +145,17 @@ impl LocalObjectStore {
             .join(format!("{RESERVED_PREFIX}tmp"))
             .join(format!("{}.{}", std::process::id(), fastrand::u64(..)));
         let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
+            let mut f = match File::create(&tmp) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // Not create_dir_all: a store whose root was removed stays gone.
+                    match fs::create_dir(self.root.join(format!("{RESERVED_PREFIX}tmp"))) {
+                        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                        _ => {}
+                    }
+                    File::create(&tmp)?
+                }
+                other => other?,
+            };
             f.write_all(&body)?;
             f.sync_data()?;
             if let Some(parent) = path.parent() {
@@ -163,7 +203,7 @@ impl LocalObjectStore {
     fn prune_empty_dirs(&self, path: &Path) {
         let mut dir = path.parent();
         while let Some(d) = dir {
-            if d == self.root || fs::remove_dir(d).is_err() {
+            if d == self.root || d == self.dir() || fs::remove_dir(d).is_err() {
                 break;
             }
             dir = d.parent();
@@ -183,7 +223,7 @@ impl LocalObjectStore {
             None => "",
         };
         let mut keys = Vec::new();
-        collect_keys(&self.root.join(base), base, &mut keys)
+        collect_keys(&self.dir().join(base), base, &mut keys)
             .map_err(|e| io_err("list", prefix, e))?;
         keys.retain(|(k, _)| k.starts_with(prefix) && !k.starts_with(RESERVED_PREFIX));
         keys.sort();
@@ -216,7 +256,7 @@ impl LocalObjectStore {
                         page.next_token = last;
                         return Ok(page);
                     }
-                    let etag = Self::read_etag(&self.root.join(&key), &key)?.unwrap_or_default();
+                    let etag = Self::read_etag(&self.dir().join(&key), &key)?.unwrap_or_default();
                     page.objects.push(ObjectMeta {
                         key: key.clone(),
                         size,
@@ -274,6 +314,15 @@ async fn blocking<T: Send + 'static>(
 
 #[async_trait]
 impl ObjectStore for LocalObjectStore {
+    fn prefix(&self) -> Option<String> {
+        Some(self.prefix.clone())
+    }
+    fn sibling(&self, prefix: &str) -> Option<DynObjectStore> {
+        Self::with_prefix(self.root.clone(), prefix)
+            .ok()
+            .map(|s| Arc::new(s) as DynObjectStore)
+    }
+
     async fn get(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
         let (this, key) = (self.clone(), key.to_string());
         blocking(move || this.get_blocking(&key, opts)).await

@@ -165,9 +165,27 @@ pub enum StoreError {
     },
 }
 
+/// Codes of `StoreError::Other` that mean the credentials are missing, wrong or expired (not a
+/// permission or network problem): `NoCredentials` is ours (the credential chain found none or failed),
+/// the rest are the providers'. They surface as `ECREDENTIALS` and are never retried.
+pub const CREDENTIAL_CODES: &[&str] = &[
+    "NoCredentials",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "InvalidClientTokenId",
+];
+
 impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Transient { .. })
+    }
+
+    /// Whether the store refused or could not find the credentials (see `CREDENTIAL_CODES`).
+    pub fn is_credentials(&self) -> bool {
+        matches!(self, StoreError::Other { code, .. } if CREDENTIAL_CODES.contains(&code.as_str()))
     }
 
     /// A short machine-readable kind for bindings and tests.
@@ -177,6 +195,7 @@ impl StoreError {
             StoreError::PreconditionFailed { .. } => "PreconditionFailed",
             StoreError::NotModified { .. } => "NotModified",
             StoreError::Transient { .. } => "Transient",
+            StoreError::Other { .. } if self.is_credentials() => "Credentials",
             StoreError::Other { .. } => "Other",
         }
     }
@@ -254,6 +273,16 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     ) -> StoreResult<ListPage>;
     /// Deleting a missing key succeeds, as on S3.
     async fn delete(&self, key: &str) -> StoreResult<()>;
+
+    /// The key prefix this store works under, for stores that can name it (forks record it).
+    fn prefix(&self) -> Option<String> {
+        None
+    }
+
+    /// The same bucket (or root directory) under another prefix: a fork reads its base through it.
+    fn sibling(&self, _prefix: &str) -> Option<DynObjectStore> {
+        None
+    }
     async fn delete_many(&self, keys: &[String]) -> StoreResult<()>;
 
     /// Every page of a listing.

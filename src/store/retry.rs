@@ -79,6 +79,13 @@ impl RetryingObjectStore {
 
 #[async_trait]
 impl ObjectStore for RetryingObjectStore {
+    fn prefix(&self) -> Option<String> {
+        self.inner.prefix()
+    }
+    fn sibling(&self, prefix: &str) -> Option<DynObjectStore> {
+        self.inner.sibling(prefix)
+    }
+
     async fn get(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
         self.run(|| self.inner.get(key, opts.clone())).await
     }

@@ -3,14 +3,16 @@
 //! `RetryingObjectStore`, whose policy is explicit and testable.
 
 use super::*;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_s3::config::{
     retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region,
     RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
+use std::error::Error as StdError;
 use std::time::Duration;
 
 #[derive(Clone)]
@@ -49,6 +51,8 @@ pub struct S3ObjectStore {
     prefix: String,
     /// Scrubbed from every message, in case a provider or connector ever echoes it.
     secret: Option<String>,
+    /// Where requests go, for messages (`s3://bucket at http://host:port`, or `... on AWS`).
+    location: String,
 }
 
 impl fmt::Debug for S3ObjectStore {
@@ -113,8 +117,13 @@ impl S3ObjectStore {
         if !prefix.is_empty() {
             prefix.push('/');
         }
+        let location = match &endpoint {
+            Some(ep) => format!("s3://{} at {ep}", config.bucket),
+            None => format!("s3://{} on AWS", config.bucket),
+        };
         Ok(Self {
             client: Client::from_conf(builder.build()),
+            location,
             bucket: config.bucket,
             prefix,
             secret: config
@@ -138,12 +147,53 @@ impl S3ObjectStore {
             Some(secret) => s.replace(secret.as_str(), "***"),
             None => s,
         };
+        // The credential chain fails inside the request (as a dispatch failure): not a network
+        // problem, and retrying cannot help.
+        if let Some(ce) = credentials_error(&err) {
+            let why = match ce {
+                CredentialsError::CredentialsNotLoaded(_) => format!(
+                    "no S3 credentials for {}: no `credentials` option, and the AWS chain found none (tried AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, web identity, ECS and EC2 instance roles)",
+                    self.location
+                ),
+                other => format!(
+                    "S3 credentials for {} could not be loaded: {}",
+                    self.location,
+                    error_chain(other)
+                ),
+            };
+            return StoreError::Other {
+                op: op.into(),
+                key: key.into(),
+                status: None,
+                code: "NoCredentials".into(),
+                message: scrub(format!("{why}; {CREDENTIALS_FIX}")),
+            };
+        }
         match &err {
             SdkError::ServiceError(se) => {
                 let status = se.raw().status().as_u16();
                 let code = se.err().code().unwrap_or("").to_string();
                 let message = scrub(se.err().message().unwrap_or("").to_string());
-                classify(op, key, status, code, message)
+                match classify(op, key, status, code, message) {
+                    StoreError::Other {
+                        op,
+                        key,
+                        status,
+                        code,
+                        message,
+                    } if CREDENTIAL_CODES.contains(&code.as_str()) => StoreError::Other {
+                        message: format!(
+                            "{} refused the credentials: HTTP {} {code}: {message}; {CREDENTIALS_FIX}",
+                            self.location,
+                            status.unwrap_or_default()
+                        ),
+                        op,
+                        key,
+                        status,
+                        code,
+                    },
+                    other => other,
+                }
             }
             SdkError::TimeoutError(_)
             | SdkError::DispatchFailure(_)
@@ -152,17 +202,55 @@ impl S3ObjectStore {
                 key: key.into(),
                 status: None,
                 code: "NetworkError".into(),
-                message: scrub(DisplayErrorContext(&err).to_string()),
+                message: scrub(error_chain(&err)),
             },
             _ => StoreError::Other {
                 op: op.into(),
                 key: key.into(),
                 status: None,
                 code: "ClientError".into(),
-                message: scrub(DisplayErrorContext(&err).to_string()),
+                message: scrub(error_chain(&err)),
             },
         }
     }
+}
+
+/// How to provide credentials, appended to every credentials error.
+const CREDENTIALS_FIX: &str = "pass the `credentials` option ({ accessKeyId, secretAccessKey }) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)";
+
+/// The credential provider's error, if that is what made a request fail.
+fn credentials_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a CredentialsError> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(ce) = e.downcast_ref::<CredentialsError>() {
+            return Some(ce);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// An error and its causes on one line (`dispatch failure: io error: ...: Connection refused`), each
+/// cause once. With `S3FS_DEBUG=1` in the environment the SDK's full debug form follows in parentheses.
+fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let text = e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    let mut out = parts.join(": ");
+    if std::env::var("S3FS_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0") {
+        out.push_str(&format!(" ({err:?})"));
+    }
+    out
 }
 
 /// Maps an HTTP status and S3 error code onto the store's error kinds.
@@ -218,6 +306,20 @@ fn total_from_content_range(v: &str) -> Option<u64> {
 
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
+    fn prefix(&self) -> Option<String> {
+        Some(self.prefix.trim_end_matches('/').to_string())
+    }
+    fn sibling(&self, prefix: &str) -> Option<DynObjectStore> {
+        let mut p = prefix.trim_matches('/').to_string();
+        if !p.is_empty() {
+            p.push('/');
+        }
+        Some(Arc::new(S3ObjectStore {
+            prefix: p,
+            ..self.clone()
+        }))
+    }
+
     async fn get(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
         if opts.range.is_some_and(|r| r.is_empty_request()) {
             // S3 cannot express an empty range; answer it from a HEAD.
@@ -273,11 +375,7 @@ impl ObjectStore for S3ObjectStore {
             .collect()
             .await
             .map_err(|e| {
-                StoreError::transient(
-                    "get",
-                    key,
-                    format!("reading body: {}", DisplayErrorContext(&e)),
-                )
+                StoreError::transient("get", key, format!("reading body: {}", error_chain(&e)))
             })?
             .into_bytes();
         if data.len() as u64 != content_length {
@@ -424,6 +522,28 @@ impl ObjectStore for S3ObjectStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+
+    #[test]
+    fn finds_credential_failures_inside_dispatch_failures() {
+        let missing =
+            ConnectorError::other(Box::new(CredentialsError::not_loaded_no_source()), None);
+        assert!(matches!(
+            credentials_error(&missing),
+            Some(CredentialsError::CredentialsNotLoaded(_))
+        ));
+        let refused = ConnectorError::io(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused\n(os error 111)",
+        )));
+        assert!(credentials_error(&refused).is_none());
+        let line = error_chain(&refused);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.ends_with("Connection refused (os error 111)"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn classifies_provider_errors() {
@@ -469,6 +589,10 @@ mod tests {
             }
         ));
         assert_eq!(total_from_content_range("bytes 0-9/100"), Some(100));
+        assert!(
+            classify("get", "k", 403, "InvalidAccessKeyId".into(), String::new()).is_credentials()
+        );
+        assert!(!classify("get", "k", 403, "AccessDenied".into(), String::new()).is_credentials());
         assert_eq!(total_from_content_range("bytes */77"), Some(77));
     }
 }

@@ -1,0 +1,567 @@
+//! Workspace history: every commit is addressable by its seq, checkpoints name commits, and the tree at
+//! any retained commit is rebuilt from the newest snapshot at or before it plus the WAL records after
+//! that snapshot (one LIST of `snapshots/`, one of `wal/`, then parallel GETs; data objects are never
+//! listed or read). On top: diff between two commits, restore as one new commit, time-travel mounts.
+
+use super::request::{Content, FsWrites, Request};
+use super::*;
+use crate::namespace::snapshot::{self, Snapshot};
+use crate::protocol::checkpoint::{checkpoint_key, valid_checkpoint_name, Checkpoint, CHECKPOINT_PREFIX};
+use crate::protocol::head::{now_ms, read_head};
+use crate::protocol::record::Record;
+use crate::protocol::hash_hex;
+use crate::store::{ObjectStore, PutMode, StoreError};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, HashMap};
+
+/// GETs in flight while fetching history.
+const HISTORY_FETCH_CONCURRENCY: usize = 16;
+
+/// A commit, as callers name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum At {
+    Seq(u64),
+    Checkpoint(String),
+}
+
+/// One commit of the chain: its seq and WAL record (none for the empty workspace at seq 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub seq: u64,
+    pub record: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+    TypeChanged,
+    ModeChanged,
+}
+
+impl ChangeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Deleted => "deleted",
+            ChangeKind::Renamed => "renamed",
+            ChangeKind::TypeChanged => "typeChanged",
+            ChangeKind::ModeChanged => "modeChanged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: String,
+    pub change: ChangeKind,
+    /// Where a renamed entry was.
+    pub from_path: Option<String>,
+    /// The entry's kind (after the change; before it for a deletion).
+    pub kind: Kind,
+    pub size_before: Option<u64>,
+    pub size_after: Option<u64>,
+}
+
+/// The seq in a key `<prefix><seq:020>-...`.
+pub(crate) fn key_seq(key: &str, prefix: &str) -> Option<u64> {
+    key.strip_prefix(prefix)?.get(..20)?.parse().ok()
+}
+
+/// The records from `snap` (or the empty workspace) up to `at`, each the one whose predecessor is the
+/// record before it.
+fn follow_chain(
+    snap: Option<&Snapshot>,
+    by_seq: &HashMap<u64, Vec<(String, String, Record)>>,
+    at: &Commit,
+) -> FsResult<Vec<(String, Record)>> {
+    let base = snap.map(|s| s.seq).unwrap_or(0);
+    let mut prev = snap.and_then(|s| s.record.clone());
+    let mut prev_hash: Option<&str> = None;
+    let mut records = Vec::new();
+    for seq in base + 1..=at.seq {
+        let pick = by_seq.get(&seq).and_then(|cands| {
+            cands.iter().find(|(_, _, r)| {
+                r.prev == prev && prev_hash.is_none_or(|h| r.prev_hash.as_deref() == Some(h))
+            })
+        });
+        let Some((key, hash, rec)) = pick else {
+            return Err(FsError::new("ENOENT", "history", None).with_description(format!(
+                "commit {} is no longer retained (no WAL record at seq {seq} continues the chain); checkpoints and gc({{ keepHistory }}) keep history",
+                at.seq
+            )));
+        };
+        prev = Some(key.clone());
+        prev_hash = Some(hash);
+        records.push((key.clone(), rec.clone()));
+    }
+    if at.record.is_some() && prev != at.record {
+        return Err(FsError::new("EIO", "history", at.record.as_deref())
+            .with_description("the WAL chain does not lead to the record this commit names"));
+    }
+    Ok(records)
+}
+
+/// What rebuilds one commit: the newest snapshot at or before it (with its key) and the records
+/// after that snapshot up to the commit (with their keys), oldest first.
+pub(crate) struct History {
+    pub snapshot: Option<(Snapshot, String)>,
+    pub records: Vec<(String, Record)>,
+}
+
+impl History {
+    /// Every key it takes to rebuild the commit, and every data object its files may use.
+    pub fn keys(&self) -> impl Iterator<Item = String> + '_ {
+        let snap = self.snapshot.iter().flat_map(|(s, k)| {
+            std::iter::once(k.clone()).chain(s.inodes.iter().flat_map(|i| i.extents.iter().map(|x| x.key.clone())))
+        });
+        let recs = self.records.iter().flat_map(|(k, r)| {
+            std::iter::once(k.clone()).chain(r.ops.iter().flat_map(|op| op.extents().iter().map(|x| x.key.clone()).collect::<Vec<_>>()))
+        });
+        snap.chain(recs)
+    }
+}
+
+/// A namespace in memory holding the tree of one commit.
+pub(crate) fn tree_db(h: &History) -> FsResult<Connection> {
+    let conn = namespace::open(std::path::Path::new(":memory:"))?;
+    if let Some((s, _)) = &h.snapshot {
+        snapshot::import(&conn, s)?;
+    }
+    for (_, rec) in &h.records {
+        for op in &rec.ops {
+            namespace::apply(&conn, op)?;
+        }
+    }
+    Ok(conn)
+}
+
+/// Every entry under the root, by path (the root itself excluded).
+fn entries(conn: &Connection) -> FsResult<BTreeMap<String, Inode>> {
+    let mut all = Vec::new();
+    namespace::walk(conn, namespace::ROOT_INO, &VPath::root(), &mut all)?;
+    Ok(all.into_iter().map(|(p, n)| (p.to_string(), n)).collect())
+}
+
+fn under(path: &str, root: &VPath) -> bool {
+    root.is_root() || {
+        let r = root.to_string();
+        path == r || path.strip_prefix(&r).is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+/// What changed from tree `a` to tree `b` (both in full), limited to `root`. An inode at a new path is
+/// a rename; a renamed directory's contents are not listed again.
+fn diff_trees(a: &Connection, b: &Connection, root: &VPath) -> FsResult<Vec<Change>> {
+    let (before, after) = (entries(a)?, entries(b)?);
+    let path_of = |m: &BTreeMap<String, Inode>| -> HashMap<Ino, String> {
+        m.iter().map(|(p, n)| (n.ino, p.clone())).collect()
+    };
+    let (before_at, after_at) = (path_of(&before), path_of(&after));
+    let mut out = Vec::new();
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    for (path, n) in &after {
+        let old_path = before_at.get(&n.ino).filter(|p| *p != path && !after.contains_key(*p));
+        let change = match (before.get(path), old_path) {
+            (None, Some(from)) => {
+                let inside_renamed_dir = renamed
+                    .iter()
+                    .any(|(f, t)| path.strip_prefix(t.as_str()).is_some_and(|rest| rest.starts_with('/') && from.strip_prefix(f.as_str()) == Some(rest)));
+                renamed.push((from.clone(), path.clone()));
+                if inside_renamed_dir && before[from].same_content(n) {
+                    continue;
+                }
+                Some((ChangeKind::Renamed, Some(from.clone()), before.get(from)))
+            }
+            (None, None) => Some((ChangeKind::Added, None, None)),
+            (Some(o), _) if o.kind != n.kind => Some((ChangeKind::TypeChanged, None, Some(o))),
+            (Some(o), _) if !o.same_content(n) => Some((ChangeKind::Modified, None, Some(o))),
+            (Some(o), _) if o.mode != n.mode => Some((ChangeKind::ModeChanged, None, Some(o))),
+            _ => None,
+        };
+        if let Some((change, from_path, old)) = change {
+            if under(path, root) || from_path.as_deref().is_some_and(|f| under(f, root)) {
+                out.push(Change {
+                    path: path.clone(),
+                    change,
+                    from_path,
+                    kind: n.kind,
+                    size_before: old.map(|o| o.size),
+                    size_after: Some(n.size),
+                });
+            }
+        }
+    }
+    for (path, o) in &before {
+        let moved = after_at.get(&o.ino).is_some_and(|p| p != path && !before.contains_key(p));
+        if !after.contains_key(path) && !moved && under(path, root) {
+            out.push(Change {
+                path: path.clone(),
+                change: ChangeKind::Deleted,
+                from_path: None,
+                kind: o.kind,
+                size_before: Some(o.size),
+                size_after: None,
+            });
+        }
+    }
+    out.sort_by(|x, y| x.path.cmp(&y.path));
+    Ok(out)
+}
+
+/// The commit `at` names.
+pub async fn resolve_at(store: &dyn ObjectStore, at: &At) -> FsResult<Commit> {
+    match at {
+        At::Checkpoint(name) => {
+            let key = checkpoint_key(name);
+            let missing = || {
+                FsError::new("ENOENT", "checkpoint", Some(name))
+                    .with_description("no such checkpoint")
+            };
+            if !valid_checkpoint_name(name) {
+                return Err(missing());
+            }
+            let r = match store.get_all(&key).await {
+                Ok(r) => r,
+                Err(StoreError::NotFound { .. }) => return Err(missing()),
+                Err(e) => return Err(FsError::from_store("checkpoint", e)),
+            };
+            let cp = Checkpoint::decode(&key, &r.data)?;
+            Ok(Commit {
+                seq: cp.seq,
+                record: cp.record,
+            })
+        }
+        At::Seq(seq) => {
+            let head = read_head(store).await?.map(|(h, _)| h);
+            let head_seq = head.as_ref().map(|h| h.seq).unwrap_or(0);
+            if *seq > head_seq {
+                return Err(FsError::invalid(
+                    "history",
+                    None,
+                    format!("commit {seq} is beyond the head (seq {head_seq})"),
+                ));
+            }
+            Ok(Commit {
+                seq: *seq,
+                record: head.filter(|h| h.seq == *seq).and_then(|h| h.record),
+            })
+        }
+    }
+}
+
+/// The newest snapshot at or before `seq` and the records after it up to `seq`, oldest first,
+/// following the chain (so a fenced writer's orphan records are never taken for history).
+pub(crate) async fn history_to(store: &dyn ObjectStore, at: &Commit) -> FsResult<History> {
+    let list = |prefix: &'static str| async move {
+        store
+            .list(prefix, None, None)
+            .await
+            .map_err(|e| FsError::from_store("history", e))
+            .map(|l| l.objects.into_iter().map(|o| o.key).collect::<Vec<_>>())
+    };
+    let mut snaps: Vec<(u64, String)> = list("snapshots/")
+        .await?
+        .into_iter()
+        .filter_map(|k| key_seq(&k, "snapshots/").filter(|s| *s <= at.seq).map(|s| (s, k)))
+        .collect();
+    snaps.sort();
+    let oldest = snaps.first().map(|(s, _)| *s).unwrap_or(0);
+    let wal: Vec<String> = list("wal/")
+        .await?
+        .into_iter()
+        .filter(|k| key_seq(k, "wal/").is_some_and(|s| s > oldest && s <= at.seq))
+        .collect();
+    let fetched: Vec<(String, String, Record)> = futures::stream::iter(wal)
+        .map(|k| async move {
+            let data = store
+                .get_all(&k)
+                .await
+                .map_err(|e| FsError::from_store("history", e))?
+                .data;
+            let rec = Record::decode(&k, &data)?;
+            Ok::<_, FsError>((k, hash_hex(&data), rec))
+        })
+        .buffer_unordered(HISTORY_FETCH_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut by_seq: HashMap<u64, Vec<(String, String, Record)>> = HashMap::new();
+    for f in fetched {
+        by_seq.entry(f.2.seq).or_default().push(f);
+    }
+    // The newest snapshot the chain leads from (a fenced writer's orphan snapshot does not).
+    let mut last_err = None;
+    let mut bases: Vec<Option<(u64, String)>> = snaps.into_iter().rev().map(Some).collect();
+    bases.push(None);
+    for base in bases.into_iter().take(4) {
+        let snapshot = match base {
+            Some((_, key)) => Some((read_snapshot(store, &key).await?, key)),
+            None => None,
+        };
+        match follow_chain(snapshot.as_ref().map(|(s, _)| s), &by_seq, at) {
+            Ok(records) => return Ok(History { snapshot, records }),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(last_err.expect("at least the genesis base was tried"))
+}
+
+pub(crate) async fn read_snapshot(store: &dyn ObjectStore, key: &str) -> FsResult<Snapshot> {
+    let r = store
+        .get_all(key)
+        .await
+        .map_err(|e| FsError::from_store("history", e))?;
+    serde_json::from_slice::<Snapshot>(&r.data).map_err(|e| {
+        FsError::new("EIO", "history", Some(key))
+            .with_description(format!("unreadable snapshot: {e}"))
+    })
+}
+
+/// Every ref (checkpoint or fork registration) under `prefix`, oldest commit first.
+pub(crate) async fn list_refs(store: &dyn ObjectStore, prefix: &str) -> FsResult<Vec<Checkpoint>> {
+    let keys: Vec<String> = store
+        .list(prefix, None, None)
+        .await
+        .map_err(|e| FsError::from_store("checkpoints", e))?
+        .objects
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let mut all: Vec<Checkpoint> = futures::stream::iter(keys)
+        .map(|k| async move {
+            match store.get_all(&k).await {
+                Ok(r) => Checkpoint::decode(&k, &r.data).map(Some),
+                // Deleted since the listing.
+                Err(StoreError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(FsError::from_store("checkpoints", e)),
+            }
+        })
+        .buffered(HISTORY_FETCH_CONCURRENCY)
+        .try_filter_map(|c| async move { Ok(c) })
+        .try_collect()
+        .await?;
+    all.sort_by(|a, b| (a.seq, &a.name).cmp(&(b.seq, &b.name)));
+    Ok(all)
+}
+
+impl Mount {
+    /// Names the commit this mount is at. EEXIST when the name is taken (a lost answer to our own PUT
+    /// is recognised by reading it back).
+    pub async fn checkpoint(&self, name: &str, message: Option<String>) -> FsResult<Checkpoint> {
+        self.check_writable("checkpoint", name)?;
+        if !valid_checkpoint_name(name) {
+            return Err(FsError::invalid(
+                "checkpoint",
+                Some(name),
+                "checkpoint names are 1-128 characters of [A-Za-z0-9._-], not starting with '.'",
+            ));
+        }
+        let cp = {
+            let w = self.writer.lock().await;
+            Checkpoint {
+                v: 1,
+                name: name.to_string(),
+                seq: w.head.seq,
+                record: w.head.record.clone(),
+                record_hash: w.head.record_hash.clone(),
+                message,
+                time_ms: now_ms(),
+            }
+        };
+        let key = checkpoint_key(name);
+        let body = cp.encode();
+        match self.store.put(&key, body.clone(), PutMode::Create).await {
+            Ok(_) => Ok(cp),
+            Err(StoreError::PreconditionFailed { .. }) => {
+                let existing = self
+                    .store
+                    .get_all(&key)
+                    .await
+                    .map_err(|e| FsError::from_store("checkpoint", e))?;
+                if existing.data == body {
+                    Ok(cp)
+                } else {
+                    Err(FsError::new("EEXIST", "checkpoint", Some(name))
+                        .with_description("a checkpoint with this name already exists"))
+                }
+            }
+            Err(e) => Err(FsError::from_store("checkpoint", e)),
+        }
+    }
+
+    /// Every checkpoint, oldest commit first.
+    pub async fn checkpoints(&self) -> FsResult<Vec<Checkpoint>> {
+        self.check_open("checkpoints")?;
+        list_refs(self.store.as_ref(), CHECKPOINT_PREFIX).await
+    }
+
+    pub async fn delete_checkpoint(&self, name: &str) -> FsResult<()> {
+        self.check_writable("checkpoint", name)?;
+        let key = checkpoint_key(name);
+        if !valid_checkpoint_name(name) || self.store.head(&key).await.is_err() {
+            return Err(FsError::new("ENOENT", "checkpoint", Some(name))
+                .with_description("no such checkpoint"));
+        }
+        self.store
+            .delete(&key)
+            .await
+            .map_err(|e| FsError::from_store("checkpoint", e))
+    }
+
+    /// Opens a time-travel mount: the local namespace becomes the tree at `at` (readonly, fixed).
+    pub(crate) async fn open_at(&self, w: &mut WriterState, at: &At) -> FsResult<()> {
+        let commit = resolve_at(self.store.as_ref(), at).await?;
+        let h = history_to(self.store.as_ref(), &commit).await?;
+        let last = h.records.last().map(|(_, r)| r);
+        let head = crate::protocol::head::Head {
+            v: 1,
+            epoch: last.map(|r| r.epoch).unwrap_or(0),
+            seq: commit.seq,
+            record: commit.record.clone().or_else(|| h.snapshot.as_ref().and_then(|(s, _)| s.record.clone())),
+            record_hash: None,
+            snapshot: None,
+            writer: None,
+            time_ms: last.map(|r| r.time_ms).unwrap_or(0),
+            base: None,
+        };
+        let History { snapshot, records } = h;
+        let records = records.into_iter().map(|(_, r)| r).collect();
+        self.install(w, records, Some(snapshot.map(|(s, _)| s)), head, None)
+    }
+
+    /// The tree at `at`, in memory.
+    async fn tree_at(&self, at: &At) -> FsResult<(Commit, Connection)> {
+        let commit = resolve_at(self.store.as_ref(), at).await?;
+        let conn = tree_db(&history_to(self.store.as_ref(), &commit).await?)?;
+        Ok((commit, conn))
+    }
+
+    /// What changed from `from` to `to` (this mount's current state when `None`), under `path`.
+    pub async fn diff(
+        self: &Arc<Self>,
+        from: At,
+        to: Option<At>,
+        path: Option<String>,
+    ) -> FsResult<Vec<Change>> {
+        self.check_open("diff")?;
+        let root = normalize(path.as_deref().unwrap_or("/"), "diff")?;
+        let (_, a) = self.tree_at(&from).await?;
+        let b = match &to {
+            Some(at) => Some(self.tree_at(at).await?.1),
+            None => None,
+        };
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || match b {
+            Some(b) => diff_trees(&a, &b, &root),
+            None => {
+                let (conn, _) = me.snapshot()?;
+                let r = diff_trees(&a, &conn, &root);
+                me.release_snapshot(conn);
+                r
+            }
+        })
+        .await
+        .map_err(|e| FsError::internal("diff", e.to_string()))?
+    }
+
+    /// Makes the tree (or just `paths`) what it was at `at`, as one new commit that reuses the stored
+    /// bytes. History stays linear: nothing before is rewritten.
+    pub async fn restore(self: &Arc<Self>, at: At, paths: Option<Vec<String>>) -> FsResult<CommitInfo> {
+        self.check_writable("restore", "/")?;
+        let (_, target) = self.tree_at(&at).await?;
+        let roots = paths.unwrap_or_else(|| vec!["/".to_string()]);
+        let mut plan: Vec<(VPath, Vec<Request>)> = Vec::new();
+        for raw in &roots {
+            let root = normalize(raw, "restore")?;
+            let node = namespace::resolve(&target, &root, false, "restore", raw)
+                .ok()
+                .and_then(|r| r.node);
+            let mut reqs = Vec::new();
+            if let Some(node) = node {
+                let mut all = vec![(root.clone(), node.clone())];
+                if node.kind == Kind::Dir {
+                    let mut below = Vec::new();
+                    namespace::walk(&target, node.ino, &root, &mut below)?;
+                    all.extend(below);
+                }
+                for (i, (path, n)) in all.into_iter().enumerate() {
+                    reqs.extend(recreate(&path, &n, i == 0)?);
+                }
+            }
+            plan.push((root, reqs));
+        }
+        self.write(Box::new(move |batch| {
+            for (root, reqs) in plan {
+                let doomed = if root.is_root() {
+                    batch.children("/")?
+                } else {
+                    vec![root.to_string()]
+                };
+                for p in doomed {
+                    batch.submit(Request::Rm {
+                        path: p,
+                        recursive: true,
+                        force: true,
+                    })?;
+                }
+                for r in reqs {
+                    batch.submit(r)?;
+                }
+            }
+            Ok(())
+        }))
+        .await
+    }
+}
+
+/// Requests that make `path` the entry `n`, with its missing parents when `parents` (the first entry
+/// of a restored subtree; the others come after their parent). The root is left as it is.
+fn recreate(path: &VPath, n: &Inode, parents: bool) -> FsResult<Vec<Request>> {
+    if path.is_root() {
+        return Ok(Vec::new());
+    }
+    let p = path.to_string();
+    let parent = path.split_last().map(|(d, _)| d.to_string());
+    let mut reqs: Vec<Request> = parent
+        .filter(|d| parents && d != "/")
+        .map(|d| Request::Mkdir {
+            path: d,
+            recursive: true,
+        })
+        .into_iter()
+        .collect();
+    match n.kind {
+        Kind::Dir => {
+            reqs.push(Request::Mkdir {
+                path: p.clone(),
+                recursive: true,
+            });
+            reqs.push(Request::SetAttr {
+                path: p,
+                mode: Some(n.mode),
+                mtime: Some(n.mtime),
+                syscall: "chmod",
+            });
+        }
+        Kind::File => reqs.push(Request::Write {
+            path: p,
+            content: Content {
+                extents: n.extents()?,
+                size: n.size,
+            },
+            opts: WriteOptions {
+                mode: Some(n.mode),
+                mtime: Some(n.mtime),
+                ..Default::default()
+            },
+        }),
+        Kind::Symlink => reqs.push(Request::Symlink {
+            target: n.target.clone().unwrap_or_default(),
+            path: p,
+        }),
+    }
+    Ok(reqs)
+}
