@@ -9,6 +9,7 @@ pub mod path;
 pub mod protocol;
 pub mod store;
 
+#[cfg(feature = "napi")]
 mod bindings;
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub fn normalize(raw: &str, syscall: &str) -> FsResult<VPath> {
         return Err(FsError::invalid(
             syscall,
             Some(&raw.replace('\0', "\\0")),
-            "path contains a NUL byte",
+            "path contains null bytes",
         ));
     }
     if raw.is_empty() {

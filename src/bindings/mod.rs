@@ -1,6 +1,55 @@
 //! napi bindings: argument conversion and error mapping only. Every call runs behind a panic guard, so
 //! a Rust panic becomes an `EIO` error in JS instead of crossing the boundary.
 
+/// The read surface, defined once for `NativeMount` and `NativeTxn`: each has a `read_view` that runs a
+/// closure on its engine view (`&dyn FsRead`) behind the panic guard.
+macro_rules! read_surface {
+    ($ty:ident) => {
+        #[napi]
+        impl $ty {
+            #[napi]
+            pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
+                self.read_view(&env, "stat", |fs| fs.stat(&path, follow).map(JsStat::from))
+            }
+            /// Like `stat`, but `null` where the path is absent (one call for exists-then-stat).
+            #[napi]
+            pub fn try_stat(
+                &self,
+                env: Env,
+                path: String,
+                follow: bool,
+            ) -> napi::Result<Option<JsStat>> {
+                self.read_view(&env, "stat", |fs| {
+                    Ok(fs.try_stat(&path, follow)?.map(JsStat::from))
+                })
+            }
+            #[napi]
+            pub fn exists(&self, env: Env, path: String) -> napi::Result<bool> {
+                self.read_view(&env, "access", |fs| Ok(fs.exists(&path)))
+            }
+            #[napi]
+            pub fn readdir(
+                &self,
+                env: Env,
+                path: String,
+                recursive: bool,
+            ) -> napi::Result<Vec<JsDirent>> {
+                self.read_view(&env, "scandir", |fs| {
+                    fs.readdir(&path, recursive).map(super::mount::dirents)
+                })
+            }
+            #[napi]
+            pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
+                self.read_view(&env, "readlink", |fs| fs.readlink(&path))
+            }
+            #[napi]
+            pub fn realpath(&self, env: Env, path: String) -> napi::Result<String> {
+                self.read_view(&env, "realpath", |fs| fs.realpath(&path))
+            }
+        }
+    };
+}
+
 mod history;
 mod mount;
 mod store;

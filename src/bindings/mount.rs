@@ -4,9 +4,8 @@
 use super::store::NativeObjectStore;
 use super::{async_call, sync_call, to_mtime, to_u64};
 use crate::engine::{
-    meta, CommitBatch, CommitInfo, FsWrites, FsckReport, GcReport, KeepHistory, LogEntry, Mount,
-    MountConfig,
-    RefreshOutcome, Stat, Txn, Upload, WriteOptions, STAGED_BYTES_MAX,
+    meta, CommitBatch, CommitInfo, FsRead, FsWrites, FsckReport, GcReport, KeepHistory, LogEntry,
+    Mount, MountConfig, RefreshOutcome, Stat, Txn, Upload, WriteOptions, STAGED_BYTES_MAX,
 };
 use crate::error::{FsError, FsResult};
 use crate::namespace::Extent;
@@ -138,15 +137,7 @@ pub struct JsMountStats {
 }
 
 /// A missing path as `None` rather than an error (for `exists`-then-`stat` callers).
-fn stat_or_none(r: FsResult<Stat>) -> FsResult<Option<JsStat>> {
-    match r {
-        Ok(s) => Ok(Some(s.into())),
-        Err(e) if e.code == "ENOENT" || e.code == "ENOTDIR" => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn dirents(v: Vec<(String, Kind)>) -> Vec<JsDirent> {
+pub(crate) fn dirents(v: Vec<(String, Kind)>) -> Vec<JsDirent> {
     v.into_iter()
         .map(|(name, k)| JsDirent {
             name,
@@ -172,7 +163,11 @@ macro_rules! write_op {
         async_call(
             $env,
             $syscall,
-            async move { mount.write(Box::new(move |$tx: &mut CommitBatch| $body)).await },
+            async move {
+                mount
+                    .write(Box::new(move |$tx: &mut CommitBatch| $body))
+                    .await
+            },
             |_, c| Ok(JsCommit::from(c)),
         )
     }};
@@ -187,8 +182,8 @@ impl NativeMount {
         options: JsMountOptions,
     ) -> napi::Result<PromiseRaw<'env, NativeMount>> {
         let base = store.store.clone();
-        let config =
-            to_u64("mount", "cacheBytes", options.cache_bytes).map(|cache_bytes| MountConfig {
+        let config = to_u64("mount", "cacheBytes", options.cache_bytes)
+            .map(|cache_bytes| MountConfig {
                 name: options.name,
                 readwrite: options.readwrite,
                 cache_root: options.cache_root.into(),
@@ -257,36 +252,7 @@ impl NativeMount {
         self.mount.reset_request_counts();
     }
 
-    // ---- metadata, synchronous ----
-
-    #[napi]
-    pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
-        sync_call(&env, "stat", || {
-            self.mount.stat(&path, follow).map(JsStat::from)
-        })
-    }
-
-    /// Like `stat`, but `null` instead of ENOENT (one call for `exists`-then-`stat` callers).
-    #[napi]
-    pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
-        sync_call(&env, "stat", || {
-            stat_or_none(self.mount.stat(&path, follow))
-        })
-    }
-
-    #[napi]
-    pub fn exists(&self, env: Env, path: String) -> napi::Result<bool> {
-        sync_call(&env, "access", || Ok(self.mount.stat(&path, true).is_ok()))
-    }
-
-    #[napi]
-    pub fn readdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<Vec<JsDirent>> {
-        sync_call(&env, "scandir", || {
-            self.mount
-                .with_read(|c| meta::readdir(c, &path, recursive))
-                .map(dirents)
-        })
-    }
+    // ---- metadata, synchronous (stat, readdir, ...: see `read_surface!`) ----
 
     /// Entry names only: no per-entry objects for the common `readdir` call.
     #[napi]
@@ -336,20 +302,6 @@ impl NativeMount {
                 })
             },
         )
-    }
-
-    #[napi]
-    pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
-        sync_call(&env, "readlink", || {
-            self.mount.with_read(|c| meta::readlink(c, &path))
-        })
-    }
-
-    #[napi]
-    pub fn realpath(&self, env: Env, path: String) -> napi::Result<String> {
-        sync_call(&env, "realpath", || {
-            self.mount.with_read(|c| meta::realpath(c, &path))
-        })
     }
 
     // ---- bytes ----
@@ -876,7 +828,32 @@ pub struct NativeTxn {
     txn: Arc<Mutex<Option<Txn>>>,
 }
 
+read_surface!(NativeMount);
+read_surface!(NativeTxn);
+
+impl NativeMount {
+    /// Runs a read on the committed state (behind the panic guard).
+    fn read_view<T>(
+        &self,
+        env: &Env,
+        syscall: &str,
+        f: impl FnOnce(&dyn FsRead) -> FsResult<T>,
+    ) -> napi::Result<T> {
+        sync_call(env, syscall, || f(&*self.mount))
+    }
+}
+
 impl NativeTxn {
+    /// Runs a read on the transaction's view.
+    fn read_view<T>(
+        &self,
+        env: &Env,
+        syscall: &str,
+        f: impl FnOnce(&dyn FsRead) -> FsResult<T>,
+    ) -> napi::Result<T> {
+        self.with(env, syscall, |tx| f(tx))
+    }
+
     fn with<T>(
         &self,
         env: &Env,
@@ -973,36 +950,6 @@ impl NativeTxn {
         self.with(&env, syscall, |tx| {
             tx.set_attr(&path, mode, to_mtime(syscall, &path, mtime_ms)?, syscall)
         })
-    }
-    #[napi]
-    pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
-        self.with(&env, "stat", |tx| {
-            meta::stat(tx.view(), &path, follow).map(JsStat::from)
-        })
-    }
-    #[napi]
-    pub fn try_stat(&self, env: Env, path: String, follow: bool) -> napi::Result<Option<JsStat>> {
-        self.with(&env, "stat", |tx| {
-            stat_or_none(meta::stat(tx.view(), &path, follow))
-        })
-    }
-    #[napi]
-    pub fn exists(&self, env: Env, path: String) -> napi::Result<bool> {
-        self.with(&env, "access", |tx| Ok(meta::exists(tx.view(), &path)))
-    }
-    #[napi]
-    pub fn readdir(&self, env: Env, path: String, recursive: bool) -> napi::Result<Vec<JsDirent>> {
-        self.with(&env, "scandir", |tx| {
-            meta::readdir(tx.view(), &path, recursive).map(dirents)
-        })
-    }
-    #[napi]
-    pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
-        self.with(&env, "readlink", |tx| meta::readlink(tx.view(), &path))
-    }
-    #[napi]
-    pub fn realpath(&self, env: Env, path: String) -> napi::Result<String> {
-        self.with(&env, "realpath", |tx| meta::realpath(tx.view(), &path))
     }
 
     /// Uploads a local file a chunk at a time (outside the transaction's lock), then writes it here.

@@ -7,14 +7,14 @@
 //! transaction. An item that fails validation fails alone; a failed or panicking commit fails its own
 //! group and the committer goes on with the next.
 
+use super::fence::Published;
 use super::request::{execute, FsWrites, NsTarget, Recorder, Request};
 use super::stager::Stager;
 use super::*;
 use crate::namespace::{snapshot, Op};
-use crate::protocol::head::{now_ms, read_head, Head, SnapshotRef};
+use crate::protocol::head::{now_ms, Head, SnapshotRef};
 use crate::protocol::record::Record;
-use crate::protocol::{hash_hex, put_immutable, record_key, snapshot_key, HEAD_KEY};
-use crate::store::{PutMode, StoreError};
+use crate::protocol::{hash_hex, put_immutable, record_key, snapshot_key};
 use futures::FutureExt;
 use tokio::sync::OwnedMutexGuard;
 
@@ -168,10 +168,7 @@ impl CommitBatch {
         let snapshot = if w.commits_since_snapshot + 1 >= mount.config.snapshot_every {
             let snap = snapshot::export(&w.conn, seq, Some(key.clone()))?;
             let skey = snapshot_key(seq);
-            let body = bytes::Bytes::from(
-                serde_json::to_vec(&snap)
-                    .map_err(|e| FsError::internal("commit", e.to_string()))?,
-            );
+            let body = crate::protocol::format::encode(&snap);
             put_immutable(mount.store.as_ref(), &skey, body).await?;
             Some(SnapshotRef { seq, key: skey })
         } else {
@@ -193,41 +190,16 @@ impl CommitBatch {
             .head_etag
             .clone()
             .ok_or_else(|| FsError::internal("commit", "writer has no head ETag"))?;
-        let etag = match mount
-            .store
-            .put(HEAD_KEY, head.encode(), PutMode::Update(expected))
-            .await
-        {
-            Ok(etag) => etag,
-            Err(
-                e @ (StoreError::PreconditionFailed { .. }
-                | StoreError::NotFound { .. }
-                | StoreError::Transient { .. }),
-            ) => {
-                // Lost, refused, or ambiguous: the head itself says whether our record made it.
-                match read_head(mount.store.as_ref()).await {
-                    Ok(Some((now, etag))) if now.record.as_deref() == Some(key.as_str()) => etag,
-                    Ok(Some((now, _)))
-                        if now.epoch != epoch
-                            || now.writer.as_deref() != Some(mount.writer_id.as_str()) =>
-                    {
-                        mount.fenced.store(true, Ordering::Release);
-                        return Err(FsError::new("EFENCED", "commit", Some(HEAD_KEY)).with_description(format!(
-                            "this writer (epoch {epoch}) was fenced by a newer readwrite mount (epoch {}); its writes are refused",
-                            now.epoch
-                        )));
-                    }
-                    _ => {
-                        // Still our head, but not the one we expected (an earlier commit whose answer
-                        // was lost did land), or we cannot tell yet: catch up before the next commit.
-                        self.needs_catch_up = true;
-                        let err = FsError::from_store("commit", e);
-                        let why = format!("{}; the commit could not be confirmed, nothing of it is visible, and the writer resynchronises with the bucket: retry", err.description);
-                        return Err(err.with_description(why));
-                    }
-                }
+        let etag = match mount.publish(&head, expected).await? {
+            Published::Done(etag) => etag,
+            Published::Fenced(e) => return Err(e),
+            Published::Retry(err) => {
+                // Still our head, but not the one we expected (an earlier commit whose answer was
+                // lost did land), or we cannot tell yet: catch up before the next commit.
+                self.needs_catch_up = true;
+                let why = format!("{}; the commit could not be confirmed, nothing of it is visible, and the writer resynchronises with the bucket: retry", err.description);
+                return Err(err.with_description(why));
             }
-            Err(e) => return Err(FsError::from_store("commit", e)),
         };
         // 4. Locally visible.
         let conn = &w.conn;
@@ -282,7 +254,11 @@ fn conflict(req: &Request, e: FsError) -> FsError {
     if matches!(e.code, "EIO" | "EFENCED" | "EROFS" | "ECLOSED") {
         return e;
     }
-    let mut c = FsError::new("ECONFLICT", "commit", Some(e.path.as_deref().unwrap_or(req.path())));
+    let mut c = FsError::new(
+        "ECONFLICT",
+        "commit",
+        Some(e.path.as_deref().unwrap_or(req.path())),
+    );
     c.dest = e.dest.clone();
     c.description = format!(
         "the transaction conflicts with a concurrent commit: its {} of '{}' no longer holds ({}: {}); nothing of it was applied, retry it",
@@ -309,7 +285,10 @@ impl Mount {
                 .spawn(async move { me.run_group_commits().await });
         }
         rx.await.map_err(|_| {
-            FsError::internal("commit", "the committer dropped this request without an answer")
+            FsError::internal(
+                "commit",
+                "the committer dropped this request without an answer",
+            )
         })?
     }
 

@@ -30,13 +30,20 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
     let to = to_prefix.trim_matches('/').to_string();
     let from = source.prefix().unwrap_or_default();
     let target = source.sibling(&to).ok_or_else(|| {
-        FsError::new("ENOTSUP", "fork", Some(&to))
-            .with_description("this store cannot reach another prefix of its bucket, so it cannot fork")
+        FsError::new("ENOTSUP", "fork", Some(&to)).with_description(
+            "this store cannot reach another prefix of its bucket, so it cannot fork",
+        )
     })?;
     if to.is_empty() || to == from.trim_matches('/') {
-        return Err(FsError::invalid("fork", Some(&to), "a fork needs a prefix of its own"));
+        return Err(FsError::invalid(
+            "fork",
+            Some(&to),
+            "a fork needs a prefix of its own",
+        ));
     }
-    let retry = |s: DynObjectStore| -> DynObjectStore { Arc::new(RetryingObjectStore::new(s, RetryPolicy::default())) };
+    let retry = |s: DynObjectStore| -> DynObjectStore {
+        Arc::new(RetryingObjectStore::new(s, RetryPolicy::default()))
+    };
     let source = retry(Arc::new(LayeredObjectStore::new(source)));
     let target = retry(target);
     if read_head(target.as_ref()).await?.is_some() {
@@ -44,7 +51,8 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
             .with_description("a workspace already exists at this prefix"));
     }
     let (head, _) = read_head(source.as_ref()).await?.ok_or_else(|| {
-        FsError::new("ENOENT", "fork", Some(&from)).with_description("no workspace to fork at this prefix")
+        FsError::new("ENOENT", "fork", Some(&from))
+            .with_description("no workspace to fork at this prefix")
     })?;
     let commit = match at {
         Some(at) => resolve_at(source.as_ref(), &at).await?,
@@ -74,20 +82,30 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
     };
     put_immutable(source.as_ref(), &fork_ref_key(&id), registration.encode()).await?;
     let skey = snapshot_key(FORK_SEQ);
-    let body = serde_json::to_vec(&snap).map_err(|e| FsError::internal("fork", e.to_string()))?;
-    put_immutable(target.as_ref(), &skey, body.into()).await?;
+    put_immutable(
+        target.as_ref(),
+        &skey,
+        crate::protocol::format::encode(&snap),
+    )
+    .await?;
     let fork_head = Head {
         v: 1,
         epoch: 0,
         seq: FORK_SEQ,
         record: None,
         record_hash: None,
-        snapshot: Some(SnapshotRef { seq: FORK_SEQ, key: skey }),
+        snapshot: Some(SnapshotRef {
+            seq: FORK_SEQ,
+            key: skey,
+        }),
         writer: None,
         time_ms: now_ms(),
         base: Some(from),
     };
-    match target.put(HEAD_KEY, fork_head.encode(), PutMode::Create).await {
+    match target
+        .put(HEAD_KEY, fork_head.encode(), PutMode::Create)
+        .await
+    {
         Ok(_) => {}
         // Our own head whose answer was lost, or someone else's workspace.
         Err(StoreError::PreconditionFailed { .. }) => match read_head(target.as_ref()).await? {

@@ -3,10 +3,10 @@
 //! is marked when first seen unreachable and deleted once it has stayed so for the grace period, so a
 //! reader still at an older seq keeps working meanwhile (and afterwards rebuilds from the snapshot).
 
-use super::*;
-use crate::protocol::head::{now_ms, read_head};
 use super::history;
+use super::*;
 use crate::protocol::checkpoint::FORK_PREFIX;
+use crate::protocol::head::now_ms;
 use crate::protocol::record::Record;
 use rusqlite::params;
 use std::collections::HashSet;
@@ -44,17 +44,8 @@ impl Mount {
         let w = self.writer.clone().lock_owned().await;
         self.check_writable("gc", "/")?;
         // Only the current writer collects, and only against the head it has applied.
-        let (head, _) = read_head(self.store.as_ref())
-            .await?
-            .ok_or_else(|| FsError::new("ENOENT", "gc", Some(crate::protocol::HEAD_KEY)))?;
-        if head.epoch != w.head.epoch || head.seq != w.head.seq {
-            self.fenced
-                .store(head.epoch != w.head.epoch, Ordering::Release);
-            return Err(
-                FsError::new("EFENCED", "gc", Some(crate::protocol::HEAD_KEY))
-                    .with_description("the head moved on: only the current writer may collect"),
-            );
-        }
+        let applied = w.head.clone();
+        let head = self.confirm_writer(&applied, "gc").await?;
         let mut reachable: HashSet<String> = namespace::all_extents(&w.conn)?
             .into_iter()
             .map(|x| x.key)
@@ -78,7 +69,12 @@ impl Mount {
                 .max()
                 .cloned()
                 // The head's snapshot always serves the head itself.
-                .or_else(|| head.snapshot.as_ref().filter(|s| s.seq <= floor).map(|s| (s.seq, s.key.clone())))
+                .or_else(|| {
+                    head.snapshot
+                        .as_ref()
+                        .filter(|s| s.seq <= floor)
+                        .map(|s| (s.seq, s.key.clone()))
+                })
         };
         let window_start = (keep.ms > 0).then(|| now_ms() - keep.ms as i64);
         let mut key = head.record.clone();
@@ -105,14 +101,23 @@ impl Mount {
             if in_window {
                 floor = floor.min(rec.seq);
             }
-            history_extents.extend(rec.ops.iter().flat_map(|op| op.extents().iter().map(|x| x.key.clone())));
+            history_extents.extend(
+                rec.ops
+                    .iter()
+                    .flat_map(|op| op.extents().iter().map(|x| x.key.clone())),
+            );
             reachable.insert(k);
             key = rec.prev;
             seq = rec.seq.saturating_sub(1);
         }
         let base = base_for(floor);
         let base_seq = base.as_ref().map(|(s, _)| *s).unwrap_or(0);
-        reachable.extend(snapshots.iter().filter(|(s, _)| *s >= base_seq).map(|(_, k)| k.clone()));
+        reachable.extend(
+            snapshots
+                .iter()
+                .filter(|(s, _)| *s >= base_seq)
+                .map(|(_, k)| k.clone()),
+        );
         if let Some(s) = &head.snapshot {
             reachable.insert(s.key.clone());
         }
@@ -121,7 +126,10 @@ impl Mount {
         let mut pins = self.checkpoints().await?;
         pins.extend(history::list_refs(self.store.as_ref(), FORK_PREFIX).await?);
         for c in pins.into_iter().filter(|c| c.seq < floor) {
-            let commit = history::Commit { seq: c.seq, record: c.record };
+            let commit = history::Commit {
+                seq: c.seq,
+                record: c.record,
+            };
             match history::history_to(self.store.as_ref(), &commit).await {
                 Ok(h) => reachable.extend(h.keys()),
                 // Already unrebuildable (collected before checkpoints were kept): nothing to keep.
@@ -134,7 +142,12 @@ impl Mount {
             reachable.extend(history_extents);
             if let Some((_, k)) = &base {
                 let snap = history::read_snapshot(self.store.as_ref(), k).await?;
-                reachable.extend(snap.inodes.into_iter().flat_map(|i| i.extents).map(|x| x.key));
+                reachable.extend(
+                    snap.inodes
+                        .into_iter()
+                        .flat_map(|i| i.extents)
+                        .map(|x| x.key),
+                );
             }
         }
         let mut report = GcReport {

@@ -6,10 +6,12 @@
 use super::request::{Content, FsWrites, Request};
 use super::*;
 use crate::namespace::snapshot::{self, Snapshot};
-use crate::protocol::checkpoint::{checkpoint_key, valid_checkpoint_name, Checkpoint, CHECKPOINT_PREFIX};
+use crate::protocol::checkpoint::{
+    checkpoint_key, valid_checkpoint_name, Checkpoint, CHECKPOINT_PREFIX,
+};
+use crate::protocol::hash_hex;
 use crate::protocol::head::{now_ms, read_head};
 use crate::protocol::record::Record;
-use crate::protocol::hash_hex;
 use crate::store::{ObjectStore, PutMode, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, HashMap};
@@ -116,10 +118,19 @@ impl History {
     /// Every key it takes to rebuild the commit, and every data object its files may use.
     pub fn keys(&self) -> impl Iterator<Item = String> + '_ {
         let snap = self.snapshot.iter().flat_map(|(s, k)| {
-            std::iter::once(k.clone()).chain(s.inodes.iter().flat_map(|i| i.extents.iter().map(|x| x.key.clone())))
+            std::iter::once(k.clone()).chain(
+                s.inodes
+                    .iter()
+                    .flat_map(|i| i.extents.iter().map(|x| x.key.clone())),
+            )
         });
         let recs = self.records.iter().flat_map(|(k, r)| {
-            std::iter::once(k.clone()).chain(r.ops.iter().flat_map(|op| op.extents().iter().map(|x| x.key.clone()).collect::<Vec<_>>()))
+            std::iter::once(k.clone()).chain(r.ops.iter().flat_map(|op| {
+                op.extents()
+                    .iter()
+                    .map(|x| x.key.clone())
+                    .collect::<Vec<_>>()
+            }))
         });
         snap.chain(recs)
     }
@@ -149,7 +160,10 @@ fn entries(conn: &Connection) -> FsResult<BTreeMap<String, Inode>> {
 fn under(path: &str, root: &VPath) -> bool {
     root.is_root() || {
         let r = root.to_string();
-        path == r || path.strip_prefix(&r).is_some_and(|rest| rest.starts_with('/'))
+        path == r
+            || path
+                .strip_prefix(&r)
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
@@ -164,12 +178,16 @@ fn diff_trees(a: &Connection, b: &Connection, root: &VPath) -> FsResult<Vec<Chan
     let mut out = Vec::new();
     let mut renamed: Vec<(String, String)> = Vec::new();
     for (path, n) in &after {
-        let old_path = before_at.get(&n.ino).filter(|p| *p != path && !after.contains_key(*p));
+        let old_path = before_at
+            .get(&n.ino)
+            .filter(|p| *p != path && !after.contains_key(*p));
         let change = match (before.get(path), old_path) {
             (None, Some(from)) => {
-                let inside_renamed_dir = renamed
-                    .iter()
-                    .any(|(f, t)| path.strip_prefix(t.as_str()).is_some_and(|rest| rest.starts_with('/') && from.strip_prefix(f.as_str()) == Some(rest)));
+                let inside_renamed_dir = renamed.iter().any(|(f, t)| {
+                    path.strip_prefix(t.as_str()).is_some_and(|rest| {
+                        rest.starts_with('/') && from.strip_prefix(f.as_str()) == Some(rest)
+                    })
+                });
                 renamed.push((from.clone(), path.clone()));
                 if inside_renamed_dir && before[from].same_content(n) {
                     continue;
@@ -196,7 +214,9 @@ fn diff_trees(a: &Connection, b: &Connection, root: &VPath) -> FsResult<Vec<Chan
         }
     }
     for (path, o) in &before {
-        let moved = after_at.get(&o.ino).is_some_and(|p| p != path && !before.contains_key(p));
+        let moved = after_at
+            .get(&o.ino)
+            .is_some_and(|p| p != path && !before.contains_key(p));
         if !after.contains_key(path) && !moved && under(path, root) {
             out.push(Change {
                 path: path.clone(),
@@ -266,7 +286,11 @@ pub(crate) async fn history_to(store: &dyn ObjectStore, at: &Commit) -> FsResult
     let mut snaps: Vec<(u64, String)> = list("snapshots/")
         .await?
         .into_iter()
-        .filter_map(|k| key_seq(&k, "snapshots/").filter(|s| *s <= at.seq).map(|s| (s, k)))
+        .filter_map(|k| {
+            key_seq(&k, "snapshots/")
+                .filter(|s| *s <= at.seq)
+                .map(|s| (s, k))
+        })
         .collect();
     snaps.sort();
     let oldest = snaps.first().map(|(s, _)| *s).unwrap_or(0);
@@ -314,10 +338,7 @@ pub(crate) async fn read_snapshot(store: &dyn ObjectStore, key: &str) -> FsResul
         .get_all(key)
         .await
         .map_err(|e| FsError::from_store("history", e))?;
-    serde_json::from_slice::<Snapshot>(&r.data).map_err(|e| {
-        FsError::new("EIO", "history", Some(key))
-            .with_description(format!("unreadable snapshot: {e}"))
-    })
+    crate::protocol::format::decode(key, &r.data)
 }
 
 /// Every ref (checkpoint or fork registration) under `prefix`, oldest commit first.
@@ -420,7 +441,10 @@ impl Mount {
             v: 1,
             epoch: last.map(|r| r.epoch).unwrap_or(0),
             seq: commit.seq,
-            record: commit.record.clone().or_else(|| h.snapshot.as_ref().and_then(|(s, _)| s.record.clone())),
+            record: commit
+                .record
+                .clone()
+                .or_else(|| h.snapshot.as_ref().and_then(|(s, _)| s.record.clone())),
             record_hash: None,
             snapshot: None,
             writer: None,
@@ -469,7 +493,11 @@ impl Mount {
 
     /// Makes the tree (or just `paths`) what it was at `at`, as one new commit that reuses the stored
     /// bytes. History stays linear: nothing before is rewritten.
-    pub async fn restore(self: &Arc<Self>, at: At, paths: Option<Vec<String>>) -> FsResult<CommitInfo> {
+    pub async fn restore(
+        self: &Arc<Self>,
+        at: At,
+        paths: Option<Vec<String>>,
+    ) -> FsResult<CommitInfo> {
         self.check_writable("restore", "/")?;
         let (_, target) = self.tree_at(&at).await?;
         let roots = paths.unwrap_or_else(|| vec!["/".to_string()]);

@@ -29,7 +29,11 @@ async fn mount_at(store: &DynObjectStore, name: &str, at: At) -> FsResult<Arc<Mo
 
 /// A random history of writes, overwrites, renames, removes and directory moves; the state after
 /// each commit, by seq.
-async fn random_history(w: &Arc<Mount>, commits: usize, seed: u64) -> Vec<Vec<(String, Kind, Vec<u8>)>> {
+async fn random_history(
+    w: &Arc<Mount>,
+    commits: usize,
+    seed: u64,
+) -> Vec<Vec<(String, Kind, Vec<u8>)>> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut states = vec![state(w).await];
     for i in 0..commits {
@@ -40,7 +44,10 @@ async fn random_history(w: &Arc<Mount>, commits: usize, seed: u64) -> Vec<Vec<(S
             2 => w.write(Box::new(move |t| t.rename(&a, &b))).await,
             3 => w.write(Box::new(move |t| t.rm(&a, false, true))).await,
             4 => {
-                let (x, y) = (format!("/d{}", rng.usize(..3)), format!("/d{}", rng.usize(3..5)));
+                let (x, y) = (
+                    format!("/d{}", rng.usize(..3)),
+                    format!("/d{}", rng.usize(3..5)),
+                );
                 w.write(Box::new(move |t| t.rename(&x, &y))).await
             }
             _ => write(w, &a, &vec![i as u8; (2 << 20) + i]).await,
@@ -62,17 +69,24 @@ async fn every_commit_can_be_mounted_diffed_and_restored() {
     let states = random_history(&w, 40, 7).await;
     let head = w.seq();
     for (seq, expected) in states.iter().enumerate() {
-        let m = mount_at(&store, &format!("at{seq}"), At::Seq(seq as u64)).await.unwrap();
+        let m = mount_at(&store, &format!("at{seq}"), At::Seq(seq as u64))
+            .await
+            .unwrap();
         assert_eq!(&state(&m).await, expected, "tree at seq {seq}");
         assert_eq!(m.seq(), seq as u64);
-        assert!(m.write(Box::new(|t| t.mkdir("/x", false))).await.is_err(), "readonly");
+        assert!(
+            m.write(Box::new(|t| t.mkdir("/x", false))).await.is_err(),
+            "readonly"
+        );
         m.close();
     }
     assert!(mount_at(&store, "future", At::Seq(head + 1)).await.is_err());
 
     // Diff: what differs between two states is exactly what the model says.
     let paths = |s: &Vec<(String, Kind, Vec<u8>)>| -> std::collections::BTreeMap<String, Vec<u8>> {
-        s.iter().map(|(p, _, b)| (format!("/{p}"), b.clone())).collect()
+        s.iter()
+            .map(|(p, _, b)| (format!("/{p}"), b.clone()))
+            .collect()
     };
     for from in [0usize, 5, 17, head as usize - 1] {
         let changes = w.diff(At::Seq(from as u64), None, None).await.unwrap();
@@ -81,25 +95,48 @@ async fn every_commit_can_be_mounted_diffed_and_restored() {
             let listed = changes.iter().any(|c| &c.path == p);
             let differs = a.get(p) != Some(bytes);
             // A path inside a renamed directory is covered by the directory's own entry.
-            let covered = changes.iter().any(|c| c.change == ChangeKind::Renamed && p.starts_with(&format!("{}/", c.path)));
-            assert!(!differs || listed || covered, "{p} changed since {from} but is not in the diff");
+            let covered = changes
+                .iter()
+                .any(|c| c.change == ChangeKind::Renamed && p.starts_with(&format!("{}/", c.path)));
+            assert!(
+                !differs || listed || covered,
+                "{p} changed since {from} but is not in the diff"
+            );
         }
         for p in a.keys().filter(|p| !b.contains_key(*p)) {
-            let gone = changes.iter().any(|c| &c.path == p || c.from_path.as_deref() == Some(p.as_str()) || c.from_path.as_ref().is_some_and(|f| p.starts_with(&format!("{f}/"))));
+            let gone = changes.iter().any(|c| {
+                &c.path == p
+                    || c.from_path.as_deref() == Some(p.as_str())
+                    || c.from_path
+                        .as_ref()
+                        .is_some_and(|f| p.starts_with(&format!("{f}/")))
+            });
             assert!(gone, "{p} is gone since {from} but not in the diff");
         }
     }
 
     // Restore a subtree, then the whole tree, as new commits.
     let target = 12usize;
-    let c = w.restore(At::Seq(target as u64), Some(vec!["/d1".into()])).await.unwrap();
+    let c = w
+        .restore(At::Seq(target as u64), Some(vec!["/d1".into()]))
+        .await
+        .unwrap();
     assert_eq!(c.seq, head + 1);
     let now = state(&w).await;
-    let sub = |s: &Vec<(String, Kind, Vec<u8>)>| s.iter().filter(|(p, _, _)| p == "d1" || p.starts_with("d1/")).cloned().collect::<Vec<_>>();
+    let sub = |s: &Vec<(String, Kind, Vec<u8>)>| {
+        s.iter()
+            .filter(|(p, _, _)| p == "d1" || p.starts_with("d1/"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(sub(&now), sub(&states[target]));
     w.restore(At::Seq(target as u64), None).await.unwrap();
     assert_eq!(state(&w).await, states[target]);
-    assert!(w.diff(At::Seq(target as u64), None, None).await.unwrap().is_empty());
+    assert!(w
+        .diff(At::Seq(target as u64), None, None)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,19 +145,31 @@ async fn checkpoints_name_commits_and_keep_them_from_gc() {
     let w = mount(&store, &dir, "w", true).await;
     write(&w, "/a", &vec![1u8; 3 << 20]).await.unwrap();
     write(&w, "/small", b"one").await.unwrap();
-    let cp = w.checkpoint("before", Some("known good".into())).await.unwrap();
+    let cp = w
+        .checkpoint("before", Some("known good".into()))
+        .await
+        .unwrap();
     assert_eq!(cp.seq, 2);
-    assert_eq!(w.checkpoint("before", None).await.unwrap_err().code, "EEXIST");
+    assert_eq!(
+        w.checkpoint("before", None).await.unwrap_err().code,
+        "EEXIST"
+    );
     assert_eq!(w.checkpoint("../x", None).await.unwrap_err().code, "EINVAL");
     write(&w, "/a", &vec![2u8; 3 << 20]).await.unwrap();
-    w.write(Box::new(|t| t.rm("/small", false, false))).await.unwrap();
+    w.write(Box::new(|t| t.rm("/small", false, false)))
+        .await
+        .unwrap();
     for i in 0..5 {
-        write(&w, "/churn", format!("{i}").as_bytes()).await.unwrap();
+        write(&w, "/churn", format!("{i}").as_bytes())
+            .await
+            .unwrap();
     }
 
     let report = w.gc(0, false, Default::default()).await.unwrap();
     assert!(report.deleted > 0, "the churn is collectable");
-    let m = mount_at(&store, "cp", At::Checkpoint("before".into())).await.unwrap();
+    let m = mount_at(&store, "cp", At::Checkpoint("before".into()))
+        .await
+        .unwrap();
     assert_eq!(read(&m, "/a").await.unwrap(), vec![1u8; 3 << 20]);
     assert_eq!(read(&m, "/small").await.unwrap(), b"one");
     assert_eq!(m.fsck().await.unwrap().ok, true);
@@ -131,9 +180,15 @@ async fn checkpoints_name_commits_and_keep_them_from_gc() {
 
     // Deleting the checkpoint lets GC reclaim what only it held.
     w.delete_checkpoint("before").await.unwrap();
-    assert_eq!(w.delete_checkpoint("before").await.unwrap_err().code, "ENOENT");
+    assert_eq!(
+        w.delete_checkpoint("before").await.unwrap_err().code,
+        "ENOENT"
+    );
     let report = w.gc(0, false, Default::default()).await.unwrap();
-    assert!(report.deleted_keys.iter().any(|k| k.starts_with("chunks/")), "{report:?}");
+    assert!(
+        report.deleted_keys.iter().any(|k| k.starts_with("chunks/")),
+        "{report:?}"
+    );
     // Without a snapshot its metadata still rebuilds (the head needs those records), but its bytes are gone.
     let m = mount_at(&store, "cp2", At::Seq(2)).await.unwrap();
     assert!(read(&m, "/a").await.is_err());
@@ -152,12 +207,24 @@ async fn a_retention_window_keeps_recent_commits_readable() {
     let keep = KeepHistory { commits: 4, ms: 0 };
     w.gc(0, false, keep).await.unwrap();
     for seq in 6..=10u64 {
-        let m = mount_at(&store, &format!("k{seq}"), At::Seq(seq)).await.unwrap();
-        assert_eq!(read(&m, "/f").await.unwrap(), vec![(seq - 1) as u8; 2 << 20], "seq {seq}");
+        let m = mount_at(&store, &format!("k{seq}"), At::Seq(seq))
+            .await
+            .unwrap();
+        assert_eq!(
+            read(&m, "/f").await.unwrap(),
+            vec![(seq - 1) as u8; 2 << 20],
+            "seq {seq}"
+        );
         m.close();
     }
-    assert!(mount_at(&store, "k2", At::Seq(2)).await.is_err(), "outside the window");
-    let keep_ms = KeepHistory { commits: 0, ms: 60_000 };
+    assert!(
+        mount_at(&store, "k2", At::Seq(2)).await.is_err(),
+        "outside the window"
+    );
+    let keep_ms = KeepHistory {
+        commits: 0,
+        ms: 60_000,
+    };
     write(&w, "/f", b"new").await.unwrap();
     w.gc(0, false, keep_ms).await.unwrap();
     let m = mount_at(&store, "k7", At::Seq(7)).await.unwrap();
@@ -168,7 +235,9 @@ async fn a_retention_window_keeps_recent_commits_readable() {
 async fn forks_share_data_evolve_apart_and_outlive_the_source_gc() {
     let root = tempfile::tempdir().unwrap();
     let at = |p: &str| -> DynObjectStore {
-        Arc::new(crate::store::LocalObjectStore::with_prefix(root.path().join("bucket"), p).unwrap())
+        Arc::new(
+            crate::store::LocalObjectStore::with_prefix(root.path().join("bucket"), p).unwrap(),
+        )
     };
     let (src, dir) = (at("ws/src"), tempfile::tempdir().unwrap());
     let w = mount(&src, &dir, "src", true).await;
@@ -177,18 +246,41 @@ async fn forks_share_data_evolve_apart_and_outlive_the_source_gc() {
     let before = state(&w).await;
     write(&w, "/docs/a.txt", b"a2").await.unwrap();
 
-    assert_eq!(fork(src.clone(), None, "ws/src").await.unwrap_err().code, "EINVAL");
-    assert_eq!(fork(at("ws/none"), None, "ws/x").await.unwrap_err().code, "ENOENT");
-    let f = fork(src.clone(), Some(At::Seq(2)), "ws/fork").await.unwrap();
+    assert_eq!(
+        fork(src.clone(), None, "ws/src").await.unwrap_err().code,
+        "EINVAL"
+    );
+    assert_eq!(
+        fork(at("ws/none"), None, "ws/x").await.unwrap_err().code,
+        "ENOENT"
+    );
+    let f = fork(src.clone(), Some(At::Seq(2)), "ws/fork")
+        .await
+        .unwrap();
     assert_eq!(f.from_seq, 2);
-    assert_eq!(fork(src.clone(), None, "ws/fork").await.unwrap_err().code, "EEXIST");
+    assert_eq!(
+        fork(src.clone(), None, "ws/fork").await.unwrap_err().code,
+        "EEXIST"
+    );
     let fork_store = at("ws/fork");
     for p in ["packs/", "chunks/"] {
-        assert!(fork_store.list(p, None, None).await.unwrap().objects.is_empty(), "no {p} copied");
+        assert!(
+            fork_store
+                .list(p, None, None)
+                .await
+                .unwrap()
+                .objects
+                .is_empty(),
+            "no {p} copied"
+        );
     }
     let fd = tempfile::tempdir().unwrap();
     let fw = mount(&fork_store, &fd, "fork", true).await;
-    assert_eq!(state(&fw).await, before, "the fork starts at seq 2 of the source");
+    assert_eq!(
+        state(&fw).await,
+        before,
+        "the fork starts at seq 2 of the source"
+    );
 
     // Both evolve; each sees only its own writes.
     write(&fw, "/docs/a.txt", b"fork").await.unwrap();
@@ -199,8 +291,12 @@ async fn forks_share_data_evolve_apart_and_outlive_the_source_gc() {
     assert_eq!(read(&w, "/docs/a.txt").await.unwrap(), b"a2");
 
     // The source empties itself and collects: the fork still reads everything it shares.
-    w.write(Box::new(|t| t.rm("/big", false, false))).await.unwrap();
-    w.write(Box::new(|t| t.rm("/docs", true, false))).await.unwrap();
+    w.write(Box::new(|t| t.rm("/big", false, false)))
+        .await
+        .unwrap();
+    w.write(Box::new(|t| t.rm("/docs", true, false)))
+        .await
+        .unwrap();
     w.gc(0, false, Default::default()).await.unwrap();
     w.gc(0, false, Default::default()).await.unwrap();
     fw.close();
@@ -211,7 +307,9 @@ async fn forks_share_data_evolve_apart_and_outlive_the_source_gc() {
     assert!(fr.fsck().await.unwrap().ok);
 
     // A fork of the fork reads through both.
-    fork(fork_store.clone(), None, "ws/grandchild").await.unwrap();
+    fork(fork_store.clone(), None, "ws/grandchild")
+        .await
+        .unwrap();
     let gd = tempfile::tempdir().unwrap();
     let g = mount(&at("ws/grandchild"), &gd, "g", false).await;
     assert_eq!(read(&g, "/big").await.unwrap(), vec![5u8; 9 << 20]);

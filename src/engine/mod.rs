@@ -4,6 +4,7 @@
 //! and become visible (locally and remotely) only when the head names their WAL record.
 
 mod commit;
+mod fence;
 mod fork;
 mod gc;
 mod history;
@@ -30,7 +31,7 @@ pub use upload::{Staged, Upload};
 
 use crate::cache::{BlockCache, CacheStats};
 use crate::error::{FsError, FsResult};
-use crate::namespace::{self, DirEntry, Ino, Inode, Kind, NsView};
+use crate::namespace::{self, DirEntry, Ino, Inode, Kind};
 use crate::path::{normalize, VPath};
 use crate::protocol::head::Head;
 use crate::store::{
@@ -166,30 +167,6 @@ pub struct MountStats {
     pub epoch: u64,
 }
 
-/// Node-like file status.
-#[derive(Debug, Clone)]
-pub struct Stat {
-    pub ino: i64,
-    pub kind: Kind,
-    pub mode: u32,
-    pub size: u64,
-    pub mtime_ms: i64,
-    pub ctime_ms: i64,
-}
-
-impl From<&Inode> for Stat {
-    fn from(i: &Inode) -> Self {
-        Stat {
-            ino: i.ino,
-            kind: i.kind,
-            mode: i.kind.type_bits() | i.mode,
-            size: i.size,
-            mtime_ms: i.mtime,
-            ctime_ms: i.ctime,
-        }
-    }
-}
-
 /// Opens the namespace database (writer and reader connections) and reads the replication state,
 /// discarding state that was made for another store. Files are private to the owner.
 fn open_local_state(
@@ -252,7 +229,8 @@ impl Mount {
             ));
         }
         // A fork reads what it shares with its base through the base's prefix.
-        let layered: DynObjectStore = Arc::new(crate::protocol::base::LayeredObjectStore::new(base));
+        let layered: DynObjectStore =
+            Arc::new(crate::protocol::base::LayeredObjectStore::new(base));
         let counting = Arc::new(CountingObjectStore::new(layered));
         let store: DynObjectStore = Arc::new(RetryingObjectStore::new(
             counting.clone(),
@@ -426,11 +404,7 @@ impl Mount {
     /// seq of that state. Give it back with `release_snapshot`.
     pub(crate) fn snapshot(&self) -> FsResult<(Connection, u64)> {
         self.check_open("transaction")?;
-        let idle = self
-            .readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
+        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match idle {
             Some(c) => c,
             None => namespace::open_reader(&self.db_path)?,
@@ -525,7 +499,7 @@ impl Mount {
         let r = self.with_read(|c| meta::stat(c, raw, follow));
         let cacheable = match &r {
             Ok(_) => true,
-            Err(e) => e.code == "ENOENT" || e.code == "ENOTDIR",
+            Err(e) => absent(e),
         };
         let mut c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
         if cacheable && c.generation == generation {
@@ -572,84 +546,68 @@ impl Mount {
     }
 }
 
-/// Metadata queries, shared by the mount (committed state) and transactions (their own writes).
-pub mod meta {
-    use super::*;
+/// Metadata queries, shared by the mount (committed state) and transactions (their own view).
+pub use crate::namespace::query as meta;
+pub use crate::namespace::query::Stat;
 
-    pub fn stat(ns: &(impl NsView + ?Sized), raw: &str, follow: bool) -> FsResult<Stat> {
-        let syscall = if follow { "stat" } else { "lstat" };
-        let r = namespace::resolve(ns, &normalize(raw, syscall)?, follow, syscall, raw)?;
-        r.node
-            .as_ref()
-            .map(Stat::from)
-            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))
+/// The read surface, the same for the mount (committed state) and a transaction (its own view).
+pub trait FsRead {
+    fn stat(&self, raw: &str, follow: bool) -> FsResult<Stat>;
+    fn readdir(&self, raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>>;
+    fn readlink(&self, raw: &str) -> FsResult<String>;
+    fn realpath(&self, raw: &str) -> FsResult<String>;
+
+    fn exists(&self, raw: &str) -> bool {
+        self.stat(raw, true).is_ok()
     }
-
-    pub fn exists(ns: &(impl NsView + ?Sized), raw: &str) -> bool {
-        stat(ns, raw, true).is_ok()
-    }
-
-    /// Entries of a directory; with `recursive`, every descendant, named by its path relative to `raw`.
-    pub fn readdir(ns: &(impl NsView + ?Sized), raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>> {
-        let dir = dir_inode(ns, raw, "scandir")?;
-        if !recursive {
-            return Ok(ns.list_dir(dir.ino)?
-                .into_iter()
-                .map(|DirEntry { name, kind, .. }| (name, kind))
-                .collect());
-        }
-        let mut all = Vec::new();
-        namespace::walk(ns, dir.ino, &VPath::root(), &mut all)?;
-        Ok(all
-            .into_iter()
-            .map(|(p, n)| (p.to_string()[1..].to_string(), n.kind))
-            .collect())
-    }
-
-    pub fn dir_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsResult<Inode> {
-        let r = namespace::resolve(ns, &normalize(raw, syscall)?, true, syscall, raw)?;
-        let node = r
-            .node
-            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
-        if node.kind != Kind::Dir {
-            return Err(FsError::new("ENOTDIR", syscall, Some(raw)));
-        }
-        Ok(node)
-    }
-
-    pub fn readlink(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
-        let r = namespace::resolve(ns, &normalize(raw, "readlink")?, false, "readlink", raw)?;
-        match r.node {
-            Some(n) if n.kind == Kind::Symlink => Ok(n.target.unwrap_or_default()),
-            Some(_) => Err(FsError::new("EINVAL", "readlink", Some(raw))),
-            None => Err(FsError::new("ENOENT", "readlink", Some(raw))),
+    /// `stat`, with an absent path as `None`.
+    fn try_stat(&self, raw: &str, follow: bool) -> FsResult<Option<Stat>> {
+        match self.stat(raw, follow) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if absent(&e) => Ok(None),
+            Err(e) => Err(e),
         }
     }
+}
 
-    pub fn realpath(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
-        let r = namespace::resolve(ns, &normalize(raw, "realpath")?, true, "realpath", raw)?;
-        if r.node.is_none() {
-            return Err(FsError::new("ENOENT", "realpath", Some(raw)));
-        }
-        Ok(r.path.to_string())
+/// Whether an error says the path is not there: ENOENT, or ENOTDIR (a file where a directory would be).
+pub fn absent(e: &FsError) -> bool {
+    e.code == "ENOENT" || e.code == "ENOTDIR"
+}
+
+impl FsRead for Mount {
+    fn stat(&self, raw: &str, follow: bool) -> FsResult<Stat> {
+        Mount::stat(self, raw, follow)
     }
+    fn readdir(&self, raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>> {
+        self.with_read(|c| meta::readdir(c, raw, recursive))
+    }
+    fn readlink(&self, raw: &str) -> FsResult<String> {
+        self.with_read(|c| meta::readlink(c, raw))
+    }
+    fn realpath(&self, raw: &str) -> FsResult<String> {
+        self.with_read(|c| meta::realpath(c, raw))
+    }
+}
 
-    /// The inode of a regular file to read (following symlinks).
-    pub fn file_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsResult<Inode> {
-        let r = namespace::resolve(ns, &normalize(raw, syscall)?, true, syscall, raw)?;
-        let node = r
-            .node
-            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
-        if node.kind == Kind::Dir {
-            return Err(FsError::new("EISDIR", syscall, Some(raw)));
-        }
-        Ok(node)
+impl FsRead for Txn {
+    fn stat(&self, raw: &str, follow: bool) -> FsResult<Stat> {
+        meta::stat(self.view(), raw, follow)
+    }
+    fn readdir(&self, raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>> {
+        meta::readdir(self.view(), raw, recursive)
+    }
+    fn readlink(&self, raw: &str) -> FsResult<String> {
+        meta::readlink(self.view(), raw)
+    }
+    fn realpath(&self, raw: &str) -> FsResult<String> {
+        meta::realpath(self.view(), raw)
     }
 }
 
 #[cfg(test)]
+mod history_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod txn_tests;
-#[cfg(test)]
-mod history_tests;

@@ -1,13 +1,12 @@
 //! Following the bucket: catch up from the head by walking WAL records back to the local seq (one GET
-//! per record, no LIST), rebuild from the newest snapshot when far behind or diverged, and for a
-//! writer, take the fence by bumping the epoch with a head CAS.
+//! per record, no LIST), and rebuild from the newest snapshot when far behind or diverged.
 
 use super::*;
 use crate::namespace::snapshot::{self, Snapshot};
-use crate::protocol::head::{now_ms, read_head, Head};
+use crate::protocol::head::{read_head, Head};
 use crate::protocol::record::Record;
 use crate::protocol::{hash_hex, HEAD_KEY};
-use crate::store::{GetOptions, PutMode, StoreError};
+use crate::store::{GetOptions, StoreError};
 
 /// Records to replay before a snapshot is the cheaper way to catch up.
 const MAX_REPLAY_BEFORE_SNAPSHOT: u64 = 64;
@@ -74,7 +73,7 @@ impl Mount {
     }
 
     /// Brings the local namespace to `head` (whose ETag is `etag`): nothing, new records, or a rebuild.
-    async fn follow(
+    pub(crate) async fn follow(
         &self,
         w: &mut WriterState,
         head: Head,
@@ -111,17 +110,7 @@ impl Mount {
         // Behind the snapshot, ahead of the bucket, or on another history: rebuild.
         let seq = head.seq;
         let snap = match &head.snapshot {
-            Some(s) => {
-                let r = self
-                    .store
-                    .get_all(&s.key)
-                    .await
-                    .map_err(|e| FsError::from_store("refresh", e))?;
-                Some(serde_json::from_slice::<Snapshot>(&r.data).map_err(|e| {
-                    FsError::new("EIO", "refresh", Some(&s.key))
-                        .with_description(format!("unreadable snapshot: {e}"))
-                })?)
-            }
+            Some(s) => Some(super::history::read_snapshot(self.store.as_ref(), &s.key).await?),
             None => None,
         };
         let base_seq = snap.as_ref().map(|s| s.seq).unwrap_or(0);
@@ -244,48 +233,5 @@ impl Mount {
         w.head = head;
         w.head_etag = etag;
         Ok(())
-    }
-
-    /// Takes the writer role: publishes the head with the epoch bumped (creating the head first in an
-    /// empty bucket). The previous writer's next head CAS then fails, and it learns it was fenced.
-    pub(crate) async fn fence_locked(&self, w: &mut WriterState) -> FsResult<()> {
-        // Take the epoch first, against whatever the head is now, and catch up afterwards: once the
-        // epoch is ours the previous writer can no longer move the head, so a busy writer cannot keep
-        // a new one out by committing faster than it catches up.
-        let mut current = w.head_etag.clone().map(|e| (w.head.clone(), e));
-        for _ in 0..50 {
-            let (base, mode) = match &current {
-                Some((h, e)) => (h.clone(), PutMode::Update(e.clone())),
-                None => (Head::genesis(), PutMode::Create),
-            };
-            let next = Head {
-                epoch: base.epoch + 1,
-                writer: Some(self.writer_id.clone()),
-                time_ms: now_ms(),
-                ..base
-            };
-            let taken = match self.store.put(HEAD_KEY, next.encode(), mode).await {
-                Ok(etag) => Some((next, etag)),
-                Err(StoreError::PreconditionFailed { .. })
-                | Err(StoreError::NotFound { .. })
-                | Err(StoreError::Transient { .. }) => {
-                    // Someone else moved the head, or our own answer was lost: the head says which.
-                    current = read_head(self.store.as_ref()).await?;
-                    current.clone().filter(|(h, _)| {
-                        h.writer.as_deref() == Some(self.writer_id.as_str())
-                            && h.epoch == next.epoch
-                    })
-                }
-                Err(e) => return Err(FsError::from_store("mount", e)),
-            };
-            if let Some((head, etag)) = taken {
-                // Catch up to the head we published, not whatever the head is by now: if a newer
-                // writer has taken over meanwhile, our first commit must meet its fence.
-                self.follow(w, head, etag).await?;
-                return Ok(());
-            }
-        }
-        Err(FsError::new("EBUSY", "mount", Some(HEAD_KEY))
-            .with_description("could not take the writer role: the head kept changing"))
     }
 }

@@ -181,9 +181,15 @@ pub(crate) fn execute<T: NsTarget>(ns: &mut T, req: &Request, now: i64) -> FsRes
                 ),
             }
         }
-        Request::Mkdir { path, recursive } => {
-            mkdir_path(ns, &normalize(path, "mkdir")?, path, *recursive, false, "mkdir", now)
-        }
+        Request::Mkdir { path, recursive } => mkdir_path(
+            ns,
+            &normalize(path, "mkdir")?,
+            path,
+            *recursive,
+            false,
+            "mkdir",
+            now,
+        ),
         Request::Rm {
             path,
             recursive,
@@ -230,7 +236,12 @@ pub(crate) fn execute<T: NsTarget>(ns: &mut T, req: &Request, now: i64) -> FsRes
     }
 }
 
-fn resolve<T: NsView + ?Sized>(ns: &T, raw: &str, follow: bool, syscall: &str) -> FsResult<Resolved> {
+fn resolve<T: NsView + ?Sized>(
+    ns: &T,
+    raw: &str,
+    follow: bool,
+    syscall: &str,
+) -> FsResult<Resolved> {
     namespace::resolve(ns, &normalize(raw, syscall)?, follow, syscall, raw)
 }
 
@@ -490,10 +501,12 @@ fn copy<T: NsTarget>(ns: &mut T, from: &str, to: &str, recursive: bool, now: i64
             .with_description("is a directory (use recursive)"));
     }
     if dst_path.starts_with(&src.path) {
-        return Err(
-            FsError::invalid("copyfile", Some(from), "cannot copy a directory into itself")
-                .with_dest(to),
-        );
+        return Err(FsError::invalid(
+            "copyfile",
+            Some(from),
+            "cannot copy a directory into itself",
+        )
+        .with_dest(to));
     }
     let mut all = Vec::new();
     namespace::walk(ns, node.ino, &VPath::root(), &mut all)?;

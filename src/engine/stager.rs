@@ -38,7 +38,13 @@ impl UploadSet {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn spawn(&self, mount: &Arc<Mount>, key: String, body: Bytes, cache: impl FnOnce(&Mount, &str, &Bytes) + Send + 'static) {
+    fn spawn(
+        &self,
+        mount: &Arc<Mount>,
+        key: String,
+        body: Bytes,
+        cache: impl FnOnce(&Mount, &str, &Bytes) + Send + 'static,
+    ) {
         let len = body.len() as u64;
         {
             let mut s = self.lock();
@@ -201,9 +207,10 @@ impl Stager {
     fn seal_pack(&mut self) {
         let Some(p) = self.pack.take() else { return };
         self.pins.pin(&p.key);
-        self.uploads.spawn(&self.mount, p.key, Bytes::from(p.buf), |m, key, body| {
-            m.cache.put(&super::read::unit_id(key, None), body)
-        });
+        self.uploads
+            .spawn(&self.mount, p.key, Bytes::from(p.buf), |m, key, body| {
+                m.cache.put(&super::read::unit_id(key, None), body)
+            });
     }
 
     /// A content-addressed chunk; uploaded in the background unless the bucket already has it.
@@ -233,8 +240,9 @@ impl Stager {
             }
         };
         if !in_use {
-            self.uploads
-                .spawn(&self.mount, key, chunk, |m, key, body| m.cache_chunk(key, body));
+            self.uploads.spawn(&self.mount, key, chunk, |m, key, body| {
+                m.cache_chunk(key, body)
+            });
         }
         extent
     }

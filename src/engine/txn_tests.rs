@@ -33,17 +33,32 @@ async fn a_transaction_reads_its_snapshot_and_its_own_writes_and_blocks_no_one()
     let mut tx = Txn::begin(w.clone()).await.unwrap();
     tx.write_file("/t/mine", b"tx", parents()).unwrap();
     // Mount-level writes, refresh, GC and another transaction all go on while this one is open.
-    bounded("a mount write", write(&w, "/outside", b"m")).await.unwrap();
+    bounded("a mount write", write(&w, "/outside", b"m"))
+        .await
+        .unwrap();
     bounded("refresh", w.refresh()).await.unwrap();
-    bounded("gc", w.gc(60_000, false, Default::default())).await.unwrap();
+    bounded("gc", w.gc(60_000, false, Default::default()))
+        .await
+        .unwrap();
     let mut other = Txn::begin(w.clone()).await.unwrap();
     other.write_file("/nested", b"n", parents()).unwrap();
-    assert!(bounded("a second transaction", other.commit()).await.unwrap().committed);
+    assert!(
+        bounded("a second transaction", other.commit())
+            .await
+            .unwrap()
+            .committed
+    );
 
     assert!(meta::exists(tx.view(), "/t/mine"));
     assert!(meta::exists(tx.view(), "/old"));
-    assert!(!meta::exists(tx.view(), "/outside"), "a later commit is outside the snapshot");
-    assert!(!exists(&w, "/t/mine"), "staged writes are private until commit");
+    assert!(
+        !meta::exists(tx.view(), "/outside"),
+        "a later commit is outside the snapshot"
+    );
+    assert!(
+        !exists(&w, "/t/mine"),
+        "staged writes are private until commit"
+    );
     let seq = bounded("commit", tx.commit()).await.unwrap().seq;
     assert_eq!(seq, w.seq());
     for p in ["/old", "/outside", "/nested", "/t/mine"] {
@@ -103,7 +118,9 @@ async fn a_request_that_no_longer_holds_rejects_the_whole_transaction() {
         in_tx(&mut tx).unwrap();
         match name {
             "parent removed" => {
-                w.write(Box::new(|b| b.rm("/d", true, false))).await.unwrap();
+                w.write(Box::new(|b| b.rm("/d", true, false)))
+                    .await
+                    .unwrap();
             }
             "exclusive create" => {
                 write(&w, "/excl", b"first").await.unwrap();
@@ -120,7 +137,10 @@ async fn a_request_that_no_longer_holds_rejects_the_whole_transaction() {
         assert_eq!(e.path.as_deref(), Some(conflicting), "{name}: {e}");
         assert!(e.to_string().contains("no longer holds"), "{name}: {e}");
         assert_eq!(w.seq(), seq, "{name}: nothing committed");
-        assert!(!exists(&w, &format!("/marker{i}")), "{name}: nothing applied");
+        assert!(
+            !exists(&w, &format!("/marker{i}")),
+            "{name}: nothing applied"
+        );
     }
     assert_eq!(read(&w, "/excl").await.unwrap(), b"first");
 }
@@ -188,9 +208,12 @@ async fn the_committer_survives_a_panic_and_a_failed_commit() {
     tx.write_file("/in-failed-tx", b"x", parents()).unwrap();
     assert!(bounded("a failing commit", tx.commit()).await.is_err());
     assert!(!exists(&w, "/in-failed-tx"));
-    bounded("a write after the failure", write(&w, "/after-failure", b"2"))
-        .await
-        .unwrap();
+    bounded(
+        "a write after the failure",
+        write(&w, "/after-failure", b"2"),
+    )
+    .await
+    .unwrap();
     assert!(exists(&w, "/after-panic") && exists(&w, "/after-failure"));
 }
 
@@ -204,7 +227,11 @@ async fn concurrent_transactions_each_commit_everything() {
             tokio::spawn(async move {
                 let mut tx = Txn::begin(w.clone()).await?;
                 for i in 0..50 {
-                    tx.write_file(&format!("/t{t}/f{i}"), format!("{t}-{i}").as_bytes(), parents())?;
+                    tx.write_file(
+                        &format!("/t{t}/f{i}"),
+                        format!("{t}-{i}").as_bytes(),
+                        parents(),
+                    )?;
                     if i % 10 == 0 {
                         write(&w, &format!("/m{t}/f{i}"), b"m").await?;
                     }
@@ -217,7 +244,10 @@ async fn concurrent_transactions_each_commit_everything() {
         bounded("a transaction", t).await.unwrap().unwrap();
     }
     for t in 0..8 {
-        assert_eq!(read(&w, &format!("/t{t}/f49")).await.unwrap(), format!("{t}-49").as_bytes());
+        assert_eq!(
+            read(&w, &format!("/t{t}/f49")).await.unwrap(),
+            format!("{t}-49").as_bytes()
+        );
         assert!(exists(&w, &format!("/m{t}/f40")));
     }
 }

@@ -4,6 +4,7 @@
 
 mod op;
 mod overlay;
+pub mod query;
 pub mod snapshot;
 mod view;
 
@@ -88,7 +89,9 @@ impl Inode {
 
     /// Same bytes: same size and the same extents (compared as stored, without parsing).
     pub fn same_content(&self, other: &Inode) -> bool {
-        self.size == other.size && self.extents_json == other.extents_json && self.target == other.target
+        self.size == other.size
+            && self.extents_json == other.extents_json
+            && self.target == other.target
     }
 
     pub fn extents(&self) -> FsResult<Vec<Extent>> {
@@ -576,7 +579,8 @@ pub fn walk<V: NsView + ?Sized>(
 ) -> FsResult<()> {
     for entry in ns.list_dir(dir)? {
         let path = base.join(&entry.name);
-        let node = ns.get_inode(entry.ino)?
+        let node = ns
+            .get_inode(entry.ino)?
             .ok_or_else(|| FsError::internal("walk", "dangling entry"))?;
         let is_dir = node.kind == Kind::Dir;
         out.push((path.clone(), node));

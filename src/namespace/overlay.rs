@@ -2,7 +2,7 @@
 //! transaction on its own connection) with the transaction's staged ops laid over it in memory. Ops are
 //! the same primitive ops the WAL carries, so what a transaction reads is what its commit would apply.
 
-use super::{apply_err, DirEntry, Inode, Ino, Kind, NsView, Op};
+use super::{apply_err, DirEntry, Ino, Inode, Kind, NsView, Op};
 use crate::error::{FsError, FsResult};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap};

@@ -30,6 +30,12 @@ pub struct Snapshot {
     pub dentries: Vec<(Ino, String, Ino)>,
 }
 
+impl crate::protocol::format::Format for Snapshot {
+    const KIND: &'static str = "snapshot";
+    const CURRENT: u32 = 1;
+    const READS: &'static [u32] = &[1];
+}
+
 pub fn export(conn: &Connection, seq: u64, record: Option<String>) -> FsResult<Snapshot> {
     let e = |e: rusqlite::Error| db_err("snapshot", e);
     let mut stmt = conn

@@ -2,7 +2,7 @@
 //! transaction's overlay of staged changes on top of the snapshot it started from. The resolver, walks
 //! and request validation are written once against this trait.
 
-use super::{DirEntry, Inode, Ino};
+use super::{DirEntry, Ino, Inode};
 use crate::error::FsResult;
 use rusqlite::Connection;
 

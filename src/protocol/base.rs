@@ -41,12 +41,19 @@ impl LayeredObjectStore {
                     message,
                 };
                 let data = self.own.get_all(HEAD_KEY).await?.data;
-                let head = Head::decode(&data).map_err(|e| fail("UnreadableHead", e.to_string()))?;
-                let prefix = head
-                    .base
-                    .ok_or_else(|| fail("NoBase", "this workspace is not a fork: it has no base".into()))?;
+                let head =
+                    Head::decode(&data).map_err(|e| fail("UnreadableHead", e.to_string()))?;
+                let prefix = head.base.ok_or_else(|| {
+                    fail(
+                        "NoBase",
+                        "this workspace is not a fork: it has no base".into(),
+                    )
+                })?;
                 let store = self.own.sibling(&prefix).ok_or_else(|| {
-                    fail("NoBase", format!("this store cannot reach the fork's base at prefix '{prefix}'"))
+                    fail(
+                        "NoBase",
+                        format!("this store cannot reach the fork's base at prefix '{prefix}'"),
+                    )
                 })?;
                 Ok(Arc::new(LayeredObjectStore::new(store)) as DynObjectStore)
             })

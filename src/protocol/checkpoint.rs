@@ -8,7 +8,6 @@ pub const CHECKPOINT_PREFIX: &str = "refs/checkpoints/";
 /// Where a workspace registers each fork made from it, in the same format: GC keeps what a fork's
 /// starting point needs as it keeps a checkpoint's.
 pub const FORK_PREFIX: &str = "refs/forks/";
-const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -43,20 +42,16 @@ pub fn valid_checkpoint_name(name: &str) -> bool {
 
 impl Checkpoint {
     pub fn encode(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).expect("checkpoint serializes"))
+        format::encode(self)
     }
 
     pub fn decode(key: &str, data: &[u8]) -> FsResult<Self> {
-        let c: Checkpoint = serde_json::from_slice(data).map_err(|e| {
-            FsError::new("EIO", "checkpoint", Some(key))
-                .with_description(format!("unreadable checkpoint: {e}"))
-        })?;
-        if c.v != VERSION {
-            return Err(FsError::new("EIO", "checkpoint", Some(key)).with_description(format!(
-                "checkpoint format version {} is not one this version reads ({VERSION}); upgrade s3-bun-cached-fs",
-                c.v
-            )));
-        }
-        Ok(c)
+        format::decode(key, data)
     }
+}
+
+impl format::Format for Checkpoint {
+    const KIND: &'static str = "checkpoint";
+    const CURRENT: u32 = 1;
+    const READS: &'static [u32] = &[1];
 }

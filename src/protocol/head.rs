@@ -30,7 +30,7 @@ pub struct Head {
 impl Head {
     pub fn genesis() -> Self {
         Head {
-            v: 1,
+            v: <Head as format::Format>::CURRENT,
             epoch: 0,
             seq: 0,
             record: None,
@@ -43,15 +43,18 @@ impl Head {
     }
 
     pub fn encode(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).expect("head serializes"))
+        format::encode(self)
     }
 
     pub fn decode(data: &[u8]) -> FsResult<Self> {
-        serde_json::from_slice(data).map_err(|e| {
-            FsError::new("EIO", "mount", Some(HEAD_KEY))
-                .with_description(format!("unreadable head: {e}"))
-        })
+        format::decode(HEAD_KEY, data)
     }
+}
+
+impl format::Format for Head {
+    const KIND: &'static str = "head";
+    const CURRENT: u32 = 1;
+    const READS: &'static [u32] = &[1];
 }
 
 /// The head and its ETag, or `None` when the bucket has no workspace yet.

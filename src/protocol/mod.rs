@@ -3,6 +3,7 @@
 
 pub mod base;
 pub mod checkpoint;
+pub mod format;
 pub mod head;
 pub mod record;
 

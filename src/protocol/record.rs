@@ -21,15 +21,18 @@ pub struct Record {
 
 impl Record {
     pub fn encode(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).expect("record serializes"))
+        format::encode(self)
     }
 
     pub fn decode(key: &str, data: &[u8]) -> FsResult<Self> {
-        serde_json::from_slice(data).map_err(|e| {
-            FsError::new("EIO", "refresh", Some(key))
-                .with_description(format!("unreadable WAL record: {e}"))
-        })
+        format::decode(key, data)
     }
+}
+
+impl format::Format for Record {
+    const KIND: &'static str = "WAL record";
+    const CURRENT: u32 = 1;
+    const READS: &'static [u32] = &[1];
 }
 
 #[cfg(test)]
