@@ -102,15 +102,16 @@ pub(crate) struct Counters {
 
 /// Recently answered `stat`s of committed state, keyed by the caller's path. Cleared whenever the
 /// committed state changes; a generation number keeps an answer computed before a change from being
-/// stored after it.
+/// stored after it. An absent path is kept as its code alone: entries stay small, so the maps stay
+/// cheap to grow (a grown map is rehashed on the caller's thread).
 #[derive(Default)]
 pub(crate) struct StatCache {
     generation: u64,
-    follow: std::collections::HashMap<String, FsResult<Stat>>,
-    nofollow: std::collections::HashMap<String, FsResult<Stat>>,
+    follow: std::collections::HashMap<Box<str>, Result<Stat, &'static str>>,
+    nofollow: std::collections::HashMap<Box<str>, Result<Stat, &'static str>>,
 }
 
-const STAT_CACHE_MAX: usize = 100_000;
+const STAT_CACHE_MAX: usize = 32_768;
 
 /// The read connection, kept inside one read transaction until the committed state changes: opening a
 /// WAL read transaction per statement costs several times the lookup itself.
@@ -492,17 +493,19 @@ impl Mount {
             let c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
             let map = if follow { &c.follow } else { &c.nofollow };
             if let Some(r) = map.get(raw) {
-                return r.clone();
+                let syscall = if follow { "stat" } else { "lstat" };
+                return r.clone().map_err(|code| FsError::new(code, syscall, Some(raw)));
             }
             c.generation
         };
         let r = self.with_read(|c| meta::stat(c, raw, follow));
-        let cacheable = match &r {
-            Ok(_) => true,
-            Err(e) => absent(e),
+        let cached = match &r {
+            Ok(s) => Some(Ok(s.clone())),
+            Err(e) if absent(e) => Some(Err(e.code)),
+            Err(_) => None,
         };
         let mut c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cacheable && c.generation == generation {
+        if let (Some(cached), true) = (cached, c.generation == generation) {
             let map = if follow {
                 &mut c.follow
             } else {
@@ -511,7 +514,7 @@ impl Mount {
             if map.len() >= STAT_CACHE_MAX {
                 map.clear();
             }
-            map.insert(raw.to_string(), r.clone());
+            map.insert(raw.into(), cached);
         }
         r
     }

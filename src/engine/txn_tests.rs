@@ -251,3 +251,23 @@ async fn concurrent_transactions_each_commit_everything() {
         assert!(exists(&w, &format!("/m{t}/f40")));
     }
 }
+
+/// Where a big transaction's time goes (run by hand: `cargo test --release --no-default-features
+/// -- --ignored --nocapture stage_cost`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn stage_cost() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    write(&w, "/bench/keep", b"k").await.unwrap();
+    let data = vec![7u8; 1024];
+    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let t = std::time::Instant::now();
+    for i in 0..10_000 {
+        tx.write_file(&format!("/bench/f{i}"), &data, WriteOptions::default()).unwrap();
+    }
+    let staged = t.elapsed();
+    let t = std::time::Instant::now();
+    tx.commit().await.unwrap();
+    println!("stage {:?} ({:?}/file), commit {:?}", staged, staged / 10_000, t.elapsed());
+}
