@@ -2,7 +2,7 @@
 //! confined to the root (`/..` is `/`), no empty or NUL components, names of at most 255 bytes and whole
 //! paths of at most 4096 bytes. Relative paths are taken from the root.
 
-use crate::error::{FsError, FsResult};
+use crate::error::{Code, FsError, FsResult};
 
 pub const MAX_NAME_BYTES: usize = 255;
 pub const MAX_PATH_BYTES: usize = 4096;
@@ -67,12 +67,12 @@ pub fn normalize(raw: &str, syscall: &str) -> FsResult<VPath> {
         ));
     }
     if raw.is_empty() {
-        return Err(FsError::new("ENOENT", syscall, Some(raw))
+        return Err(FsError::new(Code::NoEnt, syscall, Some(raw))
             .with_description("no such file or directory (empty path)"));
     }
     if raw.len() > MAX_PATH_BYTES {
         return Err(
-            FsError::new("ENAMETOOLONG", syscall, Some(&raw[..64.min(raw.len())]))
+            FsError::new(Code::NameTooLong, syscall, Some(&raw[..64.min(raw.len())]))
                 .with_description(format!("path longer than {MAX_PATH_BYTES} bytes")),
         );
     }
@@ -85,7 +85,7 @@ pub fn normalize(raw: &str, syscall: &str) -> FsResult<VPath> {
             }
             name => {
                 if name.len() > MAX_NAME_BYTES {
-                    return Err(FsError::new("ENAMETOOLONG", syscall, Some(raw))
+                    return Err(FsError::new(Code::NameTooLong, syscall, Some(raw))
                         .with_description(format!("name longer than {MAX_NAME_BYTES} bytes")));
                 }
                 parts.push(name.to_string());

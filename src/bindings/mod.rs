@@ -54,7 +54,7 @@ mod history;
 mod mount;
 mod store;
 
-use crate::error::{FsError, FsResult};
+use crate::error::{Code, FsError, FsResult};
 use napi::bindgen_prelude::*;
 use napi::{Env, JsValue};
 use std::future::Future;
@@ -64,7 +64,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub(crate) fn js_error(env: &Env, e: &FsError) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
         let mut obj = env.create_error(napi::Error::new(Status::GenericFailure, e.to_string()))?;
-        obj.set_named_property("code", e.code)?;
+        obj.set_named_property("code", e.code.as_str())?;
         obj.set_named_property("syscall", e.syscall.as_str())?;
         if let Some(p) = &e.path {
             obj.set_named_property("path", p.as_str())?;
@@ -75,12 +75,12 @@ pub(crate) fn js_error(env: &Env, e: &FsError) -> napi::Error {
         if let Some(s) = e.status {
             obj.set_named_property("status", s as u32)?;
         }
-        if e.code == "ECONFLICT" {
+        if e.code == Code::Conflict {
             // Callers retry on this flag rather than parse codes (docs/guarantees.md).
             obj.set_named_property("conflict", true)?;
         }
         if let Some(k) = e.store_kind {
-            obj.set_named_property("storeError", k)?;
+            obj.set_named_property("storeError", k.name())?;
         }
         Ok(napi::Error::from(obj.to_unknown()))
     };

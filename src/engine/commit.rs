@@ -250,12 +250,22 @@ impl Drop for CommitBatch {
 
 /// A request of a transaction that no longer holds against the namespace it is committed to.
 fn conflict(req: &Request, e: FsError) -> FsError {
-    // Failures that are not about the namespace keep their own code.
-    if matches!(e.code, "EIO" | "EFENCED" | "EROFS" | "ECLOSED") {
+    // Only a namespace check that no longer holds is a conflict; every other failure keeps its code.
+    if !matches!(
+        e.code,
+        Code::NoEnt
+            | Code::Exist
+            | Code::NotDir
+            | Code::IsDir
+            | Code::NotEmpty
+            | Code::Inval
+            | Code::Loop
+            | Code::Busy
+    ) {
         return e;
     }
     let mut c = FsError::new(
-        "ECONFLICT",
+        Code::Conflict,
         "commit",
         Some(e.path.as_deref().unwrap_or(req.path())),
     );

@@ -49,7 +49,7 @@ impl Mount {
     /// Marks this mount fenced and says so.
     fn fence_error(&self, syscall: &str, ours: u64, theirs: u64) -> FsError {
         self.fenced.store(true, Ordering::Release);
-        FsError::new("EFENCED", syscall, Some(HEAD_KEY)).with_description(format!(
+        FsError::new(Code::Fenced, syscall, Some(HEAD_KEY)).with_description(format!(
             "this writer (epoch {ours}) was fenced by a newer readwrite mount (epoch {theirs}); its writes are refused"
         ))
     }
@@ -59,12 +59,12 @@ impl Mount {
     pub(crate) async fn confirm_writer(&self, applied: &Head, syscall: &str) -> FsResult<Head> {
         let (head, _) = read_head(self.store.as_ref())
             .await?
-            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(HEAD_KEY)))?;
+            .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(HEAD_KEY)))?;
         if head.epoch != applied.epoch {
             return Err(self.fence_error(syscall, applied.epoch, head.epoch));
         }
         if head.seq != applied.seq {
-            return Err(FsError::new("EFENCED", syscall, Some(HEAD_KEY))
+            return Err(FsError::new(Code::Fenced, syscall, Some(HEAD_KEY))
                 .with_description("the head moved on: only the current writer may collect"));
         }
         Ok(head)
@@ -109,7 +109,7 @@ impl Mount {
                 return Ok(());
             }
         }
-        Err(FsError::new("EBUSY", "mount", Some(HEAD_KEY))
+        Err(FsError::new(Code::Busy, "mount", Some(HEAD_KEY))
             .with_description("could not take the writer role: the head kept changing"))
     }
 }

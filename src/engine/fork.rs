@@ -30,7 +30,7 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
     let to = to_prefix.trim_matches('/').to_string();
     let from = source.prefix().unwrap_or_default();
     let target = source.sibling(&to).ok_or_else(|| {
-        FsError::new("ENOTSUP", "fork", Some(&to)).with_description(
+        FsError::new(Code::NotSup, "fork", Some(&to)).with_description(
             "this store cannot reach another prefix of its bucket, so it cannot fork",
         )
     })?;
@@ -47,11 +47,11 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
     let source = retry(Arc::new(LayeredObjectStore::new(source)));
     let target = retry(target);
     if read_head(target.as_ref()).await?.is_some() {
-        return Err(FsError::new("EEXIST", "fork", Some(&to))
+        return Err(FsError::new(Code::Exist, "fork", Some(&to))
             .with_description("a workspace already exists at this prefix"));
     }
     let (head, _) = read_head(source.as_ref()).await?.ok_or_else(|| {
-        FsError::new("ENOENT", "fork", Some(&from))
+        FsError::new(Code::NoEnt, "fork", Some(&from))
             .with_description("no workspace to fork at this prefix")
     })?;
     let commit = match at {
@@ -111,7 +111,7 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
         Err(StoreError::PreconditionFailed { .. }) => match read_head(target.as_ref()).await? {
             Some((h, _)) if h.snapshot == fork_head.snapshot => {}
             _ => {
-                return Err(FsError::new("EEXIST", "fork", Some(&to))
+                return Err(FsError::new(Code::Exist, "fork", Some(&to))
                     .with_description("a workspace was created at this prefix meanwhile"))
             }
         },

@@ -91,7 +91,7 @@ fn follow_chain(
             })
         });
         let Some((key, hash, rec)) = pick else {
-            return Err(FsError::new("ENOENT", "history", None).with_description(format!(
+            return Err(FsError::new(Code::NoEnt, "history", None).with_description(format!(
                 "commit {} is no longer retained (no WAL record at seq {seq} continues the chain); checkpoints and gc({{ keepHistory }}) keep history",
                 at.seq
             )));
@@ -101,7 +101,7 @@ fn follow_chain(
         records.push((key.clone(), rec.clone()));
     }
     if at.record.is_some() && prev != at.record {
-        return Err(FsError::new("EIO", "history", at.record.as_deref())
+        return Err(FsError::new(Code::Corrupt, "history", at.record.as_deref())
             .with_description("the WAL chain does not lead to the record this commit names"));
     }
     Ok(records)
@@ -238,7 +238,7 @@ pub async fn resolve_at(store: &dyn ObjectStore, at: &At) -> FsResult<Commit> {
         At::Checkpoint(name) => {
             let key = checkpoint_key(name);
             let missing = || {
-                FsError::new("ENOENT", "checkpoint", Some(name))
+                FsError::new(Code::NoEnt, "checkpoint", Some(name))
                     .with_description("no such checkpoint")
             };
             if !valid_checkpoint_name(name) {
@@ -405,7 +405,7 @@ impl Mount {
                 if existing.data == body {
                     Ok(cp)
                 } else {
-                    Err(FsError::new("EEXIST", "checkpoint", Some(name))
+                    Err(FsError::new(Code::Exist, "checkpoint", Some(name))
                         .with_description("a checkpoint with this name already exists"))
                 }
             }
@@ -423,7 +423,7 @@ impl Mount {
         self.check_writable("checkpoint", name)?;
         let key = checkpoint_key(name);
         if !valid_checkpoint_name(name) || self.store.head(&key).await.is_err() {
-            return Err(FsError::new("ENOENT", "checkpoint", Some(name))
+            return Err(FsError::new(Code::NoEnt, "checkpoint", Some(name))
                 .with_description("no such checkpoint"));
         }
         self.store

@@ -49,7 +49,7 @@ impl Mount {
             return Ok(path);
         }
         let io = |e: std::io::Error| {
-            FsError::new("EIO", "materialize", None).with_description(e.to_string())
+            FsError::new(Code::Io, "materialize", None).with_description(e.to_string())
         };
         let (tmp, mut file) = self.cache.temp_file().map_err(io)?;
         let mut hasher = blake3::Hasher::new();

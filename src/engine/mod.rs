@@ -30,7 +30,7 @@ pub use txn::{Piece, Txn};
 pub use upload::{Staged, Upload};
 
 use crate::cache::{BlockCache, CacheStats};
-use crate::error::{FsError, FsResult};
+use crate::error::{Code, FsError, FsResult};
 use crate::namespace::{self, DirEntry, Ino, Inode, Kind};
 use crate::path::{normalize, VPath};
 use crate::protocol::head::Head;
@@ -107,8 +107,8 @@ pub(crate) struct Counters {
 #[derive(Default)]
 pub(crate) struct StatCache {
     generation: u64,
-    follow: std::collections::HashMap<Box<str>, Result<Stat, &'static str>>,
-    nofollow: std::collections::HashMap<Box<str>, Result<Stat, &'static str>>,
+    follow: std::collections::HashMap<Box<str>, Result<Stat, Code>>,
+    nofollow: std::collections::HashMap<Box<str>, Result<Stat, Code>>,
 }
 
 const STAT_CACHE_MAX: usize = 32_768;
@@ -181,7 +181,7 @@ fn open_local_state(
         .mode(0o600)
         .open(db_path)
         .map_err(|e| {
-            FsError::new("EIO", "mount", Some(&db_path.to_string_lossy()))
+            FsError::new(Code::Io, "mount", Some(&db_path.to_string_lossy()))
                 .with_description(e.to_string())
         })?;
     let write_conn = namespace::open(db_path)?;
@@ -242,7 +242,7 @@ impl Mount {
                 .await
                 .map_err(|e| FsError::from_store("mount", e))?;
             if !report.compliant {
-                return Err(FsError::new("ENOTSUP", "mount", Some(&config.name)).with_description(format!(
+                return Err(FsError::new(Code::NotSup, "mount", Some(&config.name)).with_description(format!(
                     "this object store does not enforce conditional writes ({}); a readwrite mount would not be safe. Mount it readonly, or use a store with If-None-Match/If-Match support",
                     report.findings.join("; ")
                 )));
@@ -255,7 +255,7 @@ impl Mount {
                 std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             })
             .map_err(|e| {
-                FsError::new("EIO", "mount", Some(&dir.to_string_lossy()))
+                FsError::new(Code::Io, "mount", Some(&dir.to_string_lossy()))
                     .with_description(e.to_string())
             })?;
         let dir_lock = std::fs::OpenOptions::new()
@@ -265,10 +265,10 @@ impl Mount {
             .mode(0o600)
             .open(dir.join("lock"))
             .map_err(|e| {
-                FsError::new("EIO", "mount", Some(&config.name)).with_description(e.to_string())
+                FsError::new(Code::Io, "mount", Some(&config.name)).with_description(e.to_string())
             })?;
         if dir_lock.try_lock().is_err() {
-            return Err(FsError::new("EBUSY", "mount", Some(&config.name)).with_description(format!(
+            return Err(FsError::new(Code::Busy, "mount", Some(&config.name)).with_description(format!(
                 "the local state {} is in use by another mount (another process, or another manager with the same cacheRoot)",
                 dir.display()
             )));
@@ -291,7 +291,7 @@ impl Mount {
             }
         };
         let cache = BlockCache::open(&dir.join("blocks"), config.cache_bytes).map_err(|e| {
-            FsError::new("EIO", "mount", Some("cache")).with_description(e.to_string())
+            FsError::new(Code::Io, "mount", Some("cache")).with_description(e.to_string())
         })?;
         let mount = Arc::new(Mount {
             writer_id: format!("{:016x}", fastrand::u64(..)),
@@ -452,7 +452,7 @@ impl Mount {
 
     pub(crate) fn check_open(&self, syscall: &str) -> FsResult<()> {
         if self.is_closed() {
-            return Err(FsError::new("ECLOSED", syscall, Some(&self.config.name)));
+            return Err(FsError::new(Code::Closed, syscall, Some(&self.config.name)));
         }
         Ok(())
     }
@@ -461,10 +461,10 @@ impl Mount {
     pub(crate) fn check_writable(&self, syscall: &str, path: &str) -> FsResult<()> {
         self.check_open(syscall)?;
         if !self.config.readwrite {
-            return Err(FsError::new("EROFS", syscall, Some(path)));
+            return Err(FsError::new(Code::RoFs, syscall, Some(path)));
         }
         if self.fenced.load(Ordering::Acquire) {
-            return Err(FsError::new("EFENCED", syscall, Some(path)));
+            return Err(FsError::new(Code::Fenced, syscall, Some(path)));
         }
         Ok(())
     }
@@ -494,7 +494,9 @@ impl Mount {
             let map = if follow { &c.follow } else { &c.nofollow };
             if let Some(r) = map.get(raw) {
                 let syscall = if follow { "stat" } else { "lstat" };
-                return r.clone().map_err(|code| FsError::new(code, syscall, Some(raw)));
+                return r
+                    .clone()
+                    .map_err(|code| FsError::new(code, syscall, Some(raw)));
             }
             c.generation
         };

@@ -187,7 +187,7 @@ impl Mount {
             .into_iter()
             .map(|b| {
                 b.ok_or_else(|| {
-                    FsError::new("EIO", "read", Some(key))
+                    FsError::new(Code::Corrupt, "read", Some(key))
                         .with_description("chunk is shorter than its extent says")
                 })
             })
@@ -203,7 +203,7 @@ impl Mount {
             let obj = self.pack(&x.key).await?;
             let (a, b) = ((x.off + start) as usize, (x.off + end) as usize);
             if b > obj.len() {
-                return Err(FsError::new("EIO", "read", Some(&x.key))
+                return Err(FsError::new(Code::Corrupt, "read", Some(&x.key))
                     .with_description("pack is shorter than its extents say"));
             }
             return Ok((obj.slice(a..b), true));
@@ -216,7 +216,7 @@ impl Mount {
             let a = (x.off + start).max(base) - base;
             let b = ((x.off + end).min(base + data.len() as u64)).saturating_sub(base);
             if a > b || b as usize > data.len() {
-                return Err(FsError::new("EIO", "read", Some(&x.key))
+                return Err(FsError::new(Code::Corrupt, "read", Some(&x.key))
                     .with_description("chunk is shorter than its extent says"));
             }
             out.extend_from_slice(&data[a as usize..b as usize]);
@@ -290,7 +290,7 @@ impl Mount {
             .await
             .map_err(|e| FsError::from_store("read", e))?;
         if crate::protocol::hash_hex(&got.data) != x.hash {
-            return Err(FsError::new("EIO", "read", Some(&x.key))
+            return Err(FsError::new(Code::Corrupt, "read", Some(&x.key))
                 .with_description("stored bytes do not match their hash"));
         }
         Ok(got.data)

@@ -103,7 +103,7 @@ impl Mount {
                 }
                 Ok(None) => {}
                 // Records this far back were collected: the snapshot is the way forward.
-                Err(e) if e.store_kind == Some("NotFound") => {}
+                Err(e) if e.store_kind == Some(crate::store::StoreErrorKind::NotFound) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -119,7 +119,7 @@ impl Mount {
             .fetch_records(&head, base_seq, base_record.as_deref())
             .await?
             .ok_or_else(|| {
-                FsError::new("EIO", "refresh", Some(HEAD_KEY))
+                FsError::new(Code::Corrupt, "refresh", Some(HEAD_KEY))
                     .with_description("the WAL chain does not reach the snapshot it names")
             })?;
         self.install(w, records, Some(snap), head, Some(etag))?;
@@ -151,13 +151,13 @@ impl Mount {
                 .as_deref()
                 .is_some_and(|h| h != hash_hex(&data))
             {
-                return Err(FsError::new("EIO", "refresh", Some(&k))
+                return Err(FsError::new(Code::Corrupt, "refresh", Some(&k))
                     .with_description("WAL record does not match the hash its successor names"));
             }
             let rec = Record::decode(&k, &data)?;
             if rec.seq != seq {
                 return Err(
-                    FsError::new("EIO", "refresh", Some(&k)).with_description(format!(
+                    FsError::new(Code::Corrupt, "refresh", Some(&k)).with_description(format!(
                         "WAL record has seq {} where {seq} was expected",
                         rec.seq
                     )),

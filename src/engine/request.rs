@@ -159,7 +159,9 @@ pub(crate) fn execute<T: NsTarget>(ns: &mut T, req: &Request, now: i64) -> FsRes
         Request::Append { path, content } => {
             let r = resolve(ns, path, true, "open")?;
             match r.node {
-                Some(n) if n.kind == Kind::Dir => Err(FsError::new("EISDIR", "open", Some(path))),
+                Some(n) if n.kind == Kind::Dir => {
+                    Err(FsError::new(Code::IsDir, "open", Some(path)))
+                }
                 Some(n) => {
                     let mut extents = n.extents()?;
                     extents.extend(content.extents.iter().cloned());
@@ -205,7 +207,7 @@ pub(crate) fn execute<T: NsTarget>(ns: &mut T, req: &Request, now: i64) -> FsRes
         Request::Symlink { target, path } => {
             let r = resolve(ns, path, false, "symlink")?;
             if r.node.is_some() {
-                return Err(FsError::new("EEXIST", "symlink", Some(path)));
+                return Err(FsError::new(Code::Exist, "symlink", Some(path)));
             }
             let parent = parent_dir(&r, path, "symlink")?;
             let ino = ns.alloc_ino();
@@ -226,7 +228,7 @@ pub(crate) fn execute<T: NsTarget>(ns: &mut T, req: &Request, now: i64) -> FsRes
             let r = resolve(ns, path, true, syscall)?;
             let n = r
                 .node
-                .ok_or_else(|| FsError::new("ENOENT", syscall, Some(path)))?;
+                .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(path)))?;
             ns.push(Op::SetAttr {
                 ino: n.ino,
                 mode: mode.map(|m| m & 0o7777),
@@ -248,7 +250,7 @@ fn resolve<T: NsView + ?Sized>(
 /// The directory a new entry at `r` goes into (only the root has none).
 fn parent_dir(r: &Resolved, raw: &str, syscall: &str) -> FsResult<Ino> {
     r.parent
-        .ok_or_else(|| FsError::new("EISDIR", syscall, Some(raw)))
+        .ok_or_else(|| FsError::new(Code::IsDir, syscall, Some(raw)))
 }
 
 /// Points a path at staged extents (writeFile, copy, openWrite).
@@ -269,8 +271,8 @@ fn put_extents<T: NsTarget>(
     let r = resolve(ns, raw, true, syscall)?;
     let mtime = opts.mtime.unwrap_or(now);
     match r.node {
-        Some(n) if n.kind == Kind::Dir => Err(FsError::new("EISDIR", syscall, Some(raw))),
-        Some(_) if opts.exclusive => Err(FsError::new("EEXIST", syscall, Some(raw))),
+        Some(n) if n.kind == Kind::Dir => Err(FsError::new(Code::IsDir, syscall, Some(raw))),
+        Some(_) if opts.exclusive => Err(FsError::new(Code::Exist, syscall, Some(raw))),
         Some(n) => {
             ns.push(Op::SetContent {
                 ino: n.ino,
@@ -317,7 +319,7 @@ fn mkdir_path<T: NsTarget>(
     if !recursive {
         let r = namespace::resolve(ns, path, true, syscall, raw)?;
         if r.node.is_some() {
-            return Err(FsError::new("EEXIST", syscall, Some(raw)));
+            return Err(FsError::new(Code::Exist, syscall, Some(raw)));
         }
         let parent = parent_dir(&r, raw, syscall)?;
         let ino = ns.alloc_ino();
@@ -353,9 +355,9 @@ fn mkdir_path<T: NsTarget>(
             Some(_) => {
                 return Err(FsError::new(
                     if last && !for_file {
-                        "EEXIST"
+                        Code::Exist
                     } else {
-                        "ENOTDIR"
+                        Code::NotDir
                     },
                     syscall,
                     Some(raw),
@@ -393,12 +395,12 @@ fn rm<T: NsTarget>(ns: &mut T, raw: &str, recursive: bool, force: bool) -> FsRes
         return if force {
             Ok(())
         } else {
-            Err(FsError::new("ENOENT", "rm", Some(raw)))
+            Err(FsError::new(Code::NoEnt, "rm", Some(raw)))
         };
     };
     // Like Node's fs.rm: a directory needs `recursive`, empty or not (rmdir is for empty ones).
     if node.kind == Kind::Dir && !recursive {
-        return Err(FsError::new("EISDIR", "rm", Some(raw))
+        return Err(FsError::new(Code::IsDir, "rm", Some(raw))
             .with_description("is a directory (use recursive)"));
     }
     let parent = r.parent.expect("non-root has a parent");
@@ -414,9 +416,9 @@ fn rmdir<T: NsTarget>(ns: &mut T, raw: &str) -> FsResult<()> {
     let node = r
         .node
         .clone()
-        .ok_or_else(|| FsError::new("ENOENT", "rmdir", Some(raw)))?;
+        .ok_or_else(|| FsError::new(Code::NoEnt, "rmdir", Some(raw)))?;
     if node.kind != Kind::Dir {
-        return Err(FsError::new("ENOTDIR", "rmdir", Some(raw)));
+        return Err(FsError::new(Code::NotDir, "rmdir", Some(raw)));
     }
     if r.path.is_root() {
         return Err(FsError::invalid(
@@ -426,7 +428,7 @@ fn rmdir<T: NsTarget>(ns: &mut T, raw: &str) -> FsResult<()> {
         ));
     }
     if ns.has_children(node.ino)? {
-        return Err(FsError::new("ENOTEMPTY", "rmdir", Some(raw)));
+        return Err(FsError::new(Code::NotEmpty, "rmdir", Some(raw)));
     }
     ns.push(Op::Remove {
         parent: r.parent.expect("non-root"),
@@ -435,35 +437,35 @@ fn rmdir<T: NsTarget>(ns: &mut T, raw: &str) -> FsResult<()> {
 }
 
 fn rename<T: NsTarget>(ns: &mut T, from: &str, to: &str) -> FsResult<()> {
-    let err = |code: &'static str| FsError::new(code, "rename", Some(from)).with_dest(to);
+    let err = |code: Code| FsError::new(code, "rename", Some(from)).with_dest(to);
     let with_dest = |e: FsError| FsError {
         dest: Some(to.into()),
         ..e
     };
     let src = resolve(ns, from, false, "rename").map_err(with_dest)?;
-    let src_node = src.node.clone().ok_or_else(|| err("ENOENT"))?;
+    let src_node = src.node.clone().ok_or_else(|| err(Code::NoEnt))?;
     if src.path.is_root() {
-        return Err(err("EBUSY"));
+        return Err(err(Code::Busy));
     }
     let dst = resolve(ns, to, false, "rename").map_err(with_dest)?;
     if dst.path == src.path {
         return Ok(());
     }
     if src_node.kind == Kind::Dir && dst.path.starts_with(&src.path) {
-        return Err(err("EINVAL").with_description("cannot move a directory into itself"));
+        return Err(err(Code::Inval).with_description("cannot move a directory into itself"));
     }
     if dst.path.is_root() {
-        return Err(err("EBUSY"));
+        return Err(err(Code::Busy));
     }
     if let Some(d) = &dst.node {
         match (src_node.kind == Kind::Dir, d.kind == Kind::Dir) {
-            (true, false) => return Err(err("ENOTDIR")),
-            (false, true) => return Err(err("EISDIR")),
-            (true, true) if ns.has_children(d.ino)? => return Err(err("ENOTEMPTY")),
+            (true, false) => return Err(err(Code::NotDir)),
+            (false, true) => return Err(err(Code::IsDir)),
+            (true, true) if ns.has_children(d.ino)? => return Err(err(Code::NotEmpty)),
             _ => {}
         }
     }
-    let new_parent = dst.parent.ok_or_else(|| err("ENOENT"))?;
+    let new_parent = dst.parent.ok_or_else(|| err(Code::NoEnt))?;
     ns.push(Op::Rename {
         parent: src.parent.expect("non-root"),
         name: src.name().to_string(),
@@ -478,7 +480,7 @@ fn copy<T: NsTarget>(ns: &mut T, from: &str, to: &str, recursive: bool, now: i64
     let node = src
         .node
         .clone()
-        .ok_or_else(|| FsError::new("ENOENT", "copyfile", Some(from)).with_dest(to))?;
+        .ok_or_else(|| FsError::new(Code::NoEnt, "copyfile", Some(from)).with_dest(to))?;
     let dst_path = normalize(to, "copyfile")?;
     let keep_mode = |mode| WriteOptions {
         mode: Some(mode),
@@ -496,7 +498,7 @@ fn copy<T: NsTarget>(ns: &mut T, from: &str, to: &str, recursive: bool, now: i64
         );
     }
     if !recursive {
-        return Err(FsError::new("EISDIR", "copyfile", Some(from))
+        return Err(FsError::new(Code::IsDir, "copyfile", Some(from))
             .with_dest(to)
             .with_description("is a directory (use recursive)"));
     }

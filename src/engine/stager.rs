@@ -109,7 +109,7 @@ impl UploadSet {
             t.abort();
         }
         s.failed.get_or_insert_with(|| {
-            FsError::new("ECANCELED", "write", None)
+            FsError::new(Code::Canceled, "write", None)
                 .with_description("the transaction finished before its uploads did")
         });
         s.pending = 0;

@@ -197,7 +197,7 @@ async fn the_committer_survives_a_panic_and_a_failed_commit() {
     )
     .await
     .unwrap_err();
-    assert_eq!(e.code, "EIO");
+    assert_eq!(e.code, "EINTERNAL");
     assert!(e.to_string().contains("injected fault"), "{e}");
     bounded("a write after the panic", write(&w, "/after-panic", b"1"))
         .await
@@ -264,10 +264,16 @@ async fn stage_cost() {
     let mut tx = Txn::begin(w.clone()).await.unwrap();
     let t = std::time::Instant::now();
     for i in 0..10_000 {
-        tx.write_file(&format!("/bench/f{i}"), &data, WriteOptions::default()).unwrap();
+        tx.write_file(&format!("/bench/f{i}"), &data, WriteOptions::default())
+            .unwrap();
     }
     let staged = t.elapsed();
     let t = std::time::Instant::now();
     tx.commit().await.unwrap();
-    println!("stage {:?} ({:?}/file), commit {:?}", staged, staged / 10_000, t.elapsed());
+    println!(
+        "stage {:?} ({:?}/file), commit {:?}",
+        staged,
+        staged / 10_000,
+        t.elapsed()
+    );
 }

@@ -112,14 +112,14 @@ impl Mount {
     /// Streams a local file into the bucket, one chunk at a time; its bytes are never all in memory.
     pub async fn upload_local_file(self: &Arc<Self>, path: &std::path::Path) -> FsResult<Staged> {
         let mut file = tokio::fs::File::open(path).await.map_err(|e| {
-            FsError::new("EIO", "open", Some(&path.to_string_lossy()))
+            FsError::new(Code::Io, "open", Some(&path.to_string_lossy()))
                 .with_description(e.to_string())
         })?;
         let mut up = Upload::new(self.clone())?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = file.read(&mut buf).await.map_err(|e| {
-                FsError::new("EIO", "read", Some(&path.to_string_lossy()))
+                FsError::new(Code::Io, "read", Some(&path.to_string_lossy()))
                     .with_description(e.to_string())
             })?;
             if n == 0 {

@@ -12,7 +12,7 @@ pub use op::{Extent, Ino, Op, ROOT_INO};
 pub use overlay::Overlay;
 pub use view::{ApplyOps, NsView};
 
-use crate::error::{FsError, FsResult};
+use crate::error::{Code, FsError, FsResult};
 use crate::path::VPath;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -98,7 +98,7 @@ impl Inode {
         match &self.extents_json {
             None => Ok(Vec::new()),
             Some(j) => serde_json::from_str(j).map_err(|e| {
-                FsError::new("EIO", "read", None)
+                FsError::new(Code::Corrupt, "read", None)
                     .with_description(format!("unreadable extents of inode {}: {e}", self.ino))
             }),
         }
@@ -182,7 +182,9 @@ pub fn reset(conn: &Connection) -> FsResult<()> {
 }
 
 pub fn db_err(syscall: &str, e: rusqlite::Error) -> FsError {
-    FsError::new("EIO", syscall, None).with_description(format!("metadata database: {e}"))
+    FsError::new(Code::Io, syscall, None)
+        .with_description(format!("metadata database: {e}"))
+        .with_source(e)
 }
 
 pub fn get_meta(conn: &Connection, key: &str) -> FsResult<Option<String>> {
@@ -278,9 +280,9 @@ pub fn resolve<V: NsView + ?Sized>(
     while let Some(name) = pending.pop() {
         let dir = node
             .as_ref()
-            .ok_or_else(|| FsError::new("ENOENT", syscall, Some(shown)))?;
+            .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(shown)))?;
         if dir.kind != Kind::Dir {
-            return Err(FsError::new("ENOTDIR", syscall, Some(shown)));
+            return Err(FsError::new(Code::NotDir, syscall, Some(shown)));
         }
         parent = Some(cur_ino);
         node = match ns.lookup(cur_ino, &name)? {
@@ -293,7 +295,7 @@ pub fn resolve<V: NsView + ?Sized>(
             if n.kind == Kind::Symlink && (!is_last || follow_last) {
                 hops += 1;
                 if hops > MAX_SYMLINK_HOPS {
-                    return Err(FsError::new("ELOOP", syscall, Some(shown)));
+                    return Err(FsError::new(Code::Loop, syscall, Some(shown)));
                 }
                 let target = n.target.clone().unwrap_or_default();
                 let base = if target.starts_with('/') {
@@ -313,7 +315,7 @@ pub fn resolve<V: NsView + ?Sized>(
             }
             cur_ino = n.ino;
         } else if !is_last {
-            return Err(FsError::new("ENOENT", syscall, Some(shown)));
+            return Err(FsError::new(Code::NoEnt, syscall, Some(shown)));
         }
     }
     Ok(Resolved {

@@ -2,7 +2,7 @@
 //! `NsView`: the mount asks its committed state, a transaction its own view.
 
 use super::{resolve, walk, DirEntry, Inode, Kind, NsView};
-use crate::error::{FsError, FsResult};
+use crate::error::{Code, FsError, FsResult};
 use crate::path::{normalize, VPath};
 
 /// Node-like file status.
@@ -35,7 +35,7 @@ pub fn stat(ns: &(impl NsView + ?Sized), raw: &str, follow: bool) -> FsResult<St
     r.node
         .as_ref()
         .map(Stat::from)
-        .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))
+        .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(raw)))
 }
 
 pub fn exists(ns: &(impl NsView + ?Sized), raw: &str) -> bool {
@@ -68,9 +68,9 @@ pub fn dir_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsRes
     let r = resolve(ns, &normalize(raw, syscall)?, true, syscall, raw)?;
     let node = r
         .node
-        .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
+        .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(raw)))?;
     if node.kind != Kind::Dir {
-        return Err(FsError::new("ENOTDIR", syscall, Some(raw)));
+        return Err(FsError::new(Code::NotDir, syscall, Some(raw)));
     }
     Ok(node)
 }
@@ -79,15 +79,15 @@ pub fn readlink(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
     let r = resolve(ns, &normalize(raw, "readlink")?, false, "readlink", raw)?;
     match r.node {
         Some(n) if n.kind == Kind::Symlink => Ok(n.target.unwrap_or_default()),
-        Some(_) => Err(FsError::new("EINVAL", "readlink", Some(raw))),
-        None => Err(FsError::new("ENOENT", "readlink", Some(raw))),
+        Some(_) => Err(FsError::new(Code::Inval, "readlink", Some(raw))),
+        None => Err(FsError::new(Code::NoEnt, "readlink", Some(raw))),
     }
 }
 
 pub fn realpath(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
     let r = resolve(ns, &normalize(raw, "realpath")?, true, "realpath", raw)?;
     if r.node.is_none() {
-        return Err(FsError::new("ENOENT", "realpath", Some(raw)));
+        return Err(FsError::new(Code::NoEnt, "realpath", Some(raw)));
     }
     Ok(r.path.to_string())
 }
@@ -97,9 +97,9 @@ pub fn file_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsRe
     let r = resolve(ns, &normalize(raw, syscall)?, true, syscall, raw)?;
     let node = r
         .node
-        .ok_or_else(|| FsError::new("ENOENT", syscall, Some(raw)))?;
+        .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(raw)))?;
     if node.kind == Kind::Dir {
-        return Err(FsError::new("EISDIR", syscall, Some(raw)));
+        return Err(FsError::new(Code::IsDir, syscall, Some(raw)));
     }
     Ok(node)
 }

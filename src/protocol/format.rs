@@ -2,7 +2,7 @@
 //! JSON with a `v`; a reader takes only the versions it knows, and says so clearly otherwise (a bucket
 //! written by a newer release is refused, never misread).
 
-use crate::error::{FsError, FsResult};
+use crate::error::{Code, FsError, FsResult};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -21,13 +21,13 @@ pub fn decode<T: Format>(key: &str, data: &[u8]) -> FsResult<T> {
         v: u32,
     }
     let corrupt = |e: serde_json::Error| {
-        FsError::new("EIO", "decode", Some(key))
+        FsError::new(Code::Corrupt, "decode", Some(key))
             .with_description(format!("unreadable {}: {e}", T::KIND))
     };
     let v = serde_json::from_slice::<Version>(data).map_err(corrupt)?.v;
     if !T::READS.contains(&v) {
         return Err(
-            FsError::new("EIO", "decode", Some(key)).with_description(format!(
+            FsError::new(Code::Corrupt, "decode", Some(key)).with_description(format!(
             "{} format version {v} is not one this release reads ({:?}); upgrade s3-bun-cached-fs",
             T::KIND,
             T::READS

@@ -7,7 +7,7 @@ pub mod format;
 pub mod head;
 pub mod record;
 
-use crate::error::{FsError, FsResult};
+use crate::error::{Code, FsError, FsResult};
 use crate::store::{ObjectStore, PutMode, StoreError};
 use bytes::Bytes;
 
@@ -51,7 +51,7 @@ pub async fn put_immutable(store: &dyn ObjectStore, key: &str, body: Bytes) -> F
             if existing.data == body {
                 Ok(())
             } else {
-                Err(FsError::new("EIO", "commit", Some(key))
+                Err(FsError::new(Code::Io, "commit", Some(key))
                     .with_description("an immutable object already exists with other contents"))
             }
         }

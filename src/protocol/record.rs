@@ -81,6 +81,9 @@ mod tests {
             ],
         };
         assert_eq!(Record::decode("k", &r.encode()).unwrap(), r);
-        assert_eq!(Record::decode("k", b"{not json").unwrap_err().code, "EIO");
+        assert_eq!(
+            Record::decode("k", b"{not json").unwrap_err().code,
+            "ECORRUPT"
+        );
     }
 }

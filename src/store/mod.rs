@@ -178,6 +178,30 @@ pub const CREDENTIAL_CODES: &[&str] = &[
     "InvalidClientTokenId",
 ];
 
+/// What kind of store failure it was (kept by `FsError`, shown to JS as `storeError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    NotFound,
+    PreconditionFailed,
+    NotModified,
+    Transient,
+    Credentials,
+    Other,
+}
+
+impl StoreErrorKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreErrorKind::NotFound => "NotFound",
+            StoreErrorKind::PreconditionFailed => "PreconditionFailed",
+            StoreErrorKind::NotModified => "NotModified",
+            StoreErrorKind::Transient => "Transient",
+            StoreErrorKind::Credentials => "Credentials",
+            StoreErrorKind::Other => "Other",
+        }
+    }
+}
+
 impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Transient { .. })
@@ -189,14 +213,14 @@ impl StoreError {
     }
 
     /// A short machine-readable kind for bindings and tests.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> StoreErrorKind {
         match self {
-            StoreError::NotFound { .. } => "NotFound",
-            StoreError::PreconditionFailed { .. } => "PreconditionFailed",
-            StoreError::NotModified { .. } => "NotModified",
-            StoreError::Transient { .. } => "Transient",
-            StoreError::Other { .. } if self.is_credentials() => "Credentials",
-            StoreError::Other { .. } => "Other",
+            StoreError::NotFound { .. } => StoreErrorKind::NotFound,
+            StoreError::PreconditionFailed { .. } => StoreErrorKind::PreconditionFailed,
+            StoreError::NotModified { .. } => StoreErrorKind::NotModified,
+            StoreError::Transient { .. } => StoreErrorKind::Transient,
+            StoreError::Other { .. } if self.is_credentials() => StoreErrorKind::Credentials,
+            StoreError::Other { .. } => StoreErrorKind::Other,
         }
     }
 
