@@ -1,7 +1,8 @@
 //! History on `NativeMount`: checkpoints, diff and restore (see engine/history.rs).
 
-use super::mount::{JsCommit, NativeMount};
+use super::mount::NativeMount;
 use super::store::NativeObjectStore;
+use super::types::JsCommit;
 use super::{async_call, to_u64};
 use crate::engine::{At, Change, ForkInfo};
 use crate::error::FsResult;
@@ -55,7 +56,7 @@ impl From<Change> for JsChange {
             path: c.path,
             change: c.change.name().to_string(),
             from_path: c.from_path,
-            kind: super::mount::kind_name(c.kind).to_string(),
+            kind: super::types::kind_name(c.kind).to_string(),
             size_before: c.size_before.map(|s| s as f64),
             size_after: c.size_after.map(|s| s as f64),
         }
@@ -106,6 +107,33 @@ impl NativeMount {
             env,
             "checkpoint",
             async move { mount.delete_checkpoint(&name).await },
+            |_, ()| Ok(()),
+        )
+    }
+
+    /// Forks made from this workspace that still pin its data.
+    #[napi(ts_return_type = "Promise<JsCheckpoint[]>")]
+    pub fn forks<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Vec<JsCheckpoint>>> {
+        let mount = self.mount.clone();
+        async_call(
+            env,
+            "forks",
+            async move { mount.forks().await },
+            |_, all| Ok(all.into_iter().map(JsCheckpoint::from).collect()),
+        )
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn release_fork<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let mount = self.mount.clone();
+        async_call(
+            env,
+            "forks",
+            async move { mount.release_fork(&id).await },
             |_, ()| Ok(()),
         )
     }

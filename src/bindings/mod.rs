@@ -8,8 +8,15 @@ macro_rules! read_surface {
         #[napi]
         impl $ty {
             #[napi]
-            pub fn stat(&self, env: Env, path: String, follow: bool) -> napi::Result<JsStat> {
-                self.read_view(&env, "stat", |fs| fs.stat(&path, follow).map(JsStat::from))
+            pub fn stat(
+                &self,
+                env: Env,
+                path: String,
+                follow: bool,
+            ) -> napi::Result<super::types::JsStat> {
+                self.read_view(&env, "stat", |fs| {
+                    fs.stat(&path, follow).map(super::types::JsStat::from)
+                })
             }
             /// Like `stat`, but `null` where the path is absent (one call for exists-then-stat).
             #[napi]
@@ -18,9 +25,9 @@ macro_rules! read_surface {
                 env: Env,
                 path: String,
                 follow: bool,
-            ) -> napi::Result<Option<JsStat>> {
+            ) -> napi::Result<Option<super::types::JsStat>> {
                 self.read_view(&env, "stat", |fs| {
-                    Ok(fs.try_stat(&path, follow)?.map(JsStat::from))
+                    Ok(fs.try_stat(&path, follow)?.map(super::types::JsStat::from))
                 })
             }
             #[napi]
@@ -33,9 +40,9 @@ macro_rules! read_surface {
                 env: Env,
                 path: String,
                 recursive: bool,
-            ) -> napi::Result<Vec<JsDirent>> {
+            ) -> napi::Result<Vec<super::types::JsDirent>> {
                 self.read_view(&env, "scandir", |fs| {
-                    fs.readdir(&path, recursive).map(super::mount::dirents)
+                    fs.readdir(&path, recursive).map(super::types::dirents)
                 })
             }
             #[napi]
@@ -51,8 +58,11 @@ macro_rules! read_surface {
 }
 
 mod history;
+mod io;
 mod mount;
 mod store;
+mod txn;
+mod types;
 
 use crate::error::{Code, FsError, FsResult};
 use napi::bindgen_prelude::*;

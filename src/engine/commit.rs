@@ -18,6 +18,37 @@ use crate::protocol::{hash_hex, put_immutable, record_key, snapshot_key};
 use futures::FutureExt;
 use tokio::sync::OwnedMutexGuard;
 
+/// One unit of work for a commit: a request, or a whole transaction's replay.
+pub(crate) type GroupWork = Box<dyn FnOnce(&mut CommitBatch) -> FsResult<()> + Send>;
+
+struct Pending {
+    work: GroupWork,
+    done: tokio::sync::oneshot::Sender<FsResult<CommitInfo>>,
+}
+
+/// What waits to be committed, and whether a committer task is running.
+#[derive(Default)]
+pub(crate) struct CommitQueue {
+    waiting: Mutex<std::collections::VecDeque<Pending>>,
+    running: AtomicBool,
+}
+
+impl CommitQueue {
+    fn take_all(&self) -> Vec<Pending> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect()
+    }
+    fn is_empty(&self) -> bool {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitInfo {
     pub seq: u64,
@@ -285,11 +316,12 @@ impl Mount {
     /// whatever else is waiting; resolves once that commit is durable (or failed).
     pub async fn write(self: &Arc<Self>, work: GroupWork) -> FsResult<CommitInfo> {
         let (done, rx) = tokio::sync::oneshot::channel();
-        self.queue
+        self.commits
+            .waiting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push_back(Pending { work, done });
-        if !self.committing.swap(true, Ordering::AcqRel) {
+        if !self.commits.running.swap(true, Ordering::AcqRel) {
             let me = self.clone();
             self.runtime
                 .spawn(async move { me.run_group_commits().await });
@@ -304,22 +336,11 @@ impl Mount {
 
     async fn run_group_commits(self: Arc<Self>) {
         loop {
-            let batch: Vec<Pending> = self
-                .queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .drain(..)
-                .collect();
+            let batch = self.commits.take_all();
             if batch.is_empty() {
-                self.committing.store(false, Ordering::Release);
+                self.commits.running.store(false, Ordering::Release);
                 // A request queued after the drain but before the flag dropped would wait forever.
-                if self
-                    .queue
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .is_empty()
-                    || self.committing.swap(true, Ordering::AcqRel)
-                {
+                if self.commits.is_empty() || self.commits.running.swap(true, Ordering::AcqRel) {
                     return;
                 }
                 continue;

@@ -170,11 +170,11 @@ impl Mount {
                 }
             }
         }
-        let gate = self.gc_gate.write().await;
+        let gate = self.pins.gc_gate.write().await;
         // Chunks a streamed upload has just sent are in use though nothing references them yet; their
         // marks are dropped, so the grace period starts afresh if they turn out unused after all.
         {
-            let uploading = self.uploading.lock().unwrap_or_else(|p| p.into_inner());
+            let uploading = self.pins.pinned.lock().unwrap_or_else(|p| p.into_inner());
             sizes.retain(|k, _| !uploading.contains_key(k));
         }
         let now = now_ms();

@@ -7,7 +7,7 @@ use super::request::{Content, FsWrites, Request};
 use super::*;
 use crate::namespace::snapshot::{self, Snapshot};
 use crate::protocol::checkpoint::{
-    checkpoint_key, valid_checkpoint_name, Checkpoint, CHECKPOINT_PREFIX,
+    checkpoint_key, fork_ref_key, valid_checkpoint_name, Checkpoint, CHECKPOINT_PREFIX, FORK_PREFIX,
 };
 use crate::protocol::hash_hex;
 use crate::protocol::head::{now_ms, read_head};
@@ -420,14 +420,32 @@ impl Mount {
     }
 
     pub async fn delete_checkpoint(&self, name: &str) -> FsResult<()> {
+        self.delete_ref(&checkpoint_key(name), name, "no such checkpoint")
+            .await
+    }
+
+    /// The forks made from this workspace that still hold its data (oldest starting point first).
+    pub async fn forks(&self) -> FsResult<Vec<Checkpoint>> {
+        self.check_open("forks")?;
+        list_refs(self.store.as_ref(), FORK_PREFIX).await
+    }
+
+    /// Lets GC reclaim what only the fork `id` held here (do it once the fork is deleted or no longer
+    /// needs this workspace's data: a fork reads its inherited files from here).
+    pub async fn release_fork(&self, id: &str) -> FsResult<()> {
+        self.delete_ref(&fork_ref_key(id), id, "no such fork registration")
+            .await
+    }
+
+    async fn delete_ref(&self, key: &str, name: &str, missing: &str) -> FsResult<()> {
         self.check_writable("checkpoint", name)?;
-        let key = checkpoint_key(name);
-        if !valid_checkpoint_name(name) || self.store.head(&key).await.is_err() {
-            return Err(FsError::new(Code::NoEnt, "checkpoint", Some(name))
-                .with_description("no such checkpoint"));
+        if !valid_checkpoint_name(name) || self.store.head(key).await.is_err() {
+            return Err(
+                FsError::new(Code::NoEnt, "checkpoint", Some(name)).with_description(missing)
+            );
         }
         self.store
-            .delete(&key)
+            .delete(key)
             .await
             .map_err(|e| FsError::from_store("checkpoint", e))
     }
@@ -529,11 +547,16 @@ impl Mount {
                     vec![root.to_string()]
                 };
                 for p in doomed {
-                    batch.submit(Request::Rm {
+                    let rm = Request::Rm {
                         path: p,
                         recursive: true,
                         force: true,
-                    })?;
+                    };
+                    // Not there now (under what is now a file, say): nothing to remove.
+                    match batch.submit(rm) {
+                        Err(e) if super::absent(&e) => {}
+                        other => other?,
+                    }
                 }
                 for r in reqs {
                     batch.submit(r)?;

@@ -130,6 +130,12 @@ async fn every_commit_can_be_mounted_diffed_and_restored() {
             .collect::<Vec<_>>()
     };
     assert_eq!(sub(&now), sub(&states[target]));
+    // A path that is neither there then nor now (under a file, even) restores to nothing, changing nothing.
+    write(&w, "/a-file", b"f").await.unwrap();
+    w.restore(At::Seq(target as u64), Some(vec!["/a-file/below".into()]))
+        .await
+        .unwrap();
+    assert_eq!(read(&w, "/a-file").await.unwrap(), b"f");
     w.restore(At::Seq(target as u64), None).await.unwrap();
     assert_eq!(state(&w).await, states[target]);
     assert!(w
@@ -315,4 +321,13 @@ async fn forks_share_data_evolve_apart_and_outlive_the_source_gc() {
     assert_eq!(read(&g, "/big").await.unwrap(), vec![5u8; 9 << 20]);
     assert_eq!(read(&g, "/only-fork").await.unwrap(), b"f");
     assert!(g.fsck().await.unwrap().ok);
+
+    // Released, the source's GC may take what only the fork held.
+    w.release_fork(&f.id).await.unwrap();
+    assert_eq!(w.release_fork(&f.id).await.unwrap_err().code, "ENOENT");
+    let report = w.gc(0, false, Default::default()).await.unwrap();
+    assert!(
+        report.deleted_keys.iter().any(|k| k.starts_with("chunks/")),
+        "{report:?}"
+    );
 }

@@ -10,6 +10,7 @@ mod gc;
 mod history;
 mod inspect;
 mod materialize;
+mod metadata;
 mod read;
 mod replica;
 mod request;
@@ -39,7 +40,6 @@ use crate::store::{
     RetryingObjectStore,
 };
 use rusqlite::Connection;
-use std::collections::VecDeque;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -85,13 +85,6 @@ pub(crate) struct WriterState {
     pub commits_since_snapshot: u64,
 }
 
-pub(crate) type GroupWork = Box<dyn FnOnce(&mut CommitBatch) -> FsResult<()> + Send>;
-
-pub(crate) struct Pending {
-    pub work: GroupWork,
-    pub done: tokio::sync::oneshot::Sender<FsResult<CommitInfo>>,
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub commits: AtomicU64,
@@ -100,32 +93,11 @@ pub(crate) struct Counters {
     pub rebuilds: AtomicU64,
 }
 
-/// Recently answered `stat`s of committed state, keyed by the caller's path. Cleared whenever the
-/// committed state changes; a generation number keeps an answer computed before a change from being
-/// stored after it. An absent path is kept as its code alone: entries stay small, so the maps stay
-/// cheap to grow (a grown map is rehashed on the caller's thread).
-#[derive(Default)]
-pub(crate) struct StatCache {
-    generation: u64,
-    follow: std::collections::HashMap<Box<str>, Result<Stat, Code>>,
-    nofollow: std::collections::HashMap<Box<str>, Result<Stat, Code>>,
-}
-
-const STAT_CACHE_MAX: usize = 32_768;
-
-/// The read connection, kept inside one read transaction until the committed state changes: opening a
-/// WAL read transaction per statement costs several times the lookup itself.
-struct ReadConn {
-    conn: Connection,
-    in_txn: bool,
-}
-
 pub struct Mount {
     pub config: MountConfig,
     pub writer_id: String,
     pub(crate) store: DynObjectStore,
     counting: Arc<CountingObjectStore>,
-    read_conn: Mutex<ReadConn>,
     pub(crate) writer: Arc<tokio::sync::Mutex<WriterState>>,
     pub(crate) cache: BlockCache,
     pub(crate) runtime: tokio::runtime::Handle,
@@ -134,24 +106,12 @@ pub struct Mount {
     /// The last seq applied locally, readable without the writer lock.
     pub(crate) seq: AtomicU64,
     pub(crate) epoch: AtomicU64,
-    pub(crate) queue: Mutex<VecDeque<Pending>>,
-    pub(crate) committing: AtomicBool,
+    pub(crate) commits: commit::CommitQueue,
     pub(crate) counters: Counters,
-    pub(crate) inflight: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    pub(crate) transfers: Arc<tokio::sync::Semaphore>,
-    pub(crate) uploads: Arc<tokio::sync::Semaphore>,
-    pub(crate) hot: read::HotPacks,
-    /// Chunks sent by streamed uploads not yet committed (see `UploadPins`).
-    pub(crate) uploading: Mutex<std::collections::HashMap<String, usize>>,
-    /// Held by GC from choosing what to delete until the deletes are done.
-    pub(crate) gc_gate: tokio::sync::RwLock<()>,
-    stat_cache: Mutex<StatCache>,
-    /// The next inode number to hand out: transactions allocate while they stage, before they commit,
-    /// so numbers come from the mount (the one writer), never from a transaction's own view.
-    next_ino: AtomicI64,
-    db_path: PathBuf,
-    /// Idle read-only connections for transaction snapshots and walks off the JS thread.
-    readers: Mutex<Vec<Connection>>,
+    pub(crate) reads: read::ReadPath,
+    pub(crate) pins: upload::UploadState,
+    /// The local namespace as callers read it: the read connection, answers cache, snapshots, inodes.
+    pub(crate) local: metadata::LocalMetadata,
     /// Held while open: a second process (or manager) cannot open the same local state.
     dir_lock: Mutex<Option<std::fs::File>>,
 }
@@ -166,41 +126,6 @@ pub struct MountStats {
     pub rebuilds: u64,
     pub seq: u64,
     pub epoch: u64,
-}
-
-/// Opens the namespace database (writer and reader connections) and reads the replication state,
-/// discarding state that was made for another store. Files are private to the owner.
-fn open_local_state(
-    db_path: &std::path::Path,
-    store_id: &str,
-) -> FsResult<(Connection, Connection, Head)> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(db_path)
-        .map_err(|e| {
-            FsError::new(Code::Io, "mount", Some(&db_path.to_string_lossy()))
-                .with_description(e.to_string())
-        })?;
-    let write_conn = namespace::open(db_path)?;
-    if namespace::get_meta(&write_conn, "store_id")?.as_deref() != Some(store_id) {
-        namespace::reset(&write_conn)?;
-        namespace::set_meta(&write_conn, "store_id", store_id)?;
-    }
-    let mut head = Head::genesis();
-    head.seq = namespace::get_meta(&write_conn, "seq")?
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    head.record = namespace::get_meta(&write_conn, "record")?;
-    head.record_hash = namespace::get_meta(&write_conn, "record_hash")?;
-    // Touches every table, so a damaged file is found now rather than on the first lookup.
-    write_conn
-        .query_row("SELECT (SELECT COUNT(*) FROM inodes) + (SELECT COUNT(*) FROM dentries) + (SELECT COUNT(*) FROM refs)", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| namespace::db_err("mount", e))?;
-    let read_conn = namespace::open(db_path)?;
-    Ok((write_conn, read_conn, head))
 }
 
 fn valid_mount_name(name: &str) -> bool {
@@ -281,13 +206,13 @@ impl Mount {
             Some(At::Checkpoint(c)) => format!("{}@{c}", config.store_id),
             None => config.store_id.clone(),
         };
-        let (write_conn, read_conn, head) = match open_local_state(&db_path, &local_id) {
+        let (write_conn, read_conn, head) = match metadata::open_local_state(&db_path, &local_id) {
             Ok(state) => state,
             Err(_) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(dir.join(format!("namespace.sqlite{suffix}")));
                 }
-                open_local_state(&db_path, &local_id)?
+                metadata::open_local_state(&db_path, &local_id)?
             }
         };
         let cache = BlockCache::open(&dir.join("blocks"), config.cache_bytes).map_err(|e| {
@@ -297,10 +222,6 @@ impl Mount {
             writer_id: format!("{:016x}", fastrand::u64(..)),
             store,
             counting,
-            read_conn: Mutex::new(ReadConn {
-                conn: read_conn,
-                in_txn: false,
-            }),
             writer: Arc::new(tokio::sync::Mutex::new(WriterState {
                 conn: write_conn,
                 head,
@@ -313,19 +234,11 @@ impl Mount {
             closed: AtomicBool::new(false),
             seq: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
-            queue: Mutex::new(VecDeque::new()),
-            committing: AtomicBool::new(false),
+            commits: Default::default(),
             counters: Counters::default(),
-            inflight: Mutex::new(Default::default()),
-            transfers: Arc::new(tokio::sync::Semaphore::new(TRANSFER_CONCURRENCY)),
-            uploads: Arc::new(tokio::sync::Semaphore::new(UPLOAD_CONCURRENCY)),
-            hot: read::HotPacks::new(HOT_PACK_BYTES),
-            uploading: Mutex::new(Default::default()),
-            gc_gate: tokio::sync::RwLock::new(()),
-            stat_cache: Mutex::new(StatCache::default()),
-            next_ino: AtomicI64::new(0),
-            db_path,
-            readers: Mutex::new(Vec::new()),
+            reads: read::ReadPath::new(),
+            pins: upload::UploadState::new(),
+            local: metadata::LocalMetadata::new(read_conn, db_path),
             dir_lock: Mutex::new(Some(dir_lock)),
             config,
         });
@@ -366,11 +279,7 @@ impl Mount {
                 drop(std::mem::replace(conn, empty));
             }
         }
-        {
-            let mut r = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
-            r.in_txn = false;
-            detach(&mut r.conn);
-        }
+        self.local.detach(detach);
         match self.writer.clone().try_lock_owned() {
             Ok(mut w) => detach(&mut w.conn),
             Err(_) => {
@@ -379,71 +288,10 @@ impl Mount {
                     .spawn(async move { detach(&mut writer.lock_owned().await.conn) });
             }
         }
-        self.readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
         self.dir_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-    }
-
-    /// An inode number no other entry has or will have.
-    pub(crate) fn alloc_ino(&self) -> Ino {
-        self.next_ino.fetch_add(1, Ordering::AcqRel)
-    }
-
-    /// Keeps inode allocation above everything the namespace holds (after open or catching up).
-    pub(crate) fn note_inodes(&self, conn: &Connection) -> FsResult<()> {
-        self.next_ino
-            .fetch_max(namespace::next_ino(conn)?, Ordering::AcqRel);
-        Ok(())
-    }
-
-    /// A read-only connection inside a read transaction on the committed state as it is now, and the
-    /// seq of that state. Give it back with `release_snapshot`.
-    pub(crate) fn snapshot(&self) -> FsResult<(Connection, u64)> {
-        self.check_open("transaction")?;
-        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match idle {
-            Some(c) => c,
-            None => namespace::open_reader(&self.db_path)?,
-        };
-        conn.execute_batch("BEGIN")
-            .map_err(|e| namespace::db_err("transaction", e))?;
-        // The first read fixes the snapshot.
-        let seq = namespace::get_meta(&conn, "seq")?
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        Ok((conn, seq))
-    }
-
-    pub(crate) fn release_snapshot(&self, conn: Connection) {
-        if conn.execute_batch("ROLLBACK").is_err() || self.is_closed() {
-            return;
-        }
-        let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < 8 {
-            idle.push(conn);
-        }
-    }
-
-    /// Runs `f` on a snapshot of the committed state, on a blocking thread: whole-tree reads that
-    /// must not hold up the JS thread (or the read connection it uses).
-    pub async fn with_snapshot<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&Connection) -> FsResult<T> + Send + 'static,
-    ) -> FsResult<T> {
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let (conn, _) = me.snapshot()?;
-            let r = f(&conn);
-            me.release_snapshot(conn);
-            r
-        })
-        .await
-        .map_err(|e| FsError::internal("scandir", e.to_string()))?
     }
 
     pub fn is_closed(&self) -> bool {
@@ -484,70 +332,6 @@ impl Mount {
 
     pub fn reset_request_counts(&self) {
         self.counting.reset();
-    }
-
-    /// `stat` of committed state, served from memory when nothing changed since it was last asked.
-    pub fn stat(&self, raw: &str, follow: bool) -> FsResult<Stat> {
-        self.check_open("stat")?;
-        let generation = {
-            let c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
-            let map = if follow { &c.follow } else { &c.nofollow };
-            if let Some(r) = map.get(raw) {
-                let syscall = if follow { "stat" } else { "lstat" };
-                return r
-                    .clone()
-                    .map_err(|code| FsError::new(code, syscall, Some(raw)));
-            }
-            c.generation
-        };
-        let r = self.with_read(|c| meta::stat(c, raw, follow));
-        let cached = match &r {
-            Ok(s) => Some(Ok(s.clone())),
-            Err(e) if absent(e) => Some(Err(e.code)),
-            Err(_) => None,
-        };
-        let mut c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let (Some(cached), true) = (cached, c.generation == generation) {
-            let map = if follow {
-                &mut c.follow
-            } else {
-                &mut c.nofollow
-            };
-            if map.len() >= STAT_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(raw.into(), cached);
-        }
-        r
-    }
-
-    /// Called after every change to committed state: forget cached answers, and end the read
-    /// transaction so the next lookup sees the change.
-    pub(crate) fn invalidate_stats(&self) {
-        {
-            let mut c = self.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
-            c.generation += 1;
-            c.follow.clear();
-            c.nofollow.clear();
-        }
-        let mut r = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
-        if r.in_txn {
-            r.in_txn = false;
-            let _ = r.conn.execute_batch("COMMIT");
-        }
-    }
-
-    /// Runs `f` with the read connection (committed state), on the calling thread.
-    pub fn with_read<T>(&self, f: impl FnOnce(&Connection) -> FsResult<T>) -> FsResult<T> {
-        self.check_open("stat")?;
-        let mut r = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
-        if !r.in_txn {
-            r.conn
-                .execute_batch("BEGIN")
-                .map_err(|e| namespace::db_err("stat", e))?;
-            r.in_txn = true;
-        }
-        f(&r.conn)
     }
 }
 

@@ -18,6 +18,24 @@ pub(crate) fn unit_id(key: &str, block: Option<u64>) -> String {
 
 /// Recently read packs, verified and in memory, so reading many small files of one pack costs neither
 /// disk reads nor re-hashing the pack each time.
+/// The read path's shared state: transfers in flight (bounded), one fetch per unit at a time, and
+/// recently read packs in memory.
+pub(crate) struct ReadPath {
+    pub transfers: Arc<tokio::sync::Semaphore>,
+    pub inflight: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub hot: HotPacks,
+}
+
+impl ReadPath {
+    pub fn new() -> Self {
+        ReadPath {
+            transfers: Arc::new(tokio::sync::Semaphore::new(TRANSFER_CONCURRENCY)),
+            inflight: Mutex::new(Default::default()),
+            hot: HotPacks::new(HOT_PACK_BYTES),
+        }
+    }
+}
+
 pub(crate) struct HotPacks {
     lru: Mutex<(lru::LruCache<String, Bytes>, u64)>,
     max_bytes: u64,
@@ -67,12 +85,12 @@ fn whole_object(key: &str) -> bool {
 impl Mount {
     /// A place among the downloads in flight; held for the length of one GET.
     pub(crate) async fn transfer_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.transfers.clone().acquire_owned().await.ok()
+        self.reads.transfers.clone().acquire_owned().await.ok()
     }
 
     /// A place among the uploads in flight: fewer than downloads, since each holds a chunk in memory.
     pub(crate) async fn upload_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.uploads.clone().acquire_owned().await.ok()
+        self.pins.permits.clone().acquire_owned().await.ok()
     }
 
     /// Puts a freshly uploaded chunk in the cache, block by block, so reading it back is free.
@@ -90,6 +108,7 @@ impl Mount {
         fetch: impl std::future::Future<Output = FsResult<T>>,
     ) -> FsResult<T> {
         let gate = self
+            .reads
             .inflight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -99,7 +118,11 @@ impl Mount {
         let guard = gate.lock().await;
         let result = fetch.await;
         drop(guard);
-        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .reads
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if Arc::strong_count(&gate) <= 2 {
             map.remove(id);
         }
@@ -124,7 +147,7 @@ impl Mount {
 
     /// A whole pack: from memory, the disk cache, or one GET.
     async fn pack(&self, key: &str) -> FsResult<Bytes> {
-        if let Some(b) = self.hot.get(key) {
+        if let Some(b) = self.reads.hot.get(key) {
             return Ok(b);
         }
         let id = unit_id(key, None);
@@ -142,7 +165,7 @@ impl Mount {
                 .await?
             }
         };
-        self.hot.put(key, data.clone());
+        self.reads.hot.put(key, data.clone());
         Ok(data)
     }
 

@@ -56,7 +56,7 @@ impl UploadSet {
             let result = async {
                 let _permit = m.upload_permit().await;
                 // Not while a GC is deleting: a chunk it judged unused may be this very content.
-                let _gate = m.gc_gate.read().await;
+                let _gate = m.pins.gc_gate.read().await;
                 m.store
                     .put(&key, body.clone(), crate::store::PutMode::Overwrite)
                     .await
@@ -227,7 +227,7 @@ impl Stager {
             return extent;
         }
         // Pinned while GC is not choosing (or it would not see the pin); if it is, upload regardless.
-        let in_use = match self.mount.gc_gate.try_read() {
+        let in_use = match self.mount.pins.gc_gate.try_read() {
             Ok(_gate) => {
                 self.pins.pin(&key);
                 self.mount

@@ -9,6 +9,24 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 use tokio::task::JoinSet;
 
+/// Uploads' shared state: permits bounding them, the data objects sent but not yet referenced by a
+/// commit (GC must spare them), and the gate GC holds while it chooses and deletes.
+pub(crate) struct UploadState {
+    pub permits: Arc<tokio::sync::Semaphore>,
+    pub pinned: Mutex<std::collections::HashMap<String, usize>>,
+    pub gc_gate: tokio::sync::RwLock<()>,
+}
+
+impl UploadState {
+    pub fn new() -> Self {
+        UploadState {
+            permits: Arc::new(tokio::sync::Semaphore::new(UPLOAD_CONCURRENCY)),
+            pinned: Mutex::new(Default::default()),
+            gc_gate: tokio::sync::RwLock::new(()),
+        }
+    }
+}
+
 /// What a finished upload leaves for the commit.
 #[derive(Debug)]
 pub enum Staged {
@@ -47,7 +65,8 @@ impl UploadPins {
     pub(crate) fn pin(&mut self, key: &str) {
         *self
             .mount
-            .uploading
+            .pins
+            .pinned
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(key.to_string())
@@ -68,7 +87,8 @@ impl Drop for UploadPins {
     fn drop(&mut self) {
         let mut map = self
             .mount
-            .uploading
+            .pins
+            .pinned
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         for k in &self.keys {
@@ -165,7 +185,7 @@ impl Upload {
         let key = chunk_key(&hash);
         {
             // Not while a GC is deciding what to delete: pinned before, or after its deletes.
-            let _gate = self.mount.gc_gate.read().await;
+            let _gate = self.mount.pins.gc_gate.read().await;
             self.pins.pin(&key);
         }
         self.extents.push(Extent {

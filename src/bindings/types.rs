@@ -1,0 +1,172 @@
+//! The plain objects that cross to JS (options, stats, entries, results) and their conversions.
+
+use crate::engine::{CommitInfo, Stat, WriteOptions};
+use crate::namespace::Kind;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+#[napi(object)]
+pub struct JsMountOptions {
+    pub name: String,
+    pub readwrite: bool,
+    pub cache_root: String,
+    pub cache_bytes: f64,
+    /// Names the bucket and prefix; local state made for another store is discarded.
+    pub store_id: String,
+    pub snapshot_every: Option<u32>,
+    /// Mount the tree as it was at this commit: a seq, or a checkpoint name (readonly).
+    pub at: Option<Either<f64, String>>,
+}
+
+#[napi(object)]
+pub struct JsStat {
+    pub ino: f64,
+    /// `"file"`, `"directory"` or `"symlink"`.
+    pub kind: String,
+    pub mode: u32,
+    pub size: f64,
+    pub mtime_ms: f64,
+    pub ctime_ms: f64,
+}
+
+pub(crate) fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::File => "file",
+        Kind::Dir => "directory",
+        Kind::Symlink => "symlink",
+    }
+}
+
+impl From<Stat> for JsStat {
+    fn from(s: Stat) -> Self {
+        JsStat {
+            ino: s.ino as f64,
+            kind: kind_name(s.kind).into(),
+            mode: s.mode,
+            size: s.size as f64,
+            mtime_ms: s.mtime_ms as f64,
+            ctime_ms: s.ctime_ms as f64,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsDirent {
+    pub name: String,
+    pub kind: String,
+}
+
+#[napi(object)]
+pub struct JsDirentList {
+    /// Entry names (relative paths when recursive) joined by NUL.
+    pub names: String,
+    /// One byte per entry: 1 file, 2 directory, 3 symlink.
+    pub kinds: Buffer,
+}
+
+#[napi(object)]
+pub struct JsWriteOptions {
+    pub create_parents: Option<bool>,
+    pub exclusive: Option<bool>,
+    pub mode: Option<u32>,
+    pub mtime_ms: Option<f64>,
+}
+
+impl From<Option<JsWriteOptions>> for WriteOptions {
+    fn from(o: Option<JsWriteOptions>) -> Self {
+        let Some(o) = o else {
+            return WriteOptions::default();
+        };
+        WriteOptions {
+            create_parents: o.create_parents.unwrap_or(false),
+            exclusive: o.exclusive.unwrap_or(false),
+            mode: o.mode,
+            mtime: o.mtime_ms.filter(|m| m.is_finite()).map(|m| m as i64),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsCommit {
+    pub seq: f64,
+    pub committed: bool,
+}
+
+impl From<CommitInfo> for JsCommit {
+    fn from(c: CommitInfo) -> Self {
+        JsCommit {
+            seq: c.seq as f64,
+            committed: c.committed,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct JsRefresh {
+    /// `"unchanged"`, `"advanced"` or `"rebuilt"`.
+    pub outcome: String,
+    pub seq: f64,
+}
+
+#[napi(object)]
+pub struct JsMountStats {
+    pub requests: super::store::JsRequestCounts,
+    pub cache_hits: f64,
+    pub cache_misses: f64,
+    pub cache_corrupt: f64,
+    pub cache_evictions: f64,
+    pub cache_used_bytes: f64,
+    pub cache_capacity_bytes: f64,
+    pub commits: f64,
+    pub refreshes: f64,
+    pub records_applied: f64,
+    pub rebuilds: f64,
+    pub seq: f64,
+    pub epoch: f64,
+}
+
+/// A missing path as `None` rather than an error (for `exists`-then-`stat` callers).
+pub(crate) fn dirents(v: Vec<(String, Kind)>) -> Vec<JsDirent> {
+    v.into_iter()
+        .map(|(name, k)| JsDirent {
+            name,
+            kind: kind_name(k).into(),
+        })
+        .collect()
+}
+
+/// Copies a JS buffer into memory the engine owns (it outlives the call).
+pub(crate) fn owned(data: &[u8]) -> Vec<u8> {
+    data.to_vec()
+}
+
+#[napi(object)]
+pub struct JsGcReport {
+    pub scanned: f64,
+    pub reachable: f64,
+    pub pending: f64,
+    pub deleted: f64,
+    pub bytes_freed: f64,
+    pub deleted_keys: Vec<String>,
+    pub dry_run: bool,
+}
+
+#[napi(object)]
+pub struct JsLogEntry {
+    pub seq: f64,
+    pub epoch: f64,
+    pub time_ms: f64,
+    pub key: String,
+    pub files_changed: f64,
+    pub bytes: f64,
+}
+
+#[napi(object)]
+pub struct JsFsckReport {
+    pub objects: f64,
+    pub extents: f64,
+    pub bytes_checked: f64,
+    pub missing: Vec<String>,
+    pub corrupt: Vec<String>,
+    pub ok: bool,
+}
