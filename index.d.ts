@@ -20,6 +20,9 @@ export declare class NativeMount {
   checkpoint(name: string, message?: string | undefined | null): Promise<JsCheckpoint>
   checkpoints(): Promise<JsCheckpoint[]>
   deleteCheckpoint(name: string): Promise<void>
+  /** Forks made from this workspace that still pin its data. */
+  forks(): Promise<JsCheckpoint[]>
+  releaseFork(id: string): Promise<void>
   /** Changes from `from` to `to` (this mount's state when absent), under `path`. */
   diff(from: number | string, to?: number | string | undefined | null, path?: string | undefined | null): Promise<JsChange[]>
   /** Makes the tree (or `paths`) what it was at `at`, as one new commit. */
@@ -31,11 +34,6 @@ export declare class NativeMount {
   close(): void
   stats(): JsMountStats
   resetRequestCounts(): void
-  stat(path: string, follow: boolean): JsStat
-  /** Like `stat`, but `null` instead of ENOENT (one call for `exists`-then-`stat` callers). */
-  tryStat(path: string, follow: boolean): JsStat | null
-  exists(path: string): boolean
-  readdir(path: string, recursive: boolean): Array<JsDirent>
   /** Entry names only: no per-entry objects for the common `readdir` call. */
   readdirNames(path: string, recursive: boolean): Array<string>
   /**
@@ -44,8 +42,6 @@ export declare class NativeMount {
    * each (1 file, 2 directory, 3 symlink): two values to cross the boundary, not one per entry.
    */
   readdirAsync(path: string, recursive: boolean): Promise<JsDirentList>
-  readlink(path: string): string
-  realpath(path: string): string
   /** `[offset, offset + length)` of a file (to its end when `length` is absent). */
   read(path: string, offset?: number | undefined | null, length?: number | undefined | null): Promise<Buffer>
   refresh(): Promise<JsRefresh>
@@ -79,6 +75,13 @@ export declare class NativeMount {
    * visible until `commit`.
    */
   begin(): Promise<NativeTxn>
+  stat(path: string, follow: boolean): JsStat
+  /** Like `stat`, but `null` where the path is absent (one call for exists-then-stat). */
+  tryStat(path: string, follow: boolean): JsStat | null
+  exists(path: string): boolean
+  readdir(path: string, recursive: boolean): Array<JsDirent>
+  readlink(path: string): string
+  realpath(path: string): string
 }
 
 export declare class NativeObjectStore {
@@ -109,6 +112,13 @@ export declare class NativeObjectStore {
 }
 
 export declare class NativeTxn {
+  stat(path: string, follow: boolean): JsStat
+  /** Like `stat`, but `null` where the path is absent (one call for exists-then-stat). */
+  tryStat(path: string, follow: boolean): JsStat | null
+  exists(path: string): boolean
+  readdir(path: string, recursive: boolean): Array<JsDirent>
+  readlink(path: string): string
+  realpath(path: string): string
   writeFile(path: string, data: Buffer, options?: JsWriteOptions | undefined | null): boolean
   /** Like `write_file`: true when the caller should `drain` before writing more. */
   appendFile(path: string, data: Buffer): boolean
@@ -121,12 +131,6 @@ export declare class NativeTxn {
   copy(from: string, to: string, recursive: boolean): void
   symlink(target: string, path: string): void
   setAttr(path: string, mode?: number | undefined | null, mtimeMs?: number | undefined | null): void
-  stat(path: string, follow: boolean): JsStat
-  tryStat(path: string, follow: boolean): JsStat | null
-  exists(path: string): boolean
-  readdir(path: string, recursive: boolean): Array<JsDirent>
-  readlink(path: string): string
-  realpath(path: string): string
   /** Uploads a local file a chunk at a time (outside the transaction's lock), then writes it here. */
   writeLocalFile(path: string, localPath: string, options?: JsWriteOptions | undefined | null): Promise<void>
   /** The file as this transaction sees it, its own writes included. */

@@ -70,13 +70,13 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
         const store = await target.open("ack");
         const w = await writer(store);
         const a = await adapter.open(w.fs);
-        const exec = a.exec("sleep 0.3; echo x > /bin/foo");
+        const exec = a.exec("sleep 0.3; echo x > /dev/foo");
         await Bun.sleep(50);
         await a.writeFile("six.txt", "acknowledged");
         const r = await exec;
         // Whatever the exec reports, it reports it (no throw): a failed redirect is exit 1 with stderr.
         expect(r.exitCode).toBe(1);
-        expect(r.stderr).toContain("/bin/foo: Read-only file system");
+        expect(r.stderr).toContain("/dev/foo: Read-only file system");
         await w.close();
         expect(await cold(store, (c) => tryRead(c, "/ws/six.txt"))).toBe("acknowledged");
       }, 30_000);

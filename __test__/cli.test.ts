@@ -4,86 +4,19 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { LocalObjectStore, type ObjectStore } from "../js/core.ts";
+import { LocalObjectStore } from "../js/core.ts";
 import { main } from "../js/cli/main.ts";
-import { s3TestServers, uniquePrefix } from "./helpers/servers.ts";
-import { removeDir, s3Store, tempDir } from "./helpers/targets.ts";
+import { BIN, cliHarness, type CliTarget } from "./helpers/cli.ts";
+import { uniquePrefix } from "./helpers/servers.ts";
+import { removeDir, tempDir } from "./helpers/targets.ts";
 
-const BIN = resolve(import.meta.dir, "..", "bin", "s3-bun-cached-fs.ts");
 const root = tempDir("cli");
 afterAll(() => removeDir(root), 120_000);
 
-/** The environment every CLI child gets: no AWS settings of the machine, a private XDG cache home. */
+/** The environment every CLI child gets (no AWS settings of the machine, a private XDG cache home), the targets, and the runners. */
+const { baseEnv, targets, cli, ok, json } = cliHarness(root);
 const XDG = join(root, "xdg");
-const baseEnv: Record<string, string> = {};
-for (const [k, v] of Object.entries(process.env)) {
-  if (v !== undefined && !k.startsWith("AWS_") && k !== "S3FS_WORKSPACE" && k !== "FORCE_COLOR") baseEnv[k] = v;
-}
-Object.assign(baseEnv, {
-  XDG_CACHE_HOME: XDG,
-  AWS_CONFIG_FILE: join(root, "no-aws-config"),
-  AWS_SHARED_CREDENTIALS_FILE: join(root, "no-aws-credentials"),
-  AWS_EC2_METADATA_DISABLED: "true",
-});
-
-interface Target {
-  name: string;
-  /** A fresh workspace address. */
-  workspace(label: string): string;
-  /** The AWS environment for the child. */
-  env: Record<string, string>;
-  /** The same workspace's store, opened directly (to damage it behind the CLI's back). */
-  store(address: string): Promise<ObjectStore>;
-}
-
-const targets: Target[] = [
-  {
-    name: "LocalObjectStore",
-    workspace: (label) => join(root, "stores", uniquePrefix(label)),
-    env: {},
-    store: async (address) => new LocalObjectStore(address),
-  },
-  ...s3TestServers()
-    .filter((s) => s.name === "seaweedfs")
-    .map(
-      (s): Target => ({
-        name: s.name,
-        workspace: (label) => `s3://${s.bucket}/${uniquePrefix(label).replace(/\/$/, "")}`,
-        env: { AWS_ENDPOINT_URL_S3: s.endpoint, AWS_ACCESS_KEY_ID: s.accessKeyId, AWS_SECRET_ACCESS_KEY: s.secretAccessKey, AWS_REGION: s.region },
-        store: (address) => s3Store(s, address.slice(`s3://${s.bucket}/`.length)),
-      }),
-    ),
-];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  bytes: Uint8Array;
-}
-
-async function cli(t: Target, args: string[], opts: { stdin?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
-  const child = Bun.spawn([process.execPath, BIN, ...args], {
-    env: { ...baseEnv, ...t.env, ...opts.env },
-    cwd: opts.cwd ?? root,
-    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [bytes, stderr, code] = await Promise.all([new Response(child.stdout).bytes(), new Response(child.stderr).text(), child.exited]);
-  return { code, stdout: new TextDecoder().decode(bytes), stderr, bytes };
-}
-
-/** Runs and expects exit 0 (showing stderr when not). */
-async function ok(t: Target, args: string[], opts: Parameters<typeof cli>[2] = {}): Promise<Run> {
-  const r = await cli(t, args, opts);
-  expect(`${args.join(" ")} -> ${r.code} ${r.stderr}`).toBe(`${args.join(" ")} -> 0 `);
-  return r;
-}
-
-async function json<T>(t: Target, args: string[], opts: Parameters<typeof cli>[2] = {}): Promise<T> {
-  return JSON.parse((await ok(t, [...args, "--json"], opts)).stdout) as T;
-}
+type Target = CliTarget;
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -194,6 +127,77 @@ describe("cli: usage", () => {
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stderr)).toMatchObject({ error: { code: "EUSAGE", exitCode: 2 } });
   }, 60_000);
+});
+
+/** Every entry under `dir` (relative path, kind, size, mtime): what "left as it was" compares. */
+function snapshot(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .map((e) => {
+      const abs = join(e.parentPath, e.name);
+      const st = lstatSync(abs);
+      return `${abs.slice(dir.length)} ${st.isDirectory() ? "d" : "f"} ${st.isDirectory() ? 0 : st.size} ${st.mtimeMs}`;
+    })
+    .sort();
+}
+
+// Issue 14: reading commands never write outside the CLI's own state directory, an ordinary directory is
+// reported as not a store (exit 12), and the messages name what is missing.
+describe("cli: local directories and messages", () => {
+  const t = targets[0] as Target;
+  const READING: string[][] = [["ls", "-R", "/"], ["tree", "/"], ["log"], ["fsck"], ["du", "/"], ["stat", "/"], ["cat", "/a.txt"], ["get", "/a.txt", "-"], ["sync", ":/", "./down"], ["gc", "--dry-run"]];
+
+  test("a reading command on an ordinary directory exits 12 (ENOTSTORE) and leaves it as it was; put makes a store there", async () => {
+    const dir = join(root, uniquePrefix("ordinary").replace(/\/$/, ""));
+    mkdirSync(join(dir, "docs"), { recursive: true });
+    writeFileSync(join(dir, "docs", "notes.txt"), "mine\n");
+    const cwd = join(root, uniquePrefix("cwd"));
+    mkdirSync(cwd);
+    const before = snapshot(dir);
+    for (const args of READING) {
+      const r = await cli(t, ["-w", dir, ...args], { cwd });
+      expect(`${args.join(" ")} -> ${r.code}`).toBe(`${args.join(" ")} -> 12`);
+      expect(r.stderr).toBe(`s3-bun-cached-fs: ${args[0]}: ENOTSTORE: not a store (no heads/main.json; put and sync uploads create one), open '${dir}'\n`);
+    }
+    expect(snapshot(dir)).toEqual(before);
+    expect(readdirSync(cwd)).toEqual([]);
+    // --json reports the code too; gc (a writer, but not one that creates a store) is refused alike.
+    expect(JSON.parse((await cli(t, ["-w", dir, "ls", "--json"])).stderr)).toMatchObject({ error: { code: "ENOTSTORE", exitCode: 12 } });
+    const local = join(root, uniquePrefix("put-src").replace(/\/$/, ""));
+    writeFileSync(local, "alpha\n");
+    await ok(t, ["-w", dir, "put", "-q", local, "/a.txt"]);
+    expect((await ok(t, ["-w", dir, "cat", "/a.txt"])).stdout).toBe("alpha\n");
+  }, 120_000);
+
+  test("reading commands on a store write nothing in it, nor in the working directory", async () => {
+    const dir = t.workspace("readonly-untouched");
+    const local = join(root, uniquePrefix("src").replace(/\/$/, ""));
+    writeFileSync(local, "alpha\n");
+    await ok(t, ["-w", dir, "put", "-q", local, "/a.txt"]);
+    // A store copied without the writer's scratch directory stays without it.
+    rmSync(join(dir, ".s3fs-tmp"), { recursive: true, force: true });
+    const cwd = join(root, uniquePrefix("cwd"));
+    mkdirSync(cwd);
+    const before = snapshot(dir);
+    for (const args of READING.filter((a) => a[0] !== "sync" && a[0] !== "gc")) await ok(t, ["-w", dir, ...args], { cwd });
+    expect(snapshot(dir)).toEqual(before);
+    expect(readdirSync(cwd)).toEqual([]);
+  }, 120_000);
+
+  test("put with one argument names the missing PATH; a failed get names its destination, not a temp file", async () => {
+    const dir = t.workspace("messages");
+    const local = join(root, uniquePrefix("msg-src").replace(/\/$/, ""));
+    writeFileSync(local, "alpha\n");
+    const one = await cli(t, ["-w", dir, "put", local]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toBe("s3-bun-cached-fs: put: missing argument PATH (see s3-bun-cached-fs put --help)\n");
+    const none = await cli(t, ["-w", dir, "get"]);
+    expect(none.stderr).toMatch(/^s3-bun-cached-fs: get: missing argument PATH /);
+    await ok(t, ["-w", dir, "put", "-q", local, "/a.txt"]);
+    const dest = join(root, uniquePrefix("no-such-dir"), "a.txt");
+    const failed = await cli(t, ["-w", dir, "get", "/a.txt", dest]);
+    expect(failed.code).toBe(3);
+    expect(failed.stderr).toBe(`s3-bun-cached-fs: get: ENOENT: no such file or directory, open '${dest}'\n`);
+  }, 120_000);
 });
 
 // A store that silently ignores If-None-Match/If-Match (as Backblaze B2 and GCS do) cannot be made from the
@@ -529,13 +533,13 @@ for (const t of targets) {
     }, 120_000);
 
     if (t.name !== "LocalObjectStore") {
-      test("S3 errors: wrong credentials are exit 7 and never print the secret; flags override the environment", async () => {
+      test("S3 errors: wrong credentials are exit 11 and never print the secret; flags override the environment", async () => {
         const ws = t.workspace("creds");
         await ok(t, [ws, "put", "-q", "-", "/x.txt"], { stdin: "x" });
         const secret = "wrong-secret-NEVER-PRINT-ME";
         const bad = await cli(t, [ws, "ls", "/"], { env: { AWS_SECRET_ACCESS_KEY: secret } });
-        expect(bad.code).toBe(7);
-        expect(bad.stderr).toMatch(/^s3-bun-cached-fs: ls: EIO: .*403.*\n$/);
+        expect(bad.code).toBe(11);
+        expect(bad.stderr).toMatch(/^s3-bun-cached-fs: ls: ECREDENTIALS: .*refused the credentials: HTTP 403 .*\n$/);
         expect(bad.stderr).not.toContain(secret);
         // --endpoint wins over AWS_ENDPOINT_URL_S3.
         const endpoint = t.env.AWS_ENDPOINT_URL_S3 as string;

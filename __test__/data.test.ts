@@ -171,6 +171,21 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
       expect(await codeOf(() => r.openWrite("/x"))).toBe("EROFS");
     });
 
+    test("openWrite into a new directory creates its parents, like Bun.write; recursive: false refuses", async () => {
+      const { mount } = fixture(await target.open("openwrite-parents"));
+      const w = await mount("w", "readwrite");
+      const h = await w.openWrite("/results/deep/out.txt");
+      await Bun.write(h.file, "done\n");
+      await h.close();
+      expect(await w.readText("/results/deep/out.txt")).toBe("done\n");
+      expect(w.statSync("/results/deep").isDirectory()).toBe(true);
+      const strict = await w.openWrite("/missing/out.txt", { recursive: false });
+      await Bun.write(strict.file, "x");
+      expect(await codeOf(() => strict.close())).toBe("ENOENT");
+      await strict.abort();
+      expect(existsSync(strict.path)).toBe(false);
+    });
+
     test("the cache stays within cacheBytes while reading more than twice that; corrupt blocks are refetched", async () => {
       const cacheBytes = 8 * MiB;
       const { mount, cacheRoot } = fixture(await target.open("bounded"), cacheBytes);

@@ -95,7 +95,7 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
       factory = acceleratedFsSandbox({ cwd: "/workspace", mount: mountOptions(store, "parallel"), managerConfig: { cacheRoot: cacheRoot() } });
       const ids = ["fails", "w1", "b2", "w3", "b4"];
       const calls = [
-        fauxToolCall("bash", { command: "sleep 0.3; echo x > /bin/foo" }, { id: "fails" }),
+        fauxToolCall("bash", { command: "sleep 0.3; echo x > /dev/foo" }, { id: "fails" }),
         fauxToolCall("write", { path: "one.txt", content: "one" }, { id: "w1" }),
         fauxToolCall("bash", { command: "mkdir -p out && echo two > out/two.txt" }, { id: "b2" }),
         fauxToolCall("write", { path: "notes/three.md", content: "three" }, { id: "w3" }),
@@ -116,7 +116,7 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
       expect([...byId.keys()].sort()).toEqual([...ids].sort());
       const text = (id: string): string => textOf(byId.get(id) as ToolResultMessage);
       // The failing command reported its failed redirect (stderr, exit 1); nothing was thrown.
-      expect(text("fails")).toContain("bash: /bin/foo: Read-only file system");
+      expect(text("fails")).toContain("bash: /dev/foo: Read-only file system");
       expect(text("fails")).toContain("Command exited with code 1");
       expect(text("b4")).toContain("Command exited with code 3");
       for (const id of ["w1", "w3", "b2"]) expect(byId.get(id)?.isError).toBe(false);

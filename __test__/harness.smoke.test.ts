@@ -116,3 +116,23 @@ for (const server of servers) {
     }
   });
 }
+
+// Plain `bun test` (no runner, no S3FS_TEST_SERVERS) is the whole suite: the preload named in bunfig.toml
+// starts the servers, so the S3 tests run rather than skip, and stops them afterwards.
+test("plain `bun test` starts the S3 servers itself and runs the S3 suite", async () => {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "S3FS_TEST_SERVERS" && k !== "AWS_EC2_METADATA_DISABLED") env[k] = v;
+  const child = Bun.spawn([process.execPath, "test", "__test__/harness.smoke.test.ts", "-t", "S3 server seaweedfs"], {
+    cwd: `${import.meta.dir}/..`,
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const output = `${out}\n${err}`;
+  expect(code).toBe(0);
+  expect(output).toMatch(/\(pass\) S3 server seaweedfs > writes, reads, stats, lists and deletes an object/);
+  expect(output).toMatch(/S3 servers ready in/);
+  expect(output).toMatch(/S3 servers stopped in/);
+  expect(output).not.toMatch(/WILL BE SKIPPED/);
+}, 180_000);

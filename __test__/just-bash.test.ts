@@ -55,7 +55,15 @@ const SCRIPTS: string[] = [
   "diff src/a.txt src/lib/b.txt; echo \"diff exit=$?\"",
   "which ls cat; type grep; command -v sed",
   "cd / && cat /etc/passwd; echo \"exit=$?\"; ls /etc 2>&1; echo done",
-  "rm -rf src docs link.txt out.txt empty.txt deep && ls -A && echo empty",
+  // Issue 14: scripts installed under /usr/bin and /bin run by name; hard links; /dev/fd after a process
+  // substitution; a NUL in a path.
+  "printf '#!/bin/bash\\necho hello from $0\\n' > /usr/bin/greet && chmod +x /usr/bin/greet && greet && which greet && type greet",
+  "printf '#!/bin/bash\\necho hi \"$@\"\\n' > /bin/hi && chmod +x /bin/hi && hi there; which ls; ls /usr/bin/greet",
+  "echo a > hard.txt && ln hard.txt hard2.txt && test hard.txt -ef hard2.txt && echo same && cat hard2.txt && ls -l hard2.txt | cut -c1-12",
+  "test hard.txt -ef hard2.txt && echo still; echo more >> hard2.txt; test hard.txt -ef hard2.txt || echo different-now; cat hard.txt hard2.txt; ln missing.txt x; echo \"ln exit=$?\"",
+  "cat <(echo sub); echo x > /dev/fd/5; echo rc=$?; cat /dev/fd/5; ls /dev/fd",
+  "touch \"$(printf 'a\\0b')\"; echo \"touch exit=$?\"; test -d /dev && ls /dev",
+  "rm -rf src docs link.txt out.txt empty.txt deep hard.txt hard2.txt && ls -A && echo empty",
 ];
 
 /** What legitimately differs between the filesystems: modification dates (the engine keeps its own clock). */
@@ -149,6 +157,27 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
       await manager.close();
     });
 
+    test("ls / and find / show /dev; a script installed in /usr/bin runs by name, and lookups still cost no request", async () => {
+      const { manager, mount } = fixture(await target.open("root-listing"));
+      const fs = await mount("w", "readwrite");
+      const shell = await createAcceleratedJustBashShell({ filesystem: fs, cwd: CWD });
+      // Unlike InMemoryFs, no /bin, /usr or /proc of stubs: the root is the workspace plus /dev.
+      expect(await shell.exec("ls /; find / -maxdepth 1 | sort; test -d /dev && echo dev-is-a-directory")).toMatchObject({
+        stdout: "dev\nwork\n/\n/dev\n/work\ndev-is-a-directory\n",
+        exitCode: 0,
+      });
+      expect((await shell.exec("find /dev | sort")).stdout).toBe("/dev\n/dev/fd\n/dev/null\n/dev/stderr\n/dev/stdin\n/dev/stdout\n/dev/zero\n");
+      const install = await shell.exec("mkdir -p /usr/bin && printf '#!/bin/bash\\necho \"tool: $1\"\\n' > /usr/bin/tool && chmod +x /usr/bin/tool && ls /");
+      expect(install).toMatchObject({ stdout: "dev\nusr\nwork\n", exitCode: 0, committed: true });
+      fs.resetStats();
+      const commits = fs.stats().commits;
+      const used = await shell.exec("tool one; which tool; ls /usr/bin; which cat; echo hi | cat; nosuch 2>/dev/null; echo $?");
+      expect(used).toMatchObject({ stdout: "tool: one\n/usr/bin/tool\ntool\n/usr/bin/cat\nhi\n127\n", exitCode: 0 });
+      expect(fs.stats().commits).toBe(commits);
+      expect(fs.stats().requests).toMatchObject({ get: 0, put: 0, head: 0, list: 0 });
+      await manager.close();
+    });
+
     test("transactionPerExec: false commits each write on its own", async () => {
       const { manager, mount } = fixture(await target.open("per-write"));
       const fs = await mount("w", "readwrite");
@@ -177,7 +206,7 @@ for (const target of storeTargets(root, ["seaweedfs"])) {
       await fs.writeFile("/file", "a file");
       const seq = fs.seq;
       for (const [script, target] of [
-        ["echo before > before.txt; echo x > /bin/foo; echo never > never.txt", "/bin/foo"],
+        ["echo before > before.txt; echo x > /dev/foo; echo never > never.txt", "/dev/foo"],
         ["echo y > /file/under", "/file/under"],
       ] as const) {
         const r = await shell.exec(script);
@@ -295,17 +324,32 @@ describe("AcceleratedJustBashFs (LocalObjectStore)", () => {
     expect(await messageOf(fs.rm("/nope"))).toBe("ENOENT: no such file or directory, rm '/nope'");
     await fs.rm("/nope", { force: true });
     expect(await messageOf(fs.cp("/d", "/d3"))).toStartWith("EISDIR: ");
-    expect(await messageOf(fs.link("/d/e/t.txt", "/hard"))).toStartWith("ENOTSUP: hard links are not supported");
-    expect(await messageOf(fs.link("/nope", "/hard"))).toStartWith("ENOENT: ");
-    expect(await messageOf(fs.writeFile("/usr/bin/tool", "x"))).toBe("EROFS: read-only file system, open '/usr/bin/tool'");
-    expect(await messageOf(fs.mkdir("/bin"))).toBe("EROFS: read-only file system, mkdir '/bin'");
+    // Hard links: a copy that stat identity (what `test -ef` compares) takes for its source.
+    await fs.link("/d/e/t.txt", "/hard");
+    expect(await fs.readFile("/hard")).toBe("héllo");
+    expect((await fs.stat("/hard")).identity).toBe((await fs.stat("/d/e/t.txt")).identity);
+    expect(await messageOf(fs.link("/d/e/t.txt", "/hard"))).toBe("EEXIST: file already exists, link '/hard'");
+    expect(await messageOf(fs.link("/d", "/hard-dir"))).toBe("EPERM: operation not permitted, link '/d'");
+    expect(await messageOf(fs.link("/nope", "/hard2"))).toBe("ENOENT: no such file or directory, link '/nope'");
+    await fs.rm("/hard");
+    // A NUL in a path: as just-bash's own filesystems say it.
     expect(await fs.exists("/a\0b")).toBe(false);
+    expect(await messageOf(fs.writeFile("/a\0b", "x"))).toBe("ENOENT: path contains null byte, write '/a\0b'");
+    expect(await messageOf(fs.stat("/a\0b"))).toBe("ENOENT: path contains null byte, stat '/a\0b'");
+    // /bin and /usr/bin: registered commands are stubs; anything else there is the workspace's.
     expect(await fs.exists("/usr/bin")).toBe(false);
     expect(await fs.exists("/bin/ls")).toBe(false); // no shell registered commands on this fs
     fs.setCommandNames(["ls"]);
     expect(await fs.exists("/bin/ls")).toBe(true);
     expect((await fs.stat("/usr/bin/ls")).mode & 0o111).toBe(0);
     expect(await fs.exists("/usr/bin/nope")).toBe(false);
+    expect(await messageOf(fs.rm("/usr/bin/ls"))).toBe("EPERM: operation not permitted, rm '/usr/bin/ls'");
+    await fs.writeFile("/usr/bin/tool", "#!/bin/bash\necho tool\n");
+    await fs.chmod("/usr/bin/tool", 0o755);
+    expect((await fs.stat("/usr/bin/tool")).mode).toBe(0o755);
+    expect(await fs.readdir("/usr/bin")).toEqual(["tool"]);
+    expect(await fs.exists("/usr/bin/ls")).toBe(true);
+    await fs.rm("/usr", { recursive: true });
 
     // /dev/null: writes discarded, reads empty, nothing stored.
     const seq = cached.seq;
@@ -314,7 +358,16 @@ describe("AcceleratedJustBashFs (LocalObjectStore)", () => {
     expect(await fs.readFile("/dev/null")).toBe("");
     expect((await fs.stat("/dev/null")).size).toBe(0);
     expect(await fs.readdir("/dev")).toEqual(["fd", "null", "stderr", "stdin", "stdout", "zero"]);
-    expect(await messageOf(fs.writeFile("/dev/fd/63", "x"))).toBe("EROFS: read-only file system, open '/dev/fd/63'");
+    expect(await fs.readdir("/")).toContain("dev");
+    // /dev/fd/<n>: files of this view, in memory (process substitution), never stored.
+    await fs.writeFile("/dev/fd/63", "x");
+    await fs.appendFile("/dev/fd/63", "y");
+    expect(await fs.readFile("/dev/fd/63")).toBe("xy");
+    expect(await fs.readdir("/dev/fd")).toEqual(["63"]);
+    expect(await fs.view().exists("/dev/fd/63")).toBe(false);
+    await fs.rm("/dev/fd/63");
+    expect(await fs.exists("/dev/fd/63")).toBe(false);
+    expect(await messageOf(fs.writeFile("/dev/other", "x"))).toBe("EROFS: read-only file system, open '/dev/other'");
     expect(cached.seq).toBe(seq);
 
     const ro = await mount("r", "readonly");

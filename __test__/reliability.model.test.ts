@@ -11,6 +11,10 @@
 // Knobs: S3FS_MODEL_SEEDS=1,2,3 (default: fixed seeds), S3FS_MODEL_OPS (ops per seed), S3FS_MODEL_RANDOM=1
 // (one more seed from the clock, printed).
 //
+// The concurrent mode (issue 11, further down) runs rounds of transactions, just-bash execs, mount-level
+// ops and refreshes all at once and checks that some commit order explains what happened; its seeds are
+// S3FS_MODEL_CONCURRENT_SEEDS, its size S3FS_MODEL_CONCURRENT_OPS (run it alone with `-t concurrent`).
+//
 // This test found bug #3: writeFile(p, data, { recursive: true }) whose parent is a file answered EEXIST
 // where the model says ENOTDIR (as the engine does without `recursive`, for mkdir -p through a file, and
 // as POSIX open() does when a path prefix is not a directory). Every seed reported it (a 2-op shrunk
@@ -21,7 +25,10 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalObjectStore, S3CachedFsManagerImpl, type CachedFs, type ObjectStore, type Transaction } from "../js/core.ts";
-import { applyFsOp, emptyTree, ModelError, normalize, opPaths, showOp, type FsOp, type Op, type Tree } from "./fixtures/fs-model.ts";
+import { defineCommand } from "just-bash";
+import { createAcceleratedJustBashShell, type AcceleratedJustBashShell } from "../js/just-bash.ts";
+import { applyFsOp, canon, emptyTree, execLine, execRequests, ModelError, normalize, opPaths, serialize, showOp, type ExecCmd, type FsOp, type Op, type Tree, type Unit } from "./fixtures/fs-model.ts";
+import { settle, signal, within } from "./helpers/async.ts";
 import { fastTempDir, figure, recordError, Rng, checkSecretsAfterAll } from "./helpers/reliability.ts";
 import { s3TestServers, uniquePrefix } from "./helpers/servers.ts";
 import { removeDir, s3Store } from "./helpers/targets.ts";
@@ -445,6 +452,428 @@ async function reportFailure(label: string, seed: number | string, ops: Op[], re
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Concurrent mode (issue 11). Rounds of work all in flight at once: up to three transactions (some
+// aborted by throwing; some with a nested transaction, or an awaited mount-level op, refresh or gc inside
+// their callback; some waiting inside until the round's mount-level ops have committed, so they commit
+// after them and conflict when a request no longer holds), up to two just-bash execs in one shell (each
+// its own transaction; some failing, which keeps their writes, some aborted through their signal, which
+// rolls them back), up to four mount-level ops, and refreshes of the writer and of a reader. Every call is bounded by a timeout (a hang fails the run). Inside each
+// transaction every error code is the model's against the transaction's snapshot (the state at the
+// round's start) plus its own writes, and so is its whole view at the end, whatever committed meanwhile.
+// After the round, some commit order of what resolved must explain everything: each mount-level op's
+// outcome, each transaction's (committed, or ECONFLICT when replaying its requests in order against the
+// namespace as it is at its commit fails), and the writer's tree with contents (fixtures/fs-model.ts,
+// `serialize`); an exec's requests are what its commands ask of the engine (fixtures/fs-model.ts,
+// `execRequests`), and it reports `committed`, or a `commitError` with ECONFLICT. Real-time order constrains it: a nested transaction, or a mount-level op awaited inside a
+// callback, commits before the enclosing transaction, and so do the round's mount-level ops for a
+// transaction that waited for them. Every write carries unique contents, so the tree says which write won.
+// Every 40 rounds the writer is remounted (alternately over its cacheRoot and over an empty one) and
+// compared; at the end a fresh mount (empty cacheRoot) must read the model's tree from the bucket: every
+// resolved write is there, nothing of a rejected one is.
+//
+// Operations come from the seed alone (paths over a small alphabet, not from the tree), so a seed replays
+// the same operations: S3FS_MODEL_CONCURRENT_SEEDS=<seed> (S3FS_MODEL_CONCURRENT_OPS=<n>); the
+// interleaving, and so the outcomes, can differ between runs.
+
+const CNAMES = ["a", "b", "c"];
+
+interface TxPlan {
+  ops: FsOp[];
+  abort: boolean;
+  /** Wait inside the callback until the round's mount-level ops settled (they commit first). */
+  awaitMount: boolean;
+  /** A mount-level op awaited inside the callback. */
+  side?: FsOp;
+  refresh: boolean;
+  gc: boolean;
+  nested?: { ops: FsOp[]; abort: boolean };
+}
+
+interface ExecPlan {
+  cmds: ExecCmd[];
+  /** Abort the exec (its AbortSignal) after this many commands: it must roll back. */
+  abortAt?: number;
+  /** End with `false` (exit 1): the exec still commits what it wrote. */
+  fail: boolean;
+  awaitMount: boolean;
+}
+
+interface RoundPlan {
+  txs: TxPlan[];
+  execs: ExecPlan[];
+  mount: FsOp[];
+  writerRefresh: boolean;
+  readerRefresh: boolean;
+}
+
+/** Rounds from a seed alone. */
+class RoundGen {
+  readonly #rng: Rng;
+  #data = 0;
+  constructor(seed: number) {
+    this.#rng = new Rng(seed);
+  }
+  path(): string {
+    const rng = this.#rng;
+    const depth = rng.chance(0.45) ? 1 : rng.chance(0.7) ? 2 : 3;
+    return `/${Array.from({ length: depth }, () => rng.pick(CNAMES)).join("/")}`;
+  }
+  /** Unique contents (so the final tree tells which write won), now and then a few KiB. */
+  data(): string {
+    const id = `d${this.#data++}.`;
+    return this.#rng.chance(0.03) ? id.padEnd(1000 + this.#rng.int(4000), "x") : id;
+  }
+  op(): FsOp {
+    const rng = this.#rng;
+    const r = rng.int(100);
+    if (r < 30) return { t: "write", p: this.path(), data: this.data(), recursive: rng.chance(0.6), wx: rng.chance(0.15) };
+    if (r < 40) return { t: "append", p: this.path(), data: this.data() };
+    if (r < 55) return { t: "mkdir", p: this.path(), recursive: rng.chance(0.5) };
+    if (r < 68) return { t: "rm", p: this.path(), recursive: rng.chance(0.6), force: rng.chance(0.3) };
+    if (r < 75) return { t: "rmdir", p: this.path() };
+    if (r < 90) return { t: "rename", from: this.path(), to: this.path() };
+    return { t: "copy", from: this.path(), to: this.path(), recursive: rng.chance(0.7) };
+  }
+  ops(min: number, max: number): FsOp[] {
+    return Array.from({ length: min + this.#rng.int(max - min + 1) }, () => this.op());
+  }
+  cmd(): ExecCmd {
+    const rng = this.#rng;
+    const r = rng.int(100);
+    if (r < 35) return { t: "write", p: this.path(), data: this.data().slice(0, 16) };
+    if (r < 50) return { t: "append", p: this.path(), data: this.data().slice(0, 16) };
+    if (r < 75) return { t: "mkdir", p: this.path(), recursive: rng.chance(0.5) };
+    return { t: "rm", p: this.path(), recursive: rng.chance(0.6), force: rng.chance(0.4) };
+  }
+  exec(): ExecPlan {
+    const rng = this.#rng;
+    const cmds = Array.from({ length: 1 + rng.int(5) }, () => this.cmd());
+    return { cmds, abortAt: rng.chance(0.15) ? rng.int(cmds.length + 1) : undefined, fail: rng.chance(0.2), awaitMount: rng.chance(0.4) };
+  }
+  round(): RoundPlan {
+    const rng = this.#rng;
+    const r = rng.int(100);
+    const txCount = r < 15 ? 0 : r < 50 ? 1 : r < 80 ? 2 : 3;
+    const txs: TxPlan[] = Array.from({ length: txCount }, () => ({
+      ops: this.ops(1, 5),
+      abort: rng.chance(0.15),
+      awaitMount: rng.chance(0.4),
+      side: rng.chance(0.2) ? this.op() : undefined,
+      refresh: rng.chance(0.1),
+      gc: rng.chance(0.02),
+      nested: rng.chance(0.12) ? { ops: this.ops(1, 3), abort: rng.chance(0.2) } : undefined,
+    }));
+    const execs = Array.from({ length: rng.chance(0.3) ? 1 + rng.int(2) : 0 }, () => this.exec());
+    const mount = this.ops(txCount + execs.length === 0 ? 1 : 0, 4);
+    return { txs, execs, mount, writerRefresh: rng.chance(0.15), readerRefresh: rng.chance(0.2) };
+  }
+}
+
+interface ConcurrentStats {
+  rounds: number;
+  ops: number;
+  units: number;
+  maxUnitsInRound: number;
+  outcomes: Record<string, number>;
+  codes: Record<string, number>;
+  searchStates: number;
+  checkpoints: number;
+}
+
+const C_HANG_MS = 15_000;
+
+async function codeOfCall(f: () => Promise<unknown>): Promise<string> {
+  try {
+    await f();
+    return "ok";
+  } catch (e) {
+    recordError(e, "model concurrent");
+    return codeOf(e);
+  }
+}
+
+/** The whole tree (kinds and contents) as the model's Tree. */
+async function readTree(fs: CachedFs | Transaction): Promise<Tree> {
+  const t: Tree = new Map();
+  for (const d of fs.readdirSync("/", { recursive: true, withFileTypes: true })) {
+    const p = `/${d.name}`;
+    if (d.isDirectory()) t.set(p, { kind: "dir" });
+    else t.set(p, { kind: "file", data: d.isFile() ? (await fs.readFile(p)).toString("latin1") : `<${d.isSymbolicLink() ? "symlink" : "other"}>` });
+  }
+  return t;
+}
+
+const showTree = (t: Tree): string[] => canon(t).split("\n").filter((l) => l !== "").map((l) => (l.length > 70 ? `${l.slice(0, 60)}…(${l.length})` : l));
+
+/** What an exec's gate commands reach: `mgate K` (started, then wait for the round), `mwait K`, `mabort K`. */
+interface Gate {
+  started: () => void;
+  release: Promise<void>;
+  mountSettled: () => Promise<unknown>;
+  abort: () => void;
+}
+
+const gates = new Map<string, Gate>();
+let gateSeq = 0;
+const gateOk = { stdout: "", stderr: "", exitCode: 0 };
+const GATE_COMMANDS = [
+  defineCommand("mgate", async (args) => {
+    const g = gates.get(args[0] ?? "");
+    if (g === undefined) return { stdout: "", stderr: `mgate: no gate ${args[0]}\n`, exitCode: 2 };
+    g.started();
+    await g.release;
+    return gateOk;
+  }),
+  defineCommand("mwait", async (args) => {
+    await gates.get(args[0] ?? "")?.mountSettled();
+    return gateOk;
+  }),
+  defineCommand("mabort", async (args) => {
+    gates.get(args[0] ?? "")?.abort();
+    return gateOk;
+  }),
+];
+
+const gatedShell = (w: CachedFs): Promise<AcceleratedJustBashShell> => createAcceleratedJustBashShell({ filesystem: w, cwd: "/", customCommands: GATE_COMMANDS });
+
+/** Runs one round; returns its units (with outcomes and order constraints) and any problem seen. */
+async function runRound(w: CachedFs, r: CachedFs, shell: AcceleratedJustBashShell, start: Tree, plan: RoundPlan, stats: ConcurrentStats): Promise<{ units: Unit[]; problems: string[] }> {
+  const problems: string[] = [];
+  const units: Unit[] = [];
+  const unit = (label: string, kind: Unit["kind"], ops: FsOp[]): Unit => {
+    const u: Unit = { id: units.length, label, kind, ops, outcome: "pending", after: [] };
+    units.push(u);
+    return u;
+  };
+  const count = (code: string) => {
+    stats.codes[code] = (stats.codes[code] ?? 0) + 1;
+  };
+  const bounded = <T,>(p: Promise<T>, what: string): Promise<T | undefined> =>
+    within(p, what, C_HANG_MS).catch((e: unknown) => {
+      problems.push((e as Error).message);
+      return undefined;
+    });
+  const barrier = signal();
+  const marker = new Error("aborted by the model test");
+  let mountSettled: Promise<unknown> = Promise.resolve();
+  const mountUnits = plan.mount.map((op, i) => unit(`mount op ${i} ${showOp(op)}`, "op", [op]));
+
+  const launchTx = (label: string, p: { ops: FsOp[]; abort: boolean }, hooks: { beforeStart?: () => Promise<void>; inside?: () => Promise<void> }) => {
+    const u = unit(label, "tx", []);
+    const started = signal();
+    const done = settle(
+      w.transaction(async (tx) => {
+        if (hooks.beforeStart !== undefined) await hooks.beforeStart();
+        started.fire();
+        await barrier.promise;
+        let inner = start;
+        for (const op of p.ops) {
+          stats.ops++;
+          const m = modelOp(inner, op);
+          const got = (await bounded(codeOfCall(() => engineOp(tx, op)), `${label}: ${showOp(op)}`)) ?? "hang";
+          count(m.code);
+          if (got !== m.code) problems.push(`${label}: inside the transaction ${showOp(op)}: engine ${got}, model ${m.code} (against its snapshot plus its own writes)`);
+          if (m.code === "ok") u.ops.push(op);
+          inner = m.tree;
+        }
+        if (hooks.inside !== undefined) await hooks.inside();
+        const d = await diff(tx, inner, true);
+        if (d.length > 0) problems.push(`${label}: the view inside the transaction is not its snapshot plus its own writes:\n  ${d.join("\n  ")}`);
+        if (p.abort) throw marker;
+      }),
+    ).then((res) => {
+      if (res.ok) u.outcome = "committed";
+      else if (res.error === marker) u.outcome = "aborted";
+      else if (res.error.code === "ECONFLICT" && res.error.conflict === true && typeof res.error.path === "string") u.outcome = "conflict";
+      else {
+        u.outcome = `failed: ${res.error.code ?? "no code"} ${res.error.message}`;
+        problems.push(`${label}: ${u.outcome}`);
+      }
+    });
+    return { unit: u, started: started.promise, done };
+  };
+
+  const txs = plan.txs.map((t, i) => {
+    const label = `tx ${i}`;
+    const side = t.side === undefined ? undefined : unit(`${label}.side ${showOp(t.side)}`, "op", [t.side]);
+    let nested: ReturnType<typeof launchTx> | undefined;
+    const launched = launchTx(label, t, {
+      beforeStart: async () => {
+        await null; // `launched` is assigned by then, even if the callback started synchronously
+        if (t.nested === undefined) return;
+        nested = launchTx(`${label}.nested`, t.nested, {});
+        launched.unit.after.push(nested.unit.id);
+        await bounded(nested.started, `${label}: the nested transaction's callback to start`);
+      },
+      inside: async () => {
+        if (side !== undefined && t.side !== undefined) {
+          stats.ops++;
+          side.outcome = (await bounded(codeOfCall(() => engineOp(w, t.side as FsOp)), `${label}: the mount-level ${showOp(t.side)} inside the callback`)) ?? "hang";
+          count(side.outcome);
+        }
+        if (t.refresh) {
+          stats.ops++;
+          await bounded(w.refresh(), `${label}: fs.refresh() inside the callback`);
+        }
+        if (t.gc) {
+          stats.ops++;
+          await bounded(w.gc({ graceMs: 10 * 60_000 }), `${label}: fs.gc() inside the callback`);
+        }
+        if (t.awaitMount) await bounded(mountSettled, `${label}: the round's mount-level ops`);
+        if (nested !== undefined) await bounded(nested.done, `${label}: the nested transaction`);
+      },
+    });
+    if (side !== undefined) launched.unit.after.push(side.id);
+    if (t.awaitMount) launched.unit.after.push(...mountUnits.map((u) => u.id));
+    return { launched, nested: () => nested };
+  });
+
+  const execs = plan.execs.map((e, i) => {
+    const label = `exec ${i}`;
+    const key = `g${++gateSeq}`;
+    const model = execRequests(start, e.cmds);
+    // A failed redirect before `mabort` ends the script first: then it is not aborted, and commits.
+    const aborts = e.abortAt !== undefined && (model.stoppedAt === undefined || model.stoppedAt >= e.abortAt);
+    const ran = e.cmds.slice(0, Math.min(aborts ? (e.abortAt ?? 0) : e.cmds.length, (model.stoppedAt ?? e.cmds.length) + 1));
+    const u = unit(label, "tx", model.ops);
+    // `mwait` runs only when the script gets that far (a failed redirect ends it first).
+    if (e.awaitMount && model.stoppedAt === undefined) u.after.push(...mountUnits.map((m) => m.id));
+    const started = signal();
+    const controller = new AbortController();
+    gates.set(key, { started: started.fire, release: barrier.promise, mountSettled: () => mountSettled, abort: () => controller.abort() });
+    const lines = e.cmds.map(execLine);
+    if (e.abortAt !== undefined) lines.splice(e.abortAt, 0, `mabort ${key}`);
+    const script = [`mgate ${key}`, ...lines, ...(e.awaitMount ? [`mwait ${key}`] : []), ...(e.fail ? ["false"] : [])].join("\n");
+    u.label = `${label} ${JSON.stringify(script)}`;
+    stats.ops += ran.length;
+    const done = settle(shell.exec(script, { signal: controller.signal })).then((res) => {
+      gates.delete(key);
+      if (!res.ok) u.outcome = `failed: exec threw ${res.error.code ?? ""} ${res.error.message}`;
+      else if (res.value.committed) {
+        u.outcome = "committed";
+        if (res.value.exitCode !== 0) stats.outcomes["exec committed with exit ≠ 0"] = (stats.outcomes["exec committed with exit ≠ 0"] ?? 0) + 1;
+      }
+      else if ((res.value.commitError as { code?: string; conflict?: unknown } | undefined)?.code === "ECONFLICT") u.outcome = (res.value.commitError as { conflict?: unknown }).conflict === true ? "conflict" : "failed: ECONFLICT without conflict === true";
+      else if (aborts) u.outcome = "aborted";
+      else u.outcome = `failed: not committed, exit ${res.value.exitCode}: ${res.value.stderr.trim()}`;
+      if (aborts && u.outcome !== "aborted") u.outcome = `failed: aborted through its signal, yet ${u.outcome}`;
+      if (u.outcome.startsWith("failed")) problems.push(`${u.label}: ${u.outcome}`);
+    });
+    return { unit: u, started: started.promise, done };
+  });
+
+  try {
+    await bounded(
+      Promise.all([...txs.map((t) => t.launched.started), ...execs.map((e) => e.started)]),
+      "every transaction callback of the round to start (no engine lock may be held while a callback runs)",
+    );
+    const mountDone = plan.mount.map(async (op, i) => {
+      stats.ops++;
+      const code = (await bounded(codeOfCall(() => engineOp(w, op)), `mount-level ${showOp(op)}`)) ?? "hang";
+      count(code);
+      mountUnits[i]!.outcome = code;
+    });
+    mountSettled = Promise.all(mountDone);
+    const refreshes: Promise<unknown>[] = [];
+    if (plan.writerRefresh) refreshes.push(bounded(w.refresh(), "the writer's refresh()"));
+    if (plan.readerRefresh) refreshes.push(bounded(r.refresh(), "a reader's refresh()"));
+    stats.ops += refreshes.length;
+    barrier.fire();
+    await Promise.all([...mountDone, ...refreshes]);
+    await Promise.all(txs.map((t) => bounded(t.launched.done, `${t.launched.unit.label}: the transaction`)));
+    await Promise.all(execs.map((e) => bounded(e.done, `${e.unit.label}: the exec`)));
+    await Promise.all(txs.map((t) => t.nested()?.done).filter((d) => d !== undefined));
+  } finally {
+    barrier.fire();
+  }
+  for (const u of units) if (u.outcome === "pending" || u.outcome === "hang") problems.push(`${u.label}: never settled`);
+  return { units, problems };
+}
+
+async function runConcurrent(seed: number, opsTarget: number, opts: { store?: () => Promise<ObjectStore>; checkpointEvery?: number } = {}): Promise<{ stats: ConcurrentStats; failure?: string }> {
+  const dir = fastTempDir("model-concurrent");
+  const store = opts.store !== undefined ? await opts.store() : new LocalObjectStore(join(dir, "bucket"));
+  let caches = 0;
+  let cacheRoot = join(dir, `cache-${caches}`);
+  const mountOpts = (name: string, mode: "readwrite" | "readonly") => ({ name, mode, cacheBytes: 16 << 20, store, snapshotEvery: 16 });
+  let manager = new S3CachedFsManagerImpl({ cacheRoot });
+  let w = await manager.mount(mountOpts("w", "readwrite"));
+  let r = await manager.mount(mountOpts("r", "readonly"));
+  let shell = await gatedShell(w);
+  const stats: ConcurrentStats = { rounds: 0, ops: 0, units: 0, maxUnitsInRound: 0, outcomes: {}, codes: {}, searchStates: 0, checkpoints: 0 };
+  const gen = new RoundGen(seed);
+  const every = opts.checkpointEvery ?? 40;
+  let tree = emptyTree();
+  const replay = `replay the same operations: S3FS_MODEL_CONCURRENT_SEEDS=${seed} S3FS_MODEL_CONCURRENT_OPS=${opsTarget} bun test __test__/reliability.model.test.ts -t concurrent`;
+  const fail = (why: string, extra: string[] = []) => ({ stats, failure: [`concurrent model, seed ${seed}, round ${stats.rounds}: ${why}`, ...extra, replay].join("\n") });
+  const remount = async (fresh: boolean) => {
+    await manager.close();
+    if (fresh) {
+      rmSync(cacheRoot, { recursive: true, force: true });
+      cacheRoot = join(dir, `cache-${++caches}`);
+    }
+    manager = new S3CachedFsManagerImpl({ cacheRoot });
+    w = await manager.mount(mountOpts("w", "readwrite"));
+    r = await manager.mount(mountOpts("r", "readonly"));
+    shell = await gatedShell(w);
+  };
+  try {
+    while (stats.ops < opsTarget) {
+      const plan = gen.round();
+      const round = await runRound(w, r, shell, tree, plan, stats);
+      const engine = await readTree(w);
+      const units = round.units.filter((u) => u.outcome !== "aborted");
+      for (const u of round.units) {
+        const kind = u.outcome.startsWith("failed") ? "failed" : u.kind === "op" && u.outcome !== "ok" ? "refused" : u.outcome;
+        const what = `${u.label.startsWith("exec") ? "exec" : u.kind} ${kind}`;
+        stats.outcomes[what] = (stats.outcomes[what] ?? 0) + 1;
+      }
+      const described = [
+        "the round started from:",
+        ...showTree(tree).map((l) => `  ${l}`),
+        "what ran (outcome; the requests a transaction staged; which units it committed after):",
+        ...round.units.map((u) => `  #${u.id} ${u.label}: ${u.outcome}${u.kind === "tx" ? `; staged [${u.ops.map((o) => showOp(o)).join(", ")}]` : ""}${u.after.length > 0 ? `; after #${u.after.join(", #")}` : ""}`),
+        "the writer's tree after it:",
+        ...showTree(engine).map((l) => `  ${l}`),
+      ];
+      if (round.problems.length > 0) return fail(round.problems.join("\n"), described);
+      const found = serialize(tree, units, canon(engine));
+      if (found === undefined) return fail("no commit order of what resolved explains the outcomes and the tree", described);
+      stats.searchStates += found.states;
+      stats.units += round.units.length;
+      stats.maxUnitsInRound = Math.max(stats.maxUnitsInRound, round.units.length);
+      tree = engine;
+      stats.rounds++;
+      if (plan.readerRefresh || stats.rounds % 10 === 0) {
+        await within(r.refresh(), "a reader's refresh()", C_HANG_MS);
+        if (r.seq !== w.seq) return fail(`the reader is at seq ${r.seq} after refresh, the writer at ${w.seq}`);
+        const d = await diff(r, tree, true);
+        if (d.length > 0) return fail(`the reader differs from the model after refresh:\n  ${d.join("\n  ")}`);
+      }
+      if (stats.rounds % every === 0) {
+        stats.checkpoints++;
+        await remount(stats.checkpoints % 2 === 0);
+        const d = [...(await diff(w, tree, true)), ...(await diff(r, tree, true))];
+        if (d.length > 0) return fail(`after a remount (${stats.checkpoints % 2 === 0 ? "empty" : "same"} cacheRoot) the tree differs from the model:\n  ${d.join("\n  ")}`);
+      }
+    }
+    // Close, then a fresh mount over an empty cacheRoot reads exactly the model's tree from the bucket.
+    await manager.close();
+    manager = new S3CachedFsManagerImpl({ cacheRoot: join(dir, "cold") });
+    const cold = await manager.mount(mountOpts("cold", "readonly"));
+    const d = await diff(cold, tree, true);
+    if (d.length > 0) return fail(`after close, a cold mount of the bucket differs from the model:\n  ${d.join("\n  ")}`);
+    return { stats };
+  } catch (e) {
+    recordError(e, "model concurrent run");
+    return fail(`the run stopped: ${(e as Error).stack ?? String(e)}`);
+  } finally {
+    await manager.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 
 const envSeeds = process.env.S3FS_MODEL_SEEDS?.split(",").map((s) => Number(s.trim())).filter((n) => Number.isInteger(n));
 const SEEDS = envSeeds !== undefined && envSeeds.length > 0 ? envSeeds : [1, 2, 3, 4, 5, 6, 7, 8];
@@ -495,6 +924,57 @@ for (const server of s3TestServers().filter((s) => s.name === "seaweedfs")) {
       if (problems.length > 0) {
         throw new Error(`seaweedfs model run (seed 1001): ${problems.map((p) => `op ${p.index}: ${p.message}`).join("\n")}\n(the same sequence replays on LocalObjectStore with S3FS_MODEL_SEEDS=1001 S3FS_MODEL_OPS=150)`);
       }
+    }, 180_000);
+  });
+}
+
+// Concurrent mode: seeds of their own; the whole of it at least 10,000 operations per run.
+const envConcurrentSeeds = process.env.S3FS_MODEL_CONCURRENT_SEEDS?.split(",").map((s) => Number(s.trim())).filter((n) => Number.isInteger(n));
+const CONCURRENT_SEEDS = envConcurrentSeeds !== undefined && envConcurrentSeeds.length > 0 ? envConcurrentSeeds : [101, 102, 103, 104, 105, 106];
+if (process.env.S3FS_MODEL_RANDOM === "1") CONCURRENT_SEEDS.push(Date.now() % 1_000_000_007);
+const CONCURRENT_OPS = Number(process.env.S3FS_MODEL_CONCURRENT_OPS ?? 2600);
+const concurrentTotals = { seeds: 0, rounds: 0, ops: 0, units: 0, maxUnitsInRound: 0, outcomes: {} as Record<string, number>, codes: {} as Record<string, number>, searchStates: 0, checkpoints: 0, ms: 0 };
+
+afterAll(() => {
+  figure("model.concurrent.totals", { ...concurrentTotals, seedList: CONCURRENT_SEEDS });
+});
+
+function addConcurrent(stats: ConcurrentStats, ms: number): void {
+  concurrentTotals.seeds++;
+  concurrentTotals.rounds += stats.rounds;
+  concurrentTotals.ops += stats.ops;
+  concurrentTotals.units += stats.units;
+  concurrentTotals.maxUnitsInRound = Math.max(concurrentTotals.maxUnitsInRound, stats.maxUnitsInRound);
+  concurrentTotals.searchStates += stats.searchStates;
+  concurrentTotals.checkpoints += stats.checkpoints;
+  concurrentTotals.ms += Math.round(ms);
+  for (const [k, v] of Object.entries(stats.outcomes)) concurrentTotals.outcomes[k] = (concurrentTotals.outcomes[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(stats.codes)) concurrentTotals.codes[k] = (concurrentTotals.codes[k] ?? 0) + v;
+}
+
+describe("concurrent model-based test on LocalObjectStore", () => {
+  for (const seed of CONCURRENT_SEEDS) {
+    test(`concurrent seed ${seed}: ${CONCURRENT_OPS} operations in rounds of concurrent transactions, mount-level ops and refreshes`, async () => {
+      figure("model.concurrent.seed", seed);
+      const t0 = performance.now();
+      const r = await runConcurrent(seed, CONCURRENT_OPS);
+      if (r.failure !== undefined) throw new Error(r.failure);
+      addConcurrent(r.stats, performance.now() - t0);
+      figure(`model.concurrent.seed${seed}`, r.stats);
+      expect(r.stats.ops).toBeGreaterThanOrEqual(CONCURRENT_OPS);
+      // The run exercised what it claims to: commits, conflicts, aborts, refusals.
+      for (const k of ["tx committed", "tx conflict", "tx aborted", "op ok", "op refused", "exec committed", "exec aborted", "exec committed with exit ≠ 0"]) expect(`${k}: ${(r.stats.outcomes[k] ?? 0) > 0}`).toBe(`${k}: true`);
+    }, 180_000);
+  }
+});
+
+for (const server of s3TestServers().filter((s) => s.name === "seaweedfs")) {
+  describe(`concurrent model-based test on ${server.name}`, () => {
+    test("concurrent seed 2001: 400 operations", async () => {
+      const r = await runConcurrent(2001, 400, { store: () => s3Store(server, uniquePrefix("model-concurrent")), checkpointEvery: 15 });
+      if (r.failure !== undefined) throw new Error(`${r.failure}\n(on seaweedfs)`);
+      addConcurrent(r.stats, 0);
+      expect(r.stats.ops).toBeGreaterThanOrEqual(400);
     }, 180_000);
   });
 }

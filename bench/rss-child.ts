@@ -1,11 +1,14 @@
-// Child process of the RSS measure (bench/measures/rss.ts). With `phase: "write"` it writes a file with
-// openWrite; with `phase: "read"` it streams that file from a fresh reader. Either way it reports the
+// Child process of the RSS measures (bench/measures/rss.ts). With `phase: "write"` it writes a file with
+// openWrite; with `phase: "read"` it streams that file from a fresh reader; with `phase: "transaction"` it
+// writes `files` files of `size / files` bytes with `tx.writeFile` in one transaction. Each reports the
 // phase's peak RSS above the RSS it started from. One process per phase, so neither the benchmark's other
 // work nor the other phase's freed-but-kept heap shows in the numbers. Config in BENCH_RSS_CONFIG (JSON).
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { S3CachedFsManagerImpl } from "../js/core.ts";
-import { MiB, now, randomBytes, stamp } from "./lib/util.ts";
+import { bufferFill, measurePeakRss as phase, type RssPhase } from "./lib/peak-rss.ts";
+import { MiB, randomBytes, stamp } from "./lib/util.ts";
+
+export type { RssPhase };
 
 export interface RssConfig {
   endpoint: string;
@@ -17,53 +20,14 @@ export interface RssConfig {
   size: number;
   dir: string;
   cacheBytes: number;
-  phase: "write" | "read";
-}
-
-export interface RssPhase {
-  ns: number;
-  baselineRss: number;
-  peakRss: number;
-  /** Peak minus baseline. */
-  growth: number;
-  /** The highest RSS a 10 ms sampler saw (a cross-check of the kernel's peak). */
-  sampledPeak: number;
-  peakSource: "VmHWM" | "sampler";
+  phase: "write" | "read" | "transaction";
+  /** For "transaction": how many files `size` is split into. */
+  files?: number;
+  /** For "transaction": a full GC after each file, so the buffers handed over (garbage by then) do not count. */
+  gcEach?: boolean;
 }
 
 const PIECE = 8 * MiB;
-
-function status(field: "VmRSS" | "VmHWM"): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync("/proc/self/status", "utf8"));
-  return m === null ? Number.NaN : Number(m[1]) * 1024;
-}
-
-/** Resets the kernel's peak-RSS mark (VmHWM) to the current RSS; false where that is not allowed. */
-function resetPeak(): boolean {
-  try {
-    writeFileSync("/proc/self/clear_refs", "5");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function phase(run: () => Promise<void>): Promise<RssPhase> {
-  Bun.gc(true);
-  const baselineRss = status("VmRSS");
-  const kernelPeak = resetPeak();
-  let sampledPeak = baselineRss;
-  const timer = setInterval(() => {
-    sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss());
-  }, 10);
-  const t0 = now();
-  await run();
-  const ns = now() - t0;
-  clearInterval(timer);
-  sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss());
-  const peakRss = kernelPeak ? status("VmHWM") : sampledPeak;
-  return { ns, baselineRss, peakRss, growth: peakRss - baselineRss, sampledPeak, peakSource: kernelPeak ? "VmHWM" : "sampler" };
-}
 
 const cfg = JSON.parse(process.env.BENCH_RSS_CONFIG ?? "") as RssConfig;
 const mountOpts = (name: string, mode: "readwrite" | "readonly") => ({
@@ -105,6 +69,25 @@ if (cfg.phase === "write") {
   const requests = fs.stats().requests;
   await manager.close();
   process.stdout.write(`${JSON.stringify({ result: write, fill, upload, requests })}\n`);
+} else if (cfg.phase === "transaction") {
+  const manager = new S3CachedFsManagerImpl({ cacheRoot: join(cfg.dir, "tx-writer") });
+  const fs = await manager.mount(mountOpts("tx-writer", "readwrite"));
+  const files = cfg.files ?? 64;
+  const fileBytes = Math.floor(cfg.size / files);
+  bufferFill(fileBytes, 78, 0); // the random base, made before the measurement
+  // Each file is a new buffer (as an application would hand over); the phase includes the commit.
+  const tx = await phase(() =>
+    fs.transaction(async (t) => {
+      for (let i = 0; i < files; i++) {
+        await t.writeFile(`/tx/f${i}.bin`, bufferFill(fileBytes, 78, i), { recursive: true });
+        if (cfg.gcEach === true) Bun.gc(true);
+      }
+    }),
+  );
+  for (let i = 0; i < files; i++) if (fs.statSync(`/tx/f${i}.bin`).size !== fileBytes) throw new Error(`/tx/f${i}.bin has the wrong size`);
+  const requests = fs.stats().requests;
+  await manager.close();
+  process.stdout.write(`${JSON.stringify({ result: tx, requests })}\n`);
 } else {
   const manager = new S3CachedFsManagerImpl({ cacheRoot: join(cfg.dir, "reader") });
   const reader = await manager.mount(mountOpts("reader", "readonly"));

@@ -22,9 +22,11 @@ import { grep } from "./measures/grep.ts";
 import { sequential } from "./measures/sequential.ts";
 import { randomReads } from "./measures/random.ts";
 import { refresh } from "./measures/refresh.ts";
-import { rss } from "./measures/rss.ts";
+import { rss, txRss } from "./measures/rss.ts";
+import { parallelExecs, writeBesideTx } from "./measures/concurrency.ts";
+import { stall } from "./measures/stall.ts";
 
-const MEASURES: Measure[] = [metadata, readdir, smallWrites, grep, sequential, randomReads, refresh, rss];
+const MEASURES: Measure[] = [metadata, readdir, smallWrites, grep, sequential, randomReads, refresh, rss, txRss, writeBesideTx, parallelExecs, stall];
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
@@ -134,9 +136,13 @@ async function main(): Promise<number> {
       results.push(await runMeasure(ctx, m));
     }
   } finally {
+    // The server process is unref'd: while its stop waits on nothing else (a SIGKILL after an ignored
+    // SIGTERM), the event loop would otherwise run dry and the run exit 0 before writing its report.
+    const keepAlive = setInterval(() => {}, 1000);
     await ctx?.close().catch((e: unknown) => log(`cleanup: ${errorText(e)}`));
     await proxy?.stop().catch(() => {});
     await server?.stop().catch(() => {});
+    clearInterval(keepAlive);
   }
   const report: RunReport = {
     mode: quick ? "quick" : "full",

@@ -1,6 +1,7 @@
 // demo:flue — an offline Flue agent run (Flue's runtime, pi-ai's faux model playing a scripted model) whose
-// sandbox is a workspace in the bucket: it writes, reads, greps, edits and runs bash; a fresh readonly mount
-// then finds the result in the bucket.
+// sandbox is a workspace in the bucket: it writes, reads, greps, edits and runs bash. A second run wrecks
+// the plan and is undone (`sandbox.undo()`: the exec's paths back as they were, one commit); `diff` from
+// a checkpoint shows what the agent changed; a fresh readonly mount then finds the result in the bucket.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,7 +46,10 @@ export async function runFlueDemo({ log = console.log }: DemoOptions = {}): Prom
   try {
     // The agent's workspace: an open readwrite mount (a MountOptions object or a function of the agent id also works).
     const workspace = await manager.mount({ name: "plan-keeper", mode: "readwrite", store, cacheBytes: 64 << 20 });
-    sandboxFactory = acceleratedFsSandbox({ cwd: "/workspace", mount: workspace });
+    // Each bash exec is checkpointed first, so the app can take it back with sandbox.undo().
+    sandboxFactory = acceleratedFsSandbox({ cwd: "/workspace", mount: workspace, shell: { checkpointBeforeExec: true } });
+    // The workspace before the agent touches it, named so it stays readable (diff, restore, mount at).
+    await workspace.checkpoint("before-agent", { message: "before the plan-keeper ran" });
     log(`Flue runtime started offline (faux provider "${PROVIDER}"); sandbox: acceleratedFsSandbox over LocalObjectStore(${store.rootDir})`);
 
     // The scripted model: each step sees the previous tool result, records it, and makes the next call.
@@ -92,6 +96,30 @@ export async function runFlueDemo({ log = console.log }: DemoOptions = {}): Prom
     check(byTool.get("glob") === "./notes/plan.md", "glob lists the plan");
     // Creating the sandbox's cwd, write, edit and the bash command each committed once; read, grep and glob changed nothing.
     check(s.commits - commits === 4, "four commits: the cwd, write, edit, bash");
+
+    // A second run goes wrong: one bash command scraps the plan. The app undoes that exec.
+    const wreck = "rm -rf notes && echo 'nothing left' > out/left.txt";
+    let wreckResult = "";
+    faux.setResponses([
+      toolCall("bash", { command: wreck }),
+      (context: Context): AssistantMessage => {
+        const last = context.messages[context.messages.length - 1];
+        if (last?.role === "toolResult") wreckResult = textOf(last);
+        return fauxAssistantMessage("Cleaned up.");
+      },
+    ]);
+    await agent.read(await agent.dispatch("Clean up the workspace."));
+    check(!workspace.existsSync("/workspace/notes/plan.md") && (await workspace.readText("/workspace/out/left.txt")) === "nothing left\n", "the second run scrapped the plan");
+    log(`second run: bash ${JSON.stringify(wreck)} → ${JSON.stringify(wreckResult)}; the plan is gone`);
+    const sandbox = sandboxFactory.sandbox("demo-plan-keeper");
+    check(sandbox !== undefined, "the factory knows the agent's sandbox");
+    const undone = await sandbox.undo();
+    check(undone !== undefined && undone.script === wreck, "undo takes back the last exec");
+    log(`sandbox.undo() → commit ${undone.seq} put back ${JSON.stringify(undone.paths)} as at checkpoint ${undone.checkpoint}`);
+    check((await workspace.readText("/workspace/notes/plan.md")) === PLAN.replace("TODO: mount", "DONE: mount") && (await workspace.readText("/workspace/out/left.txt")) === "1\n", "the plan and the count are back");
+    const changes = await workspace.diff("before-agent");
+    log(`diff before-agent: ${changes.map((c) => `${c.change} ${c.path}`).join(", ")}`);
+    check(JSON.stringify(changes.map((c) => c.path)) === JSON.stringify(["/workspace", "/workspace/notes", "/workspace/notes/plan.md", "/workspace/out", "/workspace/out/left.txt"]), "what the agent changed since the checkpoint");
     await sandboxFactory.close();
     await manager.close();
 

@@ -10,7 +10,9 @@ import {
   resolveVirtualPath,
   type AcceleratedJustBashShell,
   type AcceleratedJustBashShellOptions,
+  type ExecUndoResult,
 } from "./just-bash.ts";
+import { ExecUndo } from "./exec-undo.ts";
 
 type FlueRuntime = typeof import("@flue/runtime");
 type AgentTool = ReturnType<SandboxToolFactory>[number];
@@ -34,7 +36,10 @@ export interface AcceleratedFsSandboxOptions {
   mount: MountOptions | ((id: string) => MountOptions) | CachedFs;
   /** The manager for mounts this factory opens; required unless `mount` is a `CachedFs`. */
   managerConfig?: ManagerOptions;
-  /** just-bash shell options (env, customCommands, executionLimits, `transactionPerExec`, ...). */
+  /**
+   * just-bash shell options (env, customCommands, executionLimits, `transactionPerExec`, ...);
+   * `checkpointBeforeExec: true` makes each `exec` undoable with `sandbox.undo()`.
+   */
   shell?: Omit<AcceleratedJustBashShellOptions, "filesystem" | "cwd">;
   /**
    * After `timeoutMs` or an abort, how long to wait for the command to stop at its next statement
@@ -61,6 +66,14 @@ export interface AcceleratedFsSandbox extends Sandbox {
   readonly shell: AcceleratedJustBashShell;
   readonly filesystem: CachedFs;
   exec(command: string, options?: Parameters<Sandbox["exec"]>[1]): Promise<AcceleratedShellResult>;
+  /**
+   * With `shell: { checkpointBeforeExec: true }`: takes back the last `exec` not yet undone, as one new
+   * commit (the paths it changed go back to its checkpoint; see `AcceleratedJustBashShell.undo`).
+   * The sandboxes the factory makes for one agent instance share one undo stack, so this reaches
+   * back across the agent's runs (the most recently started exec first). The file verbs (`writeFile`, `mkdir`, `rm`: Flue's write and edit tools) are commits of their own
+   * that this does not take back; for a whole agent run, checkpoint before it and `restore` after.
+   */
+  undo(): Promise<ExecUndoResult | undefined>;
 }
 
 export interface AcceleratedFsSandboxFactory extends SandboxFactory {
@@ -69,7 +82,15 @@ export interface AcceleratedFsSandboxFactory extends SandboxFactory {
   createSessionEnv(options: { id: string }): Promise<AcceleratedFsSandbox>;
   /** Flue's read/write/edit/bash/glob tools, and a grep that works on just-bash 3.4. */
   tools: SandboxToolFactory;
-  /** Closes the mounts this factory opened (a `CachedFs` passed in stays open). */
+  /**
+   * The sandbox last created for agent instance `id` (Flue hands the agent a wrapper of it without
+   * `undo` or `shell`; this is how the app reaches them).
+   */
+  sandbox(id: string): AcceleratedFsSandbox | undefined;
+  /**
+   * Closes the mounts this factory opened (a `CachedFs` passed in stays open), after deleting the exec
+   * checkpoints of its sandboxes (`checkpointBeforeExec`): nothing can be undone afterwards.
+   */
   close(): Promise<void>;
 }
 
@@ -171,6 +192,7 @@ function makeSandbox(shell: AcceleratedJustBashShell, cwd: string, graceMs: numb
     exists: (p) => fs.exists(resolvePath(p)),
     mkdir: (p, o) => fs.mkdir(resolvePath(p), { recursive: o?.recursive === true }),
     rm,
+    undo: () => shell.undo(),
   };
 }
 
@@ -234,6 +256,9 @@ export function acceleratedFsSandbox(options: AcceleratedFsSandboxOptions): Acce
   }
   let manager: S3CachedFsManagerImpl | undefined;
   const mounts = new Map<string, Promise<CachedFs>>();
+  const sandboxes = new Map<string, AcceleratedFsSandbox>();
+  // One undo stack per agent instance, shared by the sandboxes Flue makes for it (one per run).
+  const undoStacks = new Map<string, ExecUndo>();
 
   const mountFor = (id: string): Promise<CachedFs> => {
     if (isCachedFs(given)) return Promise.resolve(given);
@@ -251,8 +276,17 @@ export function acceleratedFsSandbox(options: AcceleratedFsSandboxOptions): Acce
   const createSandbox = async ({ id }: { id: string }): Promise<AcceleratedFsSandbox> => {
     await loadFlue();
     const filesystem = await mountFor(id);
-    const shell = await createAcceleratedJustBashShell({ ...options.shell, filesystem, cwd });
-    return makeSandbox(shell, cwd, graceMs);
+    let checkpointBeforeExec = options.shell?.checkpointBeforeExec;
+    if (checkpointBeforeExec !== undefined && checkpointBeforeExec !== false && !(checkpointBeforeExec instanceof ExecUndo) && !filesystem.readOnly) {
+      const key = `${filesystem.name}\0${id}`;
+      const stack = undoStacks.get(key) ?? new ExecUndo(filesystem, checkpointBeforeExec === true ? {} : checkpointBeforeExec);
+      undoStacks.set(key, stack);
+      checkpointBeforeExec = stack;
+    }
+    const shell = await createAcceleratedJustBashShell({ ...options.shell, checkpointBeforeExec, filesystem, cwd });
+    const sandbox = makeSandbox(shell, cwd, graceMs);
+    sandboxes.set(id, sandbox);
+    return sandbox;
   };
 
   const tools: SandboxToolFactory = (sandbox) => {
@@ -272,7 +306,12 @@ export function acceleratedFsSandbox(options: AcceleratedFsSandboxOptions): Acce
     createSandbox,
     createSessionEnv: createSandbox,
     tools,
+    sandbox: (id) => sandboxes.get(id),
     async close() {
+      // Nothing can be undone once the factory is closed: the exec checkpoints go.
+      await Promise.allSettled([...undoStacks.values()].map((u) => u.forget()));
+      undoStacks.clear();
+      sandboxes.clear();
       mounts.clear();
       await manager?.close();
     },

@@ -5,6 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BunFile } from "bun";
 import { checkInt, checkPath, fsError, requireInt, settled } from "./errors.ts";
+import { eachSliced } from "./slices.ts";
 import { toBuffer } from "./bytes.ts";
 import { localFile, type LocalFile } from "./local-file.ts";
 import type { JsCheckpoint, JsDirent, JsFsckReport, JsGcReport, JsLogEntry, JsMountStats, JsStat, JsWriteOptions, NativeMount, NativeTxn } from "../index.js";
@@ -379,7 +380,11 @@ export class CachedFs extends FsView {
     const list = await this.#mount.readdirAsync(path, true);
     const names = list.kinds.length === 0 ? [] : list.names.split("\0");
     if (options.withFileTypes !== true) return names;
-    return names.map((name, i) => new Dirent({ name, kind: KIND_NAMES[list.kinds[i] ?? 1] ?? "file" }, path));
+    // Built in slices: a hundred thousand Dirents at once would hold the event loop for tens of ms.
+    const out: Dirent[] = [];
+    let i = 0;
+    await eachSliced(names, (name) => out.push(new Dirent({ name, kind: KIND_NAMES[list.kinds[i++] ?? 1] ?? "file" }, path)));
+    return out;
   }
 
   /** The last commit this mount has applied. */
@@ -596,6 +601,18 @@ export class CachedFs extends FsView {
   async deleteCheckpoint(name: string): Promise<void> {
     checkPath(name, "name");
     return this.#mount.deleteCheckpoint(name);
+  }
+  /** Forks made from this workspace (`manager.fork`) that still pin its data: `name` is the fork's id. */
+  forks(): Promise<JsCheckpoint[]> {
+    return this.#mount.forks();
+  }
+  /**
+   * Lets GC reclaim what only the fork `id` held here. A fork reads the files it inherited from this
+   * workspace, so release it only once the fork is gone (or no longer needs them).
+   */
+  async releaseFork(id: string): Promise<void> {
+    checkPath(id, "id");
+    return this.#mount.releaseFork(id);
   }
   /**
    * What changed from `from` to `to` (a seq or a checkpoint name; this mount's current state when

@@ -18,6 +18,9 @@ import type {
   RmOptions,
 } from "just-bash";
 import type { CachedFs, Dirent, Stats, Transaction } from "./core.ts";
+import { undoStackFor, type ExecCheckpointOptions, type ExecUndo, type ExecUndoResult } from "./exec-undo.ts";
+
+export { ExecUndo, type ExecCheckpointOptions, type ExecUndoResult } from "./exec-undo.ts";
 
 /** `readdirWithFileTypes` entries (just-bash does not export the name). */
 export type DirentEntry = Awaited<ReturnType<NonNullable<IFileSystem["readdirWithFileTypes"]>>>[number];
@@ -76,18 +79,22 @@ const codeOf = (e: unknown): string | undefined =>
   e instanceof Error && typeof (e as Partial<CodedError>).code === "string" ? (e as CodedError).code : undefined;
 
 // ---------------------------------------------------------------------------------------------------
-// The in-memory part of the namespace: command lookups and devices never reach the workspace.
+// The in-memory part of the namespace: command lookups and devices never reach the store.
 //
-// just-bash resolves every command with `exists("/usr/bin/<cmd>")`, `exists("/bin/<cmd>")` and
-// `exists("/usr/bin")`; answering "no" to the last sends it to its command registry. So `/bin` and
-// `/usr/bin` never exist here and cannot be written; only `/bin/<cmd>` and `/usr/bin/<cmd>` of the
-// shell's registered commands exist, as read-only stubs (so `which` works), answered from memory.
-// `/dev` is a small read-only directory of empty devices; writes to them are discarded. Anything else
-// under `/dev` (e.g. `/dev/fd/63` for process substitution) is refused with EROFS, on which just-bash
-// mounts its own private `/dev/fd`.
+// just-bash resolves a command by looking for `<dir>/<cmd>` in each PATH directory (`/usr/bin`, `/bin`),
+// then, when `/usr/bin` does not exist, in its registry. Here `/bin/<cmd>` and `/usr/bin/<cmd>` of the
+// shell's registered commands exist as read-only stubs (so `which` works), answered from memory, unless
+// the workspace has a file of that name; everything else under `/bin` and `/usr/bin` is the workspace's,
+// so scripts can be installed there (`chmod +x`) and run by name, and a lookup costs a local metadata
+// query at most, never a request. The directories themselves exist only once the workspace has them,
+// so `ls /` and `find /` show the workspace and `/dev`, not 80 stubs.
+// `/dev` is a small read-only directory of empty devices; writes to them are discarded. `/dev/fd/<n>`
+// files (process substitution) live in memory, per view (so per exec), as on just-bash's InMemoryFs.
+// Anything else under `/dev` is refused with EROFS.
 
 const DEVICES = ["null", "stderr", "stdin", "stdout", "zero"] as const;
 const DEVICE_PATHS: ReadonlySet<string> = new Set(DEVICES.map((d) => `/dev/${d}`));
+const DEV_FD = "/dev/fd";
 const VIRTUAL_DIRS: ReadonlyMap<string, DirentEntry[]> = new Map([
   [
     "/dev",
@@ -96,11 +103,12 @@ const VIRTUAL_DIRS: ReadonlyMap<string, DirentEntry[]> = new Map([
       ...DEVICES.map((name) => ({ name, isFile: true, isDirectory: false, isSymbolicLink: false })),
     ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   ],
-  ["/dev/fd", []],
+  [DEV_FD, []],
 ]);
+const DEV_ENTRY: DirentEntry = { name: "dev", isFile: false, isDirectory: true, isSymbolicLink: false };
 
-/** How a normalised path is served when it is not the workspace's. */
-type Reserved = "device" | "virtualDir" | "command" | "absent" | "readonly";
+/** How a normalised path is served when it is not the workspace's (`fd`: a `/dev/fd/<n>` file in memory). */
+type Reserved = "device" | "virtualDir" | "command" | "fd" | "readonly";
 
 const commandStub = (p: string): Uint8Array => Buffer.from(`#!/bin/bash\n# Built-in command: ${p.slice(p.lastIndexOf("/") + 1)}\n`);
 
@@ -261,11 +269,20 @@ export class AcceleratedJustBashFs implements IFileSystem {
   /** Where this view's calls go: the mount, or one transaction. */
   #view: View;
   #tx: Transaction | undefined;
-  /** Shared by all views of one filesystem. */
-  #shared: { commands: ReadonlySet<string> } = { commands: new Set() };
+  /** Shared by all views of one filesystem: command names, and hard links' identities (engine inode → identity; linked identities). */
+  #shared: { commands: ReadonlySet<string>; identities: Map<number, string>; linked: Set<string>; writes: number } = {
+    commands: new Set(),
+    identities: new Map(),
+    linked: new Set(),
+    writes: 0,
+  };
+  /** This view's `/dev/fd/<n>` files (process substitution), in memory. */
+  readonly #fdFiles = new Map<string, Uint8Array>();
   /** Calls still running against the transaction (see `settle`). */
   readonly #pending = new Set<Promise<unknown>>();
   #index: PathIndex | undefined;
+  /** Paths this view's own calls created, changed, moved or removed. */
+  readonly #changed = new Set<string>();
 
   constructor(filesystem: CachedFs) {
     this.filesystem = filesystem;
@@ -290,10 +307,15 @@ export class AcceleratedJustBashFs implements IFileSystem {
     return this.#tx;
   }
 
+  /** The paths this view's calls created, changed, moved or removed (what the shell's `undo()` puts back). */
+  get changedPaths(): ReadonlySet<string> {
+    return this.#changed;
+  }
+
   /**
    * The shell's registered command names: `/bin/<name>` and `/usr/bin/<name>` then exist as read-only
-   * stubs (what `which` looks for), in this view and every other view of the same filesystem.
-   * `/bin` and `/usr/bin` themselves never exist.
+   * stubs (what `which` looks for), in this view and every other view of the same filesystem, unless
+   * the workspace has a file of that name. `/bin` and `/usr/bin` themselves exist once the workspace has them.
    */
   setCommandNames(names: Iterable<string>): void {
     this.#shared.commands = new Set(names);
@@ -316,14 +338,40 @@ export class AcceleratedJustBashFs implements IFileSystem {
   #reserved(p: string): Reserved | undefined {
     if (DEVICE_PATHS.has(p)) return "device";
     if (VIRTUAL_DIRS.has(p)) return "virtualDir";
-    if (p === "/bin" || p === "/usr/bin") return "absent";
+    if (p.startsWith("/dev/")) return p.startsWith(`${DEV_FD}/`) ? "fd" : "readonly";
     const binDir = p.startsWith("/bin/") ? 5 : p.startsWith("/usr/bin/") ? 9 : 0;
     if (binDir > 0) {
       const name = p.slice(binDir);
-      return !name.includes("/") && this.#shared.commands.has(name) ? "command" : "absent";
+      // A registered command's stub, unless the workspace has a file there (one local query, no request).
+      if (!name.includes("/") && this.#shared.commands.has(name) && lstatOrUndefined(this.#view, p, true) === undefined) return "command";
     }
-    if (p.startsWith("/dev/")) return p.startsWith("/dev/fd/") ? "absent" : "readonly";
     return undefined;
+  }
+
+  /** `path` normalised; a NUL in it fails as on just-bash's own filesystems. */
+  #path(path: string, syscall: string): string {
+    if (path.includes("\0")) throw fsErr("ENOENT", syscall, path, "path contains null byte");
+    return normalizeVirtualPath(path);
+  }
+
+  /** A `/dev/fd/<n>` file of this view, or ENOENT. */
+  #fdFile(p: string, syscall: string): Uint8Array {
+    const bytes = this.#fdFiles.get(p);
+    if (bytes === undefined) throw fsErr("ENOENT", syscall, p);
+    return bytes;
+  }
+
+  /** The identity `test -ef` compares: a hard link's is its source's (see `link`). */
+  #identity(s: Stats): string {
+    return this.#shared.identities.get(s.ino) ?? `s3fs-ino:${s.ino}`;
+  }
+
+  /** Before a write to `p`: a file linked to another is no longer the same file (as on InMemoryFs). */
+  #unlink(p: string): void {
+    const shared = this.#shared;
+    if (shared.linked.size === 0) return;
+    const st = lstatOrUndefined(this.#view, p, true);
+    if (st !== undefined && shared.linked.has(this.#identity(st))) shared.identities.set(st.ino, `s3fs-write:${++shared.writes}`);
   }
 
   /** Runs `op` on this view; calls against a transaction are tracked until they settle. */
@@ -349,9 +397,22 @@ export class AcceleratedJustBashFs implements IFileSystem {
    */
   #mutate(syscall: string, path: string, op: (v: View) => Promise<void>, atomic = false, touched: readonly string[] = [path]): Promise<void> {
     if (this.#tx === undefined && this.filesystem.readOnly) return Promise.reject(fsErr("EROFS", syscall, path));
-    for (const p of touched) this.#index?.touch(p);
+    for (const p of touched) {
+      this.#index?.touch(p);
+      this.#changed.add(p);
+    }
     if (atomic && this.#tx === undefined) return this.filesystem.transaction((tx) => op(tx));
     return this.#run(op);
+  }
+
+  /** `#mutate` of `dest` whose missing parent directory `op` needs first (made in the same commit). */
+  #mutateInParent(syscall: string, dest: string, op: (v: View) => Promise<void>, atomic = false, touched: readonly string[] = [dest]): Promise<void> {
+    const needsParent = !this.#view.existsSync(parentOf(dest));
+    const withParent = async (v: View): Promise<void> => {
+      if (needsParent) await v.mkdir(parentOf(dest), { recursive: true });
+      await op(v);
+    };
+    return this.#mutate(syscall, dest, withParent, needsParent || atomic, touched);
   }
 
   // --- reads -----------------------------------------------------------------------------------------
@@ -366,11 +427,12 @@ export class AcceleratedJustBashFs implements IFileSystem {
   }
 
   async readFileBuffer(path: string): Promise<Uint8Array> {
-    const p = normalizeVirtualPath(path);
+    const p = this.#path(path, "open");
     const r = this.#reserved(p);
     if (r === "device") return new Uint8Array(0);
     if (r === "command") return commandStub(p);
     if (r === "virtualDir") throw fsErr("EISDIR", "read", p);
+    if (r === "fd") return this.#fdFile(p, "open");
     if (r !== undefined) throw fsErr("ENOENT", "open", p);
     const buf = await this.#run((v) => v.readFile(p));
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -381,6 +443,7 @@ export class AcceleratedJustBashFs implements IFileSystem {
       if (typeof path !== "string" || path.includes("\0")) return false;
       const p = normalizeVirtualPath(path);
       const r = this.#reserved(p);
+      if (r === "fd") return this.#fdFiles.has(p);
       if (r !== undefined) return r === "device" || r === "virtualDir" || r === "command";
       return await this.#run((v) => v.existsSync(p));
     } catch {
@@ -397,11 +460,16 @@ export class AcceleratedJustBashFs implements IFileSystem {
   }
 
   async #stat(path: string, follow: boolean): Promise<FsStat> {
-    const p = normalizeVirtualPath(path);
+    const syscall = follow ? "stat" : "lstat";
+    const p = this.#path(path, syscall);
     const r = this.#reserved(p);
     if (r === "device" || r === "virtualDir" || r === "command") return virtualStat(r, p);
-    if (r !== undefined) throw fsErr("ENOENT", follow ? "stat" : "lstat", p);
-    return this.#run((v) => toFsStat(follow ? v.statSync(p) : v.lstatSync(p), follow));
+    if (r === "fd") return { isFile: true, isDirectory: false, isSymbolicLink: false, mode: 0o644, size: this.#fdFile(p, syscall).byteLength, mtime: EPOCH };
+    if (r !== undefined) throw fsErr("ENOENT", syscall, p);
+    return this.#run((v) => {
+      const s = follow ? v.statSync(p) : v.lstatSync(p);
+      return { ...toFsStat(s, follow), identity: this.#identity(s) };
+    });
   }
 
   async readdir(path: string): Promise<string[]> {
@@ -409,26 +477,30 @@ export class AcceleratedJustBashFs implements IFileSystem {
   }
 
   async readdirWithFileTypes(path: string): Promise<DirentEntry[]> {
-    const p = normalizeVirtualPath(path);
+    const p = this.#path(path, "scandir");
     const r = this.#reserved(p);
+    if (p === DEV_FD) return [...this.#fdFiles.keys()].map((f) => ({ name: f.slice(DEV_FD.length + 1), isFile: true, isDirectory: false, isSymbolicLink: false })).sort((a, b) => byName(a.name, b.name));
     if (r === "virtualDir") return (VIRTUAL_DIRS.get(p) ?? []).map((d) => ({ ...d }));
-    if (r === "device" || r === "command") throw fsErr("ENOTDIR", "scandir", p);
+    if (r === "device" || r === "command" || (r === "fd" && this.#fdFiles.has(p))) throw fsErr("ENOTDIR", "scandir", p);
     if (r !== undefined) throw fsErr("ENOENT", "scandir", p);
-    return this.#run((v) => v.readdirSync(p, { withFileTypes: true }).map(toDirent).sort((a, b) => byName(a.name, b.name)));
+    const entries = await this.#run((v) => v.readdirSync(p, { withFileTypes: true }).map(toDirent));
+    // `/dev` is listed in the root, as it exists there (`ls /`, `find /`).
+    if (p === "/") entries.push({ ...DEV_ENTRY });
+    return entries.sort((a, b) => byName(a.name, b.name));
   }
 
   async readlink(path: string): Promise<string> {
-    const p = normalizeVirtualPath(path);
+    const p = this.#path(path, "readlink");
     const r = this.#reserved(p);
-    if (r === "device" || r === "virtualDir" || r === "command") throw fsErr("EINVAL", "readlink", p);
+    if (r === "device" || r === "virtualDir" || r === "command" || (r === "fd" && this.#fdFiles.has(p))) throw fsErr("EINVAL", "readlink", p);
     if (r !== undefined) throw fsErr("ENOENT", "readlink", p);
     return this.#run((v) => v.readlinkSync(p));
   }
 
   async realpath(path: string): Promise<string> {
-    const p = normalizeVirtualPath(path);
+    const p = this.#path(path, "realpath");
     const r = this.#reserved(p);
-    if (r === "device" || r === "virtualDir" || r === "command") return p;
+    if (r === "device" || r === "virtualDir" || r === "command" || (r === "fd" && this.#fdFiles.has(p))) return p;
     if (r !== undefined) throw fsErr("ENOENT", "realpath", p);
     return this.#run((v) => v.realpathSync(p));
   }
@@ -458,27 +530,44 @@ export class AcceleratedJustBashFs implements IFileSystem {
     const r = this.#reserved(p);
     if (r === "device") return true;
     if (r === "virtualDir") throw fsErr("EISDIR", syscall, p);
-    if (r !== undefined) throw fsErr("EROFS", syscall, p);
+    // A file over a command's stub goes to the workspace (just-bash still runs its built-in by that name).
+    if (r === "readonly" || r === "fd") throw fsErr("EROFS", syscall, p);
     return false;
+  }
+
+  /** Writes a `/dev/fd/<n>` file of this view (in memory); true when `p` is one. */
+  #writeFd(p: string, bytes: Uint8Array, append: boolean): boolean {
+    if (this.#reserved(p) !== "fd") return false;
+    if (p.slice(DEV_FD.length + 1).includes("/")) throw fsErr("ENOENT", "open", p);
+    const before = append ? this.#fdFiles.get(p) : undefined;
+    this.#fdFiles.set(p, before === undefined ? bytes.slice() : Buffer.concat([before, bytes]));
+    return true;
   }
 
   /** Creates or replaces a file, creating missing parent directories (as just-bash's filesystems do). */
   async writeFile(path: string, content: FileContent, options?: Parameters<IFileSystem["writeFile"]>[2]): Promise<void> {
-    const p = normalizeVirtualPath(path);
-    if (this.#writeTarget(p, "open")) return;
+    const p = this.#path(path, "write");
     const bytes = encode(content, encodingOf(options));
+    if (this.#writeFd(p, bytes, false) || this.#writeTarget(p, "open")) return;
+    this.#unlink(p);
     await this.#mutate("open", p, (v) => v.writeFile(p, bytes, { recursive: true }));
   }
 
   async appendFile(path: string, content: FileContent, options?: Parameters<IFileSystem["appendFile"]>[2]): Promise<void> {
-    const p = normalizeVirtualPath(path);
-    if (this.#writeTarget(p, "open")) return;
+    const p = this.#path(path, "append");
     const bytes = encode(content, encodingOf(options));
+    if (this.#writeFd(p, bytes, true) || this.#writeTarget(p, "open")) return;
+    if (bytes.byteLength > 0) this.#unlink(p);
     const view = this.#view;
     const existing = lstatOrUndefined(view, p);
     if (existing !== undefined && bytes.byteLength === 0) {
       // `>>` opens its target with an empty append: nothing to commit unless the file must be created.
       if (view.statSync(p).isDirectory()) throw fsErr("EISDIR", "open", p);
+      return;
+    }
+    if (existing === undefined && this.#reserved(p) === "command") {
+      // Appending to a command's stub: the workspace gets the stub plus the bytes, as a new file.
+      await this.#mutate("open", p, (v) => v.writeFile(p, Buffer.concat([commandStub(p), bytes]), { recursive: true }));
       return;
     }
     const needsParent = existing === undefined && !view.existsSync(parentOf(p));
@@ -494,9 +583,9 @@ export class AcceleratedJustBashFs implements IFileSystem {
   }
 
   async mkdir(path: string, options?: MkdirOptions): Promise<void> {
-    const p = normalizeVirtualPath(path);
+    const p = this.#path(path, "mkdir");
     const r = this.#reserved(p);
-    if (r === "device" || r === "virtualDir" || r === "command") {
+    if (r === "device" || r === "virtualDir" || r === "command" || (r === "fd" && this.#fdFiles.has(p))) {
       if (r === "virtualDir" && options?.recursive === true) return;
       throw fsErr("EEXIST", "mkdir", p);
     }
@@ -505,10 +594,12 @@ export class AcceleratedJustBashFs implements IFileSystem {
   }
 
   async rm(path: string, options?: RmOptions): Promise<void> {
-    const p = normalizeVirtualPath(path);
+    const p = this.#path(path, "rm");
     const r = this.#reserved(p);
-    if (r === "absent" && options?.force === true) return;
-    if (r === "absent") throw fsErr("ENOENT", "rm", p);
+    if (r === "fd") {
+      if (!this.#fdFiles.delete(p) && options?.force !== true) throw fsErr("ENOENT", "rm", p);
+      return;
+    }
     if (r !== undefined) throw fsErr(r === "readonly" ? "EROFS" : "EPERM", "rm", p);
     const recursive = options?.recursive === true;
     const force = options?.force === true;
@@ -528,11 +619,12 @@ export class AcceleratedJustBashFs implements IFileSystem {
   }
 
   async cp(src: string, dest: string, options?: CpOptions): Promise<void> {
-    const s = normalizeVirtualPath(src);
-    const d = normalizeVirtualPath(dest);
+    const s = this.#path(src, "cp");
+    const d = this.#path(dest, "cp");
     const rs = this.#reserved(s);
     if (rs === "virtualDir") throw fsErr("EISDIR", "cp", s, "is a directory");
-    if (rs !== undefined && rs !== "device" && rs !== "command") throw fsErr("ENOENT", "cp", s);
+    if (rs === "readonly") throw fsErr("ENOENT", "cp", s);
+    if (this.#reserved(d) === "fd") return this.writeFile(d, await this.readFileBuffer(s));
     if (this.#writeTarget(d, "cp")) {
       if (rs === undefined && !(await this.exists(s))) throw fsErr("ENOENT", "cp", s);
       return;
@@ -542,13 +634,11 @@ export class AcceleratedJustBashFs implements IFileSystem {
     const st = lstatOrUndefined(view, s);
     if (st === undefined) throw fsErr("ENOENT", "cp", s);
     if (st.isDirectory() && options?.recursive !== true) throw fsErr("EISDIR", "cp", s, "is a directory");
-    const needsParent = !view.existsSync(parentOf(d));
     const link = st.isSymbolicLink() ? view.readlinkSync(s) : undefined;
-    await this.#mutate(
+    await this.#mutateInParent(
       "cp",
       d,
       async (v) => {
-        if (needsParent) await v.mkdir(parentOf(d), { recursive: true });
         // A symlink is copied as a symlink (the engine's copy follows it).
         if (link !== undefined) {
           if (lstatOrUndefined(v, d) !== undefined) await v.rm(d, { recursive: false, force: true });
@@ -557,72 +647,62 @@ export class AcceleratedJustBashFs implements IFileSystem {
           await v.copy(s, d, { recursive: options?.recursive === true });
         }
       },
-      needsParent || link !== undefined,
+      link !== undefined,
     );
   }
 
   async mv(src: string, dest: string): Promise<void> {
-    const s = normalizeVirtualPath(src);
-    const d = normalizeVirtualPath(dest);
+    const s = this.#path(src, "mv");
+    const d = this.#path(dest, "mv");
     if (this.#reserved(s) !== undefined) throw fsErr("EPERM", "mv", s);
-    if (this.#reserved(d) !== undefined) throw fsErr("EROFS", "mv", d);
+    if (this.#reserved(d) !== undefined && this.#reserved(d) !== "command") throw fsErr("EROFS", "mv", d);
     if (s === d) return;
     const view = this.#view;
     if (lstatOrUndefined(view, s) === undefined) throw fsErr("ENOENT", "mv", s);
-    const needsParent = !view.existsSync(parentOf(d));
-    await this.#mutate(
-      "mv",
-      d,
-      async (v) => {
-        if (needsParent) await v.mkdir(parentOf(d), { recursive: true });
-        await v.rename(s, d);
-      },
-      needsParent,
-      [s, d],
-    );
+    await this.#mutateInParent("mv", d, (v) => v.rename(s, d), false, [s, d]);
   }
 
   async chmod(path: string, mode: number): Promise<void> {
-    const p = normalizeVirtualPath(path);
+    const p = this.#path(path, "chmod");
     if (this.#reserved(p) !== undefined) throw fsErr("EPERM", "chmod", p);
     await this.#mutate("chmod", p, (v) => v.chmod(p, mode & 0o7777));
   }
 
   async symlink(target: string, linkPath: string): Promise<void> {
-    const p = normalizeVirtualPath(linkPath);
+    const p = this.#path(linkPath, "symlink");
     const r = this.#reserved(p);
     if (r !== undefined) throw fsErr(r === "device" || r === "command" || r === "virtualDir" ? "EEXIST" : "EROFS", "symlink", p);
-    const view = this.#view;
-    const needsParent = !view.existsSync(parentOf(p));
-    await this.#mutate(
-      "symlink",
-      p,
-      async (v) => {
-        if (needsParent) await v.mkdir(parentOf(p), { recursive: true });
-        await v.symlink(target, p);
-      },
-      needsParent,
-    );
+    await this.#mutateInParent("symlink", p, (v) => v.symlink(target, p));
   }
 
-  /** Hard links do not exist in this store: always fails (ENOENT for a missing source, else ENOTSUP). */
+  /**
+   * A hard link, as just-bash's InMemoryFs makes one: a copy of the file (sharing its stored bytes) that
+   * `test -ef` and `stat` identity treat as the same file as its source, for as long as this filesystem
+   * object lives; a later write to one does not change the other. Files only (EPERM otherwise).
+   */
   async link(existingPath: string, newPath: string): Promise<void> {
-    const s = normalizeVirtualPath(existingPath);
-    const d = normalizeVirtualPath(newPath);
-    if (!(await this.exists(s))) throw fsErr("ENOENT", "link", s);
-    throw Object.assign(new Error(`ENOTSUP: hard links are not supported by s3-bun-cached-fs (use a symlink or a copy), link '${s}' -> '${d}'`), {
-      code: "ENOTSUP",
-      syscall: "link",
-      path: s,
-      dest: d,
-    });
+    const s = this.#path(existingPath, "link");
+    const d = this.#path(newPath, "link");
+    if (this.#reserved(s) !== undefined) throw fsErr("EPERM", "link", s);
+    if (this.#reserved(d) !== undefined) throw fsErr(this.#reserved(d) === "command" ? "EEXIST" : "EROFS", "link", d);
+    const view = this.#view;
+    const st = lstatOrUndefined(view, s);
+    if (st === undefined) throw fsErr("ENOENT", "link", s);
+    if (!st.isFile()) throw fsErr("EPERM", "link", s);
+    if (lstatOrUndefined(view, d, true) !== undefined) throw fsErr("EEXIST", "link", d);
+    const identity = this.#identity(st);
+    await this.#mutateInParent("link", d, (v) => v.copy(s, d));
+    const made = lstatOrUndefined(this.#view, d);
+    if (made === undefined) return;
+    this.#shared.identities.set(made.ino, identity);
+    this.#shared.linked.add(identity);
   }
 
   /** Sets the modification time (`atime` is not kept). */
   async utimes(path: string, atime: Date, mtime: Date): Promise<void> {
-    const p = normalizeVirtualPath(path);
+    const p = this.#path(path, "utimes");
     const r = this.#reserved(p);
-    if (r === "device" || r === "virtualDir") return;
+    if (r === "device" || r === "virtualDir" || (r === "fd" && this.#fdFiles.has(p))) return;
     if (r === "command") throw fsErr("EROFS", "utimes", p);
     if (r !== undefined) throw fsErr("ENOENT", "utimes", p);
     await this.#mutate("utimes", p, (v) => v.utimes(p, atime, mtime));
@@ -645,6 +725,13 @@ export interface AcceleratedJustBashShellOptions extends AcceleratedJustBashBash
    * commit every write separately as the script makes it. Ignored on a readonly mount.
    */
   transactionPerExec?: boolean;
+  /**
+   * Checkpoint the workspace before each `exec()`, so that `undo()` can take the exec back (default
+   * off; ignored on a readonly mount). Costs one PUT per exec, and a DELETE for each checkpoint let go
+   * (at once for an exec that changed nothing). See `AcceleratedJustBashShell.undo`. An `ExecUndo` of
+   * the same mount shares one undo stack between shells.
+   */
+  checkpointBeforeExec?: boolean | ExecCheckpointOptions | ExecUndo;
 }
 
 /** `exec()` options: just-bash's, plus a timeout, and running inside a transaction of the caller's. */
@@ -698,6 +785,19 @@ export interface AcceleratedJustBashShell {
   exec(script: string, options?: AcceleratedJustBashExecOptions): Promise<AcceleratedJustBashExecResult>;
   /** The shell's working directory (what `exec` starts in unless `options.cwd` says otherwise). */
   getCwd(): string;
+  /**
+   * With `checkpointBeforeExec`: takes back the last exec not yet undone, as one new commit. It puts
+   * back the paths that exec changed (those its own calls touched that differ from its checkpoint),
+   * as they were at its checkpoint, and leaves every other path alone, so what concurrent execs and
+   * writes did elsewhere stays. A path something else also changed while or after the exec ran goes
+   * back too. Resolves undefined when there is nothing to undo (or no `checkpointBeforeExec`); call
+   * it again to undo the exec before.
+   */
+  undo(): Promise<ExecUndoResult | undefined>;
+  /** The execs `undo()` can take back, oldest first (empty without `checkpointBeforeExec`). */
+  readonly undoable: readonly { script: string; checkpoint: string }[];
+  /** Deletes the checkpoints of every exec still undoable (a shell that goes away leaves up to `keep`). */
+  clearUndo(): Promise<void>;
 }
 
 const runningUnderBun = (): boolean => typeof process !== "undefined" && typeof process.versions?.bun === "string";
@@ -731,6 +831,11 @@ const BASH_TEXT: Readonly<Record<string, string>> = {
  */
 function failedCommand(e: unknown): BashExecResult | undefined {
   const err = e instanceof Error ? (e as Partial<CodedError>) : undefined;
+  if (err !== undefined && typeof err.code !== "string") {
+    // just-bash's own filesystems (its private /dev/fd mount) throw plain Errors: `EROFS: text, write '/p'`.
+    const m = /^([A-Z]+): [^,]*, \w+ '([^']*)'$/.exec((e as Error).message);
+    if (m !== null) Object.assign(err, { code: m[1], path: m[2] });
+  }
   if (err === undefined || typeof err.code !== "string" || !SCRIPT_FS_CODES.has(err.code)) return undefined;
   const text = BASH_TEXT[err.code];
   const line = text !== undefined && typeof err.path === "string" ? `${err.path}: ${text}` : (e as Error).message;
@@ -778,7 +883,7 @@ interface Run {
  * transaction and calls through `shell.fs` never join one.
  */
 export async function createAcceleratedJustBashShell(options: AcceleratedJustBashShellOptions): Promise<AcceleratedJustBashShell> {
-  const { filesystem, cwd: cwdOption, transactionPerExec: perExecOption, defenseInDepth, ...bashOptions } = options;
+  const { filesystem, cwd: cwdOption, transactionPerExec: perExecOption, checkpointBeforeExec, defenseInDepth, ...bashOptions } = options;
   if (defenseEnabled(defenseInDepth) && runningUnderBun()) {
     throw new TypeError("createAcceleratedJustBashShell: just-bash's defense-in-depth cannot run under Bun (just-bash issue #386); leave defenseInDepth off");
   }
@@ -800,6 +905,7 @@ export async function createAcceleratedJustBashShell(options: AcceleratedJustBas
   for (const c of bashOptions.customCommands ?? []) names.add(c.name);
   fs.setCommandNames(names);
   const transactionPerExec = perExecOption !== false;
+  const undo = undoStackFor(mount, checkpointBeforeExec);
 
   /** Runs the script on `view`; a timeout or an abort stops it (after `graceMs` it is given up on). */
   const run = async (view: AcceleratedJustBashFs, script: string, execOptions: AcceleratedJustBashExecOptions): Promise<Run> => {
@@ -845,12 +951,14 @@ export async function createAcceleratedJustBashShell(options: AcceleratedJustBas
   });
 
   /** One exec in a transaction of its own: committed when it ran to its end, rolled back when stopped. */
-  const inTransaction = async (script: string, execOptions: AcceleratedJustBashExecOptions): Promise<AcceleratedJustBashExecResult> => {
+  const inTransaction = async (script: string, execOptions: AcceleratedJustBashExecOptions, onView: (view: AcceleratedJustBashFs) => void): Promise<AcceleratedJustBashExecResult> => {
     let ran: Run | undefined;
     const stop = Symbol("stopped");
     try {
       await mount.transaction(async (tx) => {
-        ran = await run(fs.view(tx), script, execOptions);
+        const view = fs.view(tx);
+        onView(view);
+        ran = await run(view, script, execOptions);
         // Throwing out of the callback aborts the transaction.
         if (ran.stopped !== undefined) throw stop;
       });
@@ -873,6 +981,32 @@ export async function createAcceleratedJustBashShell(options: AcceleratedJustBas
     return { ...ran.result, committed: true };
   };
 
+  /** One exec on views of its own (each reported to `onView`): in a transaction, or committing as it writes. */
+  const execOwn = async (script: string, execOptions: AcceleratedJustBashExecOptions, onView: (view: AcceleratedJustBashFs) => void): Promise<AcceleratedJustBashExecResult> => {
+    if (transactionPerExec && !mount.readOnly) return inTransaction(script, execOptions, onView);
+    // Each write commits as it is made: whatever the command wrote before it stopped stays.
+    const view = fs.view();
+    onView(view);
+    return { ...(await run(view, script, execOptions)).result, committed: true };
+  };
+
+  /** With `checkpointBeforeExec`: the exec after a checkpoint, and what it changed remembered for `undo()`. */
+  const execUndoable = async (u: ExecUndo, script: string, execOptions: AcceleratedJustBashExecOptions): Promise<AcceleratedJustBashExecResult> => {
+    const pending = await u.before(script);
+    const views: AcceleratedJustBashFs[] = [];
+    const touched = (): Set<string> => new Set(views.flatMap((v) => [...v.changedPaths]));
+    let result: AcceleratedJustBashExecResult;
+    try {
+      result = await execOwn(script, execOptions, (v) => views.push(v));
+    } catch (e) {
+      // Without a transaction per exec, what it wrote before failing stays (and can be undone).
+      u.after(pending, touched(), !transactionPerExec);
+      throw e;
+    }
+    u.after(pending, touched(), result.committed);
+    return result;
+  };
+
   return {
     bash,
     fs,
@@ -881,10 +1015,14 @@ export async function createAcceleratedJustBashShell(options: AcceleratedJustBas
     async exec(script: string, execOptions: AcceleratedJustBashExecOptions = {}): Promise<AcceleratedJustBashExecResult> {
       const given = execOptions.transaction;
       if (given !== undefined) return { ...(await run(fs.view(given), script, execOptions)).result, committed: false };
-      if (transactionPerExec && !mount.readOnly) return inTransaction(script, execOptions);
-      // Each write commits as it is made: whatever the command wrote before it stopped stays.
-      return { ...(await run(fs.view(), script, execOptions)).result, committed: true };
+      if (undo !== undefined) return execUndoable(undo, script, execOptions);
+      return execOwn(script, execOptions, () => {});
     },
     getCwd: () => bash.getCwd(),
+    undo: async () => undo?.undo(),
+    clearUndo: async () => undo?.forget(),
+    get undoable() {
+      return undo?.undoable ?? [];
+    },
   };
 }

@@ -5,8 +5,9 @@
 // that, imported lazily in `init()`; without Mastra installed, look-alike classes stand in.
 // Every change goes through the core API (CachedFs / Transaction); walk and grep list the tree with the
 // mount's asynchronous recursive readdir (off the JS thread) and read bytes through the block cache.
+import { eachSliced, Slicer } from "./slices.ts";
 import { posix } from "node:path";
-import { S3CachedFsManagerImpl, type CachedFs, type Dirent, type ObjectStore, type S3Credentials, type Stats, type Transaction } from "./core.ts";
+import { S3CachedFsManagerImpl, type CachedFs, type Change, type Checkpoint, type CommitRef, type Dirent, type ObjectStore, type S3Credentials, type Stats, type Transaction } from "./core.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Mastra's shapes, structurally (checked against @mastra/core's own types in __test__/mastra.test.ts).
@@ -378,21 +379,13 @@ function errCode(e: unknown): string | undefined {
 // TRAVERSAL_SLICE_MS, yielding to the event loop between slices (per-entry lookups such as a file's
 // size are synchronous SQLite reads).
 
-const TRAVERSAL_SLICE_MS = 4;
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** Calls `visit` for every entry under `dir` (pre-order, names sorted), with its path relative to `dir`. */
 async function eachInTree(fs: CachedFs, dir: string, visit: (rel: string, segments: string[], d: Dirent) => void): Promise<void> {
   const tree = await fs.readdir(dir, { recursive: true, withFileTypes: true });
-  let since = performance.now();
-  for (const d of tree) {
-    visit(d.name, d.name.split("/"), d);
-    if (performance.now() - since > TRAVERSAL_SLICE_MS) {
-      await yieldToEventLoop();
-      since = performance.now();
-    }
-  }
+  await eachSliced(tree, (d) => visit(d.name, d.name.split("/"), d), new Slicer(TRAVERSAL_SLICE_MS));
 }
+
+const TRAVERSAL_SLICE_MS = 4;
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -853,6 +846,40 @@ export class AcceleratedFS {
         await tx.rm(p, { recursive: true });
       });
     });
+  }
+
+  // ---- history (thin delegations to the mount; paths workspace-relative, as everywhere here) -------
+
+  /** Names the current commit, so it stays readable (`CachedFs.checkpoint`; EEXIST when taken). */
+  async checkpoint(name: string, options: { message?: string } = {}): Promise<Checkpoint> {
+    const { fs } = await this.#writable(name, "checkpoint");
+    return fs.checkpoint(name, options);
+  }
+
+  /** Every checkpoint, oldest commit first. */
+  async checkpoints(): Promise<Checkpoint[]> {
+    return (await this.#ready()).fs.checkpoints();
+  }
+
+  async deleteCheckpoint(name: string): Promise<void> {
+    const { fs } = await this.#writable(name, "deleteCheckpoint");
+    await fs.deleteCheckpoint(name);
+  }
+
+  /**
+   * What changed from `from` to `to` (a seq or a checkpoint name; now when absent), under `path`
+   * (`CachedFs.diff`). Paths are workspace-relative ("notes/a.md"), like `stat().path`.
+   */
+  async diff(from: CommitRef, to?: CommitRef, options: { path?: string } = {}): Promise<Change[]> {
+    const { fs } = await this.#ready();
+    const changes = await fs.diff(from, to, options.path === undefined ? {} : { path: enginePath(options.path) });
+    return changes.map((c) => (c.fromPath === undefined ? { ...c, path: relativeOf(c.path) } : { ...c, path: relativeOf(c.path), fromPath: relativeOf(c.fromPath) }));
+  }
+
+  /** Makes the workspace (or just `paths`) what it was at `at`, as one new commit (`CachedFs.restore`). */
+  async restore(at: CommitRef, options: { paths?: string[] } = {}): Promise<{ seq: number }> {
+    const { fs } = await this.#writable("", "restore");
+    return fs.restore(at, options.paths === undefined ? {} : { paths: options.paths.map(enginePath) });
   }
 }
 

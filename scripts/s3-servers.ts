@@ -759,6 +759,62 @@ export async function startS3Servers(kinds: LocalServerKind[] = ["seaweedfs", "m
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// a test run's servers (npm test's runner and plain `bun test`'s preload)
+
+function isCI(): boolean {
+  return process.env.CI === "true" || process.env.CI === "1";
+}
+
+function loudWarning(reason: string): void {
+  const bar = "!".repeat(78);
+  process.stderr.write(
+    [
+      "",
+      bar,
+      "!!!  WARNING: the S3 test servers could not be started.",
+      "!!!  THE S3 SUITE WILL BE SKIPPED — this run does NOT test the S3 code paths.",
+      "!!!  (With CI=true this is a hard failure.)",
+      "!!!  Reason:",
+      ...reason.split("\n").map((l) => `!!!    ${l}`),
+      bar,
+      "",
+      "",
+    ].join("\n"),
+  );
+}
+
+/**
+ * Starts the servers for a test run and describes them in `env` for the tests: S3FS_TEST_SERVERS (a JSON
+ * array of S3ServerInfo) and AWS_EC2_METADATA_DISABLED=true (no test ever asks the instance-metadata
+ * address for credentials). If they cannot start: with CI=true this throws (a missing S3 server is a
+ * failure in CI); otherwise it warns loudly, sets S3FS_TEST_SERVERS to "" (the S3 suite then skips itself)
+ * and returns [].
+ */
+export async function startTestServers(env: Record<string, string | undefined>): Promise<RunningServer[]> {
+  env.AWS_EC2_METADATA_DISABLED = "true";
+  const t0 = Date.now();
+  try {
+    const servers = await startS3Servers();
+    log(`S3 servers ready in ${((Date.now() - t0) / 1000).toFixed(2)} s: ${servers.map((s) => `${s.name} ${s.endpoint}`).join(", ")}`);
+    env.S3FS_TEST_SERVERS = JSON.stringify(servers.map(serverInfo));
+    return servers;
+  } catch (err) {
+    if (isCI()) throw new Error(`FATAL (CI=true): the S3 test servers could not be started; a missing S3 server is a failure in CI.\n${errorMessage(err)}`);
+    loudWarning(errorMessage(err));
+    env.S3FS_TEST_SERVERS = "";
+    return [];
+  }
+}
+
+/** Stops what `startTestServers` started. */
+export async function stopTestServers(servers: RunningServer[]): Promise<void> {
+  if (servers.length === 0) return;
+  const t0 = Date.now();
+  await Promise.allSettled(servers.map((s) => s.stop()));
+  log(`S3 servers stopped in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // CLI
 
 if (import.meta.main) {

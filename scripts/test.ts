@@ -2,37 +2,18 @@
  * The project's test command: `bun scripts/test.ts [extra bun test args]` (what `npm test` runs).
  *
  * 1. Starts the S3 test servers (SeaweedFS + moto, or the one external server when S3FS_TEST_ENDPOINT is
- *    set) and hands them to the tests as S3FS_TEST_SERVERS (a JSON array of S3ServerInfo).
- *    If they cannot start: with CI=true that is a failure; otherwise a loud warning and the tests run
- *    without them (the S3 suite then skips itself).
+ *    set) and hands them to the tests as S3FS_TEST_SERVERS (a JSON array of S3ServerInfo), with
+ *    AWS_EC2_METADATA_DISABLED=true. If they cannot start: with CI=true that is a failure; otherwise a
+ *    loud warning and the tests run without them (the S3 suite then skips itself).
+ *    Plain `bun test` does the same through its preload (scripts/test-preload.ts, named in bunfig.toml).
  * 2. Runs `bun test` with the same bun binary and the extra args, streaming its output while keeping a copy.
  * 3. Stops the servers (always), prints the plain summary line `bun: N passed, N failed[, N skipped]`, and
  *    exits with bun test's exit code — non-zero also when no test ran.
  */
-import { serverInfo, startS3Servers, withParentDeathSignal, type RunningServer } from "./s3-servers.ts";
-
-const isCI = process.env.CI === "true" || process.env.CI === "1";
+import { startTestServers, stopTestServers, withParentDeathSignal, type RunningServer } from "./s3-servers.ts";
 
 function say(message: string): void {
   process.stderr.write(`[test] ${message}\n`);
-}
-
-function loudWarning(reason: string): void {
-  const bar = "!".repeat(78);
-  process.stderr.write(
-    [
-      "",
-      bar,
-      "!!!  WARNING: the S3 test servers could not be started.",
-      "!!!  THE S3 SUITE WILL BE SKIPPED — this run does NOT test the S3 code paths.",
-      "!!!  (With CI=true this is a hard failure.)",
-      "!!!  Reason:",
-      ...reason.split("\n").map((l) => `!!!    ${l}`),
-      bar,
-      "",
-      "",
-    ].join("\n"),
-  );
 }
 
 /** Copy a child's stream to one of our own, keeping the text. */
@@ -92,22 +73,15 @@ async function main(): Promise<number> {
   }
 
   try {
-    const t0 = Date.now();
-    try {
-      servers = await startS3Servers();
-      say(`S3 servers ready in ${((Date.now() - t0) / 1000).toFixed(2)} s: ${servers.map((s) => `${s.name} ${s.endpoint}`).join(", ")}`);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      if (isCI) {
-        process.stderr.write(`\n[test] FATAL (CI=true): the S3 test servers could not be started; a missing S3 server is a failure in CI.\n${reason}\n`);
-        return 1;
-      }
-      loudWarning(reason);
-    }
-
+    // The servers' description (and AWS_EC2_METADATA_DISABLED) go to bun test in its environment; the
+    // preload (bunfig.toml) sees S3FS_TEST_SERVERS set and starts nothing of its own.
     const env: Record<string, string | undefined> = { ...process.env };
-    if (servers.length > 0) env.S3FS_TEST_SERVERS = JSON.stringify(servers.map(serverInfo));
-    else delete env.S3FS_TEST_SERVERS;
+    try {
+      servers = await startTestServers(env);
+    } catch (err) {
+      process.stderr.write(`\n[test] ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
     if (process.stdout.isTTY && env.FORCE_COLOR === undefined && env.NO_COLOR === undefined) env.FORCE_COLOR = "1";
 
     // pdeathsig: bun test must not outlive a SIGKILLed runner (its servers are gone by then anyway).
@@ -136,11 +110,7 @@ async function main(): Promise<number> {
     if (code === 0 && summary.fail > 0) code = 1;
     return code;
   } finally {
-    if (servers.length > 0) {
-      const t1 = Date.now();
-      await Promise.allSettled(servers.map((s) => s.stop()));
-      say(`S3 servers stopped in ${((Date.now() - t1) / 1000).toFixed(2)} s`);
-    }
+    await stopTestServers(servers);
   }
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect } from "bun:test";
-import type { CachedFs, ObjectStore } from "../../js/core.ts";
+import type { CachedFs, ObjectStore, Transaction } from "../../js/core.ts";
 import { s3TestServers } from "./servers.ts";
 import { withParentDeathSignal } from "../../scripts/s3-servers.ts";
 
@@ -57,7 +57,7 @@ export function fastTempDir(label: string): string {
 }
 
 /** Every path with its kind and contents: two equal snapshots mean two equal trees. */
-export async function snapshotTree(fs: CachedFs): Promise<Map<string, string>> {
+export async function snapshotTree(fs: CachedFs | Transaction): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const d of fs.readdirSync("/", { recursive: true, withFileTypes: true })) {
     const p = `/${d.name}`;

@@ -1,7 +1,8 @@
 /**
- * S3 servers for test files. `bun scripts/test.ts` (npm test) starts them and passes them in
- * S3FS_TEST_SERVERS; a plain `bun test` has none, so S3 suites should iterate over `s3TestServers()` and
- * thereby skip themselves (loudly) outside CI.
+ * S3 servers for test files. `bun scripts/test.ts` (npm test), or for a plain `bun test` its preload
+ * (scripts/test-preload.ts), starts them and passes them in S3FS_TEST_SERVERS. When they could not start
+ * (or `S3FS_TEST_SERVERS=` was given) there are none, so S3 suites should iterate over `s3TestServers()`
+ * and thereby skip themselves (loudly) outside CI.
  */
 import type { S3ServerInfo } from "../../scripts/s3-servers.ts";
 

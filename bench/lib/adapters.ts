@@ -4,11 +4,17 @@ import { join } from "node:path";
 import type { CachedFs } from "../../js/core.ts";
 
 export interface MastraAdapterModule {
-  AcceleratedFS: new (options: { id: string; fs: CachedFs; errors?: unknown }) => object;
+  AcceleratedFS: new (options: { id: string; fs: CachedFs; errors?: unknown }) => { walk?(path: string): Promise<unknown[]> };
+}
+
+export interface BenchShell {
+  exec(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /** The shell's filesystem: calls made through it outside an exec. */
+  fs: { writeFile(path: string, content: string): Promise<void> };
 }
 
 export interface ShellModule {
-  createAcceleratedJustBashShell(options: { filesystem: CachedFs; cwd?: string }): Promise<{ exec(script: string): Promise<{ stdout: string; stderr: string; exitCode: number }> }>;
+  createAcceleratedJustBashShell(options: { filesystem: CachedFs; cwd?: string }): Promise<BenchShell>;
 }
 
 async function load(file: string): Promise<unknown> {

@@ -78,6 +78,16 @@ export interface Sizes {
   refreshIdle: number;
   refreshCommits: number;
   rssBytes: number;
+  txRssBytes: number;
+  txRssFiles: number;
+  /** How long the transaction (or exec) stays open while 1 KiB writes are timed beside it. */
+  openTxMs: number;
+  sideWrites: number;
+  /** Concurrent just-bash execs, and files each writes. */
+  execs: number;
+  execFiles: number;
+  /** Entries of the tree the event-loop stall probe walks. */
+  stallEntries: number;
 }
 
 export const FULL: Sizes = {
@@ -97,6 +107,13 @@ export const FULL: Sizes = {
   refreshIdle: 20,
   refreshCommits: 10,
   rssBytes: 1024 * MiB,
+  txRssBytes: 1024 * MiB,
+  txRssFiles: 64,
+  openTxMs: 2000,
+  sideWrites: 20,
+  execs: 8,
+  execFiles: 100,
+  stallEntries: 100_000,
 };
 
 export const QUICK: Sizes = {
@@ -116,6 +133,13 @@ export const QUICK: Sizes = {
   refreshIdle: 3,
   refreshCommits: 2,
   rssBytes: 64 * MiB,
+  txRssBytes: 64 * MiB,
+  txRssFiles: 8,
+  openTxMs: 500,
+  sideWrites: 5,
+  execs: 8,
+  execFiles: 100,
+  stallEntries: 5_000,
 };
 
 export class BenchContext {

@@ -1,6 +1,7 @@
 // Workspace entries as the reading commands show them.
 import type { CachedFs, Stats } from "../core.ts";
 import type { Kind } from "./format.ts";
+import { eachSliced, Slicer } from "../slices.ts";
 
 export interface Entry {
   /** As displayed: relative to the listed directory (or the path given). */
@@ -34,11 +35,20 @@ export function entryOf(fs: CachedFs, path: string, name: string): Entry {
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** A directory's entries (with `recursive`, every descendant as a relative path), sorted by name. */
-export function listDir(fs: CachedFs, dir: string, recursive: boolean): Entry[] {
-  return fs
-    .readdirSync(dir, { recursive, withFileTypes: true })
-    .map((d) => entryOf(fs, joinPath(dir, d.name), d.name))
-    .sort(byName);
+export async function listDir(fs: CachedFs, dir: string, recursive: boolean): Promise<Entry[]> {
+  const out: Entry[] = [];
+  await eachTreeEntry(fs, dir, recursive, (name) => out.push(entryOf(fs, joinPath(dir, name), name)));
+  return out.sort(byName);
+}
+
+/**
+ * `f` for the name of each entry under `dir` (with `recursive`, relative `/`-separated paths): the listing
+ * comes from the engine off the JS thread (async `readdir`), the per-entry work runs in slices, so a
+ * 100,000-entry tree never stalls the event loop for long.
+ */
+export async function eachTreeEntry(fs: CachedFs, dir: string, recursive: boolean, f: (name: string) => void, slicer = new Slicer()): Promise<void> {
+  const names = await fs.readdir(dir, { recursive });
+  await eachSliced(names, f, slicer);
 }
 
 /** Whether `path` is a directory, following a symlink. */
@@ -48,4 +58,25 @@ export function isDir(fs: CachedFs, path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Every entry under `dir` down to `maxDepth` levels, as relative names grouped by depth (shallowest
+ * first, each group in listing order): parents come before their children without sorting the listing.
+ */
+export async function treeByDepth(fs: CachedFs, dir: string, maxDepth: number, slicer = new Slicer()): Promise<string[]> {
+  const levels: string[][] = [];
+  await eachTreeEntry(
+    fs,
+    dir,
+    true,
+    (name) => {
+      let depth = 0;
+      for (let i = name.indexOf("/"); i >= 0; i = name.indexOf("/", i + 1)) depth++;
+      if (depth >= maxDepth) return;
+      (levels[depth] ??= []).push(name);
+    },
+    slicer,
+  );
+  return levels.flat();
 }

@@ -16,7 +16,7 @@ export const EXIT = {
   REFUSED: 5,
   /** EFENCED: another readwrite mount took over the workspace while this command was writing. */
   FENCED: 6,
-  /** The object store or the network failed (HTTP status, credentials, timeouts, EIO). */
+  /** The object store or the network failed (HTTP status, timeouts, EIO). */
   STORE: 7,
   /** fsck: objects the namespace references are missing or corrupt. */
   FSCK_DAMAGED: 8,
@@ -24,6 +24,10 @@ export const EXIT = {
   PROBE_NONCOMPLIANT: 9,
   /** Every local state slot of this workspace is held by another running CLI process. */
   BUSY: 10,
+  /** ECREDENTIALS: no S3 credentials were found, or the store refused them. */
+  CREDENTIALS: 11,
+  /** ENOTSTORE: the local directory exists but is not a store (a reading command will not make one). */
+  NOT_A_STORE: 12,
   /** stdout was closed before everything was written (like a SIGPIPE); no message. */
   BROKEN_PIPE: 141,
   /** Interrupted by SIGINT (nothing of an unfinished upload was committed). */
@@ -39,10 +43,12 @@ export const EXIT_HELP = `Exit codes:
   4    wrong kind of path (EEXIST, ENOTDIR, EISDIR, ENOTEMPTY, EINVAL, ENAMETOOLONG, ELOOP)
   5    refused (EROFS, EACCES, EPERM; ENOTSUP: the store does not enforce conditional writes)
   6    fenced (EFENCED): another readwrite mount took over while this command was writing
-  7    object store or network error (HTTP status, credentials, timeouts, EIO)
+  7    object store or network error (HTTP status, timeouts, EIO)
   8    fsck found missing or corrupt objects
   9    probe: the store does NOT enforce conditional writes
   10   busy: every local state slot of this workspace is in use by other CLI processes
+  11   no S3 credentials found, or the store refused them (ECREDENTIALS)
+  12   the local directory is not a store (ENOTSTORE); only put and sync uploads create one
   130  interrupted (Ctrl-C); an interrupted upload commits nothing
   141  stdout was closed early (e.g. piped into head); no message, as with SIGPIPE`;
 
@@ -64,7 +70,7 @@ export class ExitError extends Error {
 
 const BAD_PATH = new Set(["EEXIST", "ENOTDIR", "EISDIR", "ENOTEMPTY", "EINVAL", "ENAMETOOLONG", "ELOOP", "ERR_INVALID_ARG_TYPE"]);
 const REFUSED = new Set(["EROFS", "ENOTSUP", "EACCES", "EPERM"]);
-const STORE = new Set(["EIO", "EAGAIN", "EPRECONDITION", "ENOTMODIFIED", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET"]);
+const STORE = new Set(["EIO", "ECORRUPT", "EAGAIN", "EPRECONDITION", "ENOTMODIFIED", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET"]);
 
 /** Whether the error came from an object-store request (the engine sets `status`/`storeError`). */
 function fromStore(e: unknown): boolean {
@@ -78,6 +84,7 @@ export function exitCodeOf(e: unknown): number {
   if (!isFsError(e)) return EXIT.FAILURE;
   const code = e.code;
   if (code === "EFENCED") return EXIT.FENCED;
+  if (code === "ECREDENTIALS") return EXIT.CREDENTIALS;
   // A data object that vanished from the bucket is store damage, not a missing path.
   if (fromStore(e)) return code === "ENOTSUP" ? EXIT.REFUSED : EXIT.STORE;
   if (code === "ENOENT") return EXIT.NOT_FOUND;

@@ -55,10 +55,12 @@ Output:
   --help                 help (-h too, except in ls and du where -h means human-readable sizes)
   --version              print the version
 
-Reading commands (ls cat stat du tree get log fsck, sync downloads) mount the workspace readonly and
-never write to the bucket. put, sync uploads and gc mount it readwrite: they take the writer role,
-fencing any other readwrite mount (its next commit fails with EFENCED), and need a store that
-enforces conditional writes (see probe).
+Reading commands (ls cat stat du tree get log diff checkpoints fsck, sync downloads) mount the
+workspace readonly and never write to the bucket; ls, cat, tree and get take --at SEQ|NAME to read it
+as it was at an earlier commit. put, sync uploads, checkpoint, restore and gc mount it readwrite: they
+take the writer role, fencing any other readwrite mount (its next commit fails with EFENCED), and need
+a store that enforces conditional writes (see probe). fork writes the new workspace and a registration
+in this one without mounting it.
 
 ${EXIT_HELP}
 

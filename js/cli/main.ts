@@ -1,9 +1,10 @@
 // The command line: finds the command and the workspace, parses options (node:util parseArgs), runs
 // the command and turns errors into one-line messages and exit codes.
+import { createRequire } from "node:module";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import pkg from "../../package.json" with { type: "json" };
 import type { CachedFs, ObjectStore } from "../core.ts";
 import type { Command, Context, OptionSpec, OptionValues } from "./command.ts";
+import { atOption } from "./command.ts";
 import { findCommand } from "./commands/index.ts";
 import { EXIT, UsageError, errorJson, errorLine, exitCodeOf } from "./exit.ts";
 import { parseSize } from "./format.ts";
@@ -11,6 +12,9 @@ import { commandHelp, overviewHelp } from "./help.ts";
 import { writeStderr, writeStdout } from "./output.ts";
 import { stopAllProgress, type ProgressMode } from "./progress.ts";
 import { Session, parseAddress } from "./workspace.ts";
+
+/** The package's own package.json (two levels up from js/cli/ and from the compiled dist/cli/ alike). */
+const pkg = createRequire(import.meta.url)("../../package.json") as { version: string };
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   workspace: { type: "string", short: "w", arg: "ADDR", description: "s3://BUCKET[/PREFIX] or a local store directory" },
@@ -91,6 +95,9 @@ function parse(cmd: Command | undefined, args: string[]): { values: OptionValues
   }
 }
 
+/** The commands that may make a new store in a local directory (their readwrite mounts do; sync down is readonly). */
+const CREATES_STORE = new Set(["put", "sync"]);
+
 const str = (v: OptionValues, k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
 
 function progressMode(values: OptionValues, json: boolean, quiet: boolean): ProgressMode {
@@ -160,19 +167,22 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
         pathStyle: typeof values["path-style"] === "boolean" ? values["path-style"] : undefined,
         env,
         store: options.store,
+        createsStore: CREATES_STORE.has(cmd.name),
       });
       return session;
     };
     // Every command works on a workspace: a bad address fails before anything else.
     getSession();
     const ctx: Context = {
+      command: cmd,
       args: positionals,
       values,
       json,
       quiet,
       progress: progressMode(values, json, quiet),
       session: getSession,
-      mount: (mode): Promise<CachedFs> => getSession().mount(mode),
+      // `--at` (ls, cat, tree, get): readonly, as the workspace was at that commit.
+      mount: (mode): Promise<CachedFs> => getSession().mount(mode, atOption(values)),
     };
     return await cmd.run(ctx);
   } catch (e) {

@@ -1,10 +1,13 @@
 // What a sync has to do: two listings (source and destination, keyed by relative path) compared by
-// kind, size and mtime. Pure: no I/O, so both directions share it.
-import { lstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
+// kind, size and mtime. The plan is pure: no I/O, so both directions share it. The listings are made
+// without stalling the JS thread: directories are read asynchronously, per-entry work runs in slices.
+import { lstatSync, readlinkSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { CachedFs } from "../core.ts";
-import { kindOf } from "./entries.ts";
+import { eachTreeEntry, kindOf } from "./entries.ts";
 import type { Kind } from "./format.ts";
+import { Slicer } from "../slices.ts";
 
 export interface Item {
   kind: Kind;
@@ -92,11 +95,13 @@ export function planIsEmpty(plan: SyncPlan): boolean {
 }
 
 /** Everything under a local directory (lstat: symlinks are listed as such). Other kinds are skipped. */
-export function listLocal(root: string): { listing: Listing; skipped: string[] } {
+export async function listLocal(root: string): Promise<{ listing: Listing; skipped: string[] }> {
   const listing: Listing = new Map();
   const skipped: string[] = [];
-  const walk = (dir: string, rel: string) => {
-    for (const name of readdirSync(dir)) {
+  const slicer = new Slicer();
+  const walk = async (dir: string, rel: string) => {
+    for (const name of await readdir(dir)) {
+      if (slicer.due) await slicer.pause();
       if (TEMP_NAME.test(name)) continue;
       const abs = join(dir, name);
       const relPath = rel === "" ? name : `${rel}/${name}`;
@@ -104,7 +109,7 @@ export function listLocal(root: string): { listing: Listing; skipped: string[] }
       const mode = st.mode & 0o777;
       if (st.isDirectory()) {
         listing.set(relPath, { kind: "directory", size: 0, mtimeMs: st.mtimeMs, mode });
-        walk(abs, relPath);
+        await walk(abs, relPath);
       } else if (st.isFile()) {
         listing.set(relPath, { kind: "file", size: st.size, mtimeMs: st.mtimeMs, mode });
       } else if (st.isSymbolicLink()) {
@@ -114,19 +119,19 @@ export function listLocal(root: string): { listing: Listing; skipped: string[] }
       }
     }
   };
-  if (statSync(root).isDirectory()) walk(root, "");
+  if (statSync(root).isDirectory()) await walk(root, "");
   return { listing, skipped };
 }
 
 /** Everything under a workspace directory. */
-export function listRemote(fs: CachedFs, root: string): Listing {
+export async function listRemote(fs: CachedFs, root: string): Promise<Listing> {
   const listing: Listing = new Map();
-  for (const d of fs.readdirSync(root, { recursive: true, withFileTypes: true })) {
-    const path = root === "/" ? `/${d.name}` : `${root}/${d.name}`;
+  await eachTreeEntry(fs, root, true, (name) => {
+    const path = root === "/" ? `/${name}` : `${root}/${name}`;
     const st = fs.lstatSync(path);
     const item: Item = { kind: kindOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 };
     if (st.isSymbolicLink()) item.target = fs.readlinkSync(path);
-    listing.set(d.name, item);
-  }
+    listing.set(name, item);
+  });
   return listing;
 }

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { LocalObjectStore, S3CachedFsManagerImpl, S3ObjectStore, type CachedFs, type ObjectStore } from "../core.ts";
 import { EXIT, ExitError, UsageError } from "./exit.ts";
 import { acquireSlot, type Slot } from "./lock.ts";
@@ -37,18 +37,30 @@ export interface StoreFlags {
   pathStyle?: boolean;
 }
 
+/** Whether a local directory holds a store (its head, `heads/main.json`, which the first writer publishes). */
+export function isLocalStore(dir: string): boolean {
+  return existsSync(join(dir, "heads", "main.json"));
+}
+
 /**
- * The store behind an address. A local directory must exist unless `create` (the writing commands make
- * a new workspace there); S3 settings not given as flags come from the standard AWS environment.
+ * The store behind an address. A local directory must exist and hold a store unless `create` (put and
+ * sync uploads make a new workspace there), so a reading command pointed at an ordinary directory says
+ * so and leaves it as it was. S3 settings not given as flags come from the standard AWS environment.
  */
 export async function openStore(a: Address, flags: StoreFlags, create: boolean): Promise<ObjectStore> {
   if (a.kind === "local") {
     if (existsSync(a.dir)) {
       if (!statSync(a.dir).isDirectory()) throw new ExitError("ENOTDIR", EXIT.BAD_PATH, `ENOTDIR: the workspace is not a directory, open '${a.dir}'`);
+      if (!create && !isLocalStore(a.dir)) {
+        throw new ExitError("ENOTSTORE", EXIT.NOT_A_STORE, `ENOTSTORE: not a store (no heads/main.json; put and sync uploads create one), open '${a.dir}'`);
+      }
     } else if (!create) {
       throw new ExitError("ENOENT", EXIT.NOT_FOUND, `ENOENT: no such workspace directory, open '${a.dir}'`);
     }
-    return new LocalObjectStore(a.dir);
+    // The directory as a prefix of its parent, as an S3 workspace is a prefix of its bucket: a fork
+    // then lands in a sibling directory, which is itself a workspace address (the id is the same).
+    const name = basename(a.dir);
+    return name === "" || name.startsWith(".s3fs-") ? new LocalObjectStore(a.dir) : new LocalObjectStore(dirname(a.dir), { prefix: name });
   }
   return S3ObjectStore.connect({ bucket: a.bucket, prefix: a.prefix, region: flags.region, endpoint: flags.endpoint, forcePathStyle: flags.pathStyle });
 }
@@ -73,6 +85,8 @@ export interface SessionOptions extends StoreFlags {
   env: Record<string, string | undefined>;
   /** Use this store instead of opening the address's (tests: a fault-injecting store). */
   store?: ObjectStore;
+  /** The command may make a new store in a local directory (put, sync uploads) when it mounts readwrite. */
+  createsStore?: boolean;
 }
 
 /** The store and (at most) one mount of it for the lifetime of a command. */
@@ -97,14 +111,19 @@ export class Session {
     return this.#store;
   }
 
-  /** Mounts the workspace: `readonly` for the reading commands, `readwrite` (the writer role) for the rest. */
-  async mount(mode: "readonly" | "readwrite"): Promise<CachedFs> {
+  /**
+   * Mounts the workspace: `readonly` for the reading commands, `readwrite` (the writer role) for the rest.
+   * With `at` (a seq or a checkpoint name), readonly as it was at that commit; such a mount keeps its
+   * local state apart (`<slot>.at`), so the slot's own namespace stays at the head.
+   */
+  async mount(mode: "readonly" | "readwrite", at?: number | string): Promise<CachedFs> {
     if (this.#fs !== undefined) return this.#fs;
-    const store = await this.store(mode === "readwrite");
+    const store = await this.store(mode === "readwrite" && this.options.createsStore === true);
     const cacheRoot = cacheDirFor(store, this.options.cacheDir, this.options.env);
     this.#slot = acquireSlot(cacheRoot);
     this.#manager = new S3CachedFsManagerImpl({ cacheRoot });
-    this.#fs = await this.#manager.mount({ name: this.#slot.name, mode, cacheBytes: this.options.cacheBytes, store });
+    const name = at === undefined ? this.#slot.name : `${this.#slot.name}.at`;
+    this.#fs = await this.#manager.mount({ name, mode, cacheBytes: this.options.cacheBytes, store, at });
     return this.#fs;
   }
 

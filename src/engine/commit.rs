@@ -8,8 +8,9 @@
 //! group and the committer goes on with the next.
 
 use super::fence::Published;
-use super::request::{execute, FsWrites, NsTarget, Recorder, Request};
+use super::request::{execute, NsTarget, Recorder, Request};
 use super::stager::Stager;
+use super::writes::FsWrites;
 use super::*;
 use crate::namespace::{snapshot, Op};
 use crate::protocol::head::{now_ms, Head, SnapshotRef};

@@ -3,7 +3,9 @@
 //! that snapshot (one LIST of `snapshots/`, one of `wal/`, then parallel GETs; data objects are never
 //! listed or read). On top: diff between two commits, restore as one new commit, time-travel mounts.
 
-use super::request::{Content, FsWrites, Request};
+use super::diff::{diff_trees, Change};
+use super::request::{Content, Request};
+use super::writes::FsWrites;
 use super::*;
 use crate::namespace::snapshot::{self, Snapshot};
 use crate::protocol::checkpoint::{
@@ -14,7 +16,7 @@ use crate::protocol::head::{now_ms, read_head};
 use crate::protocol::record::Record;
 use crate::store::{ObjectStore, PutMode, StoreError};
 use futures::{StreamExt, TryStreamExt};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// GETs in flight while fetching history.
 const HISTORY_FETCH_CONCURRENCY: usize = 16;
@@ -31,41 +33,6 @@ pub enum At {
 pub struct Commit {
     pub seq: u64,
     pub record: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    Added,
-    Modified,
-    Deleted,
-    Renamed,
-    TypeChanged,
-    ModeChanged,
-}
-
-impl ChangeKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ChangeKind::Added => "added",
-            ChangeKind::Modified => "modified",
-            ChangeKind::Deleted => "deleted",
-            ChangeKind::Renamed => "renamed",
-            ChangeKind::TypeChanged => "typeChanged",
-            ChangeKind::ModeChanged => "modeChanged",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub path: String,
-    pub change: ChangeKind,
-    /// Where a renamed entry was.
-    pub from_path: Option<String>,
-    /// The entry's kind (after the change; before it for a deletion).
-    pub kind: Kind,
-    pub size_before: Option<u64>,
-    pub size_after: Option<u64>,
 }
 
 /// The seq in a key `<prefix><seq:020>-...`.
@@ -148,88 +115,6 @@ pub(crate) fn tree_db(h: &History) -> FsResult<Connection> {
         }
     }
     Ok(conn)
-}
-
-/// Every entry under the root, by path (the root itself excluded).
-fn entries(conn: &Connection) -> FsResult<BTreeMap<String, Inode>> {
-    let mut all = Vec::new();
-    namespace::walk(conn, namespace::ROOT_INO, &VPath::root(), &mut all)?;
-    Ok(all.into_iter().map(|(p, n)| (p.to_string(), n)).collect())
-}
-
-fn under(path: &str, root: &VPath) -> bool {
-    root.is_root() || {
-        let r = root.to_string();
-        path == r
-            || path
-                .strip_prefix(&r)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }
-}
-
-/// What changed from tree `a` to tree `b` (both in full), limited to `root`. An inode at a new path is
-/// a rename; a renamed directory's contents are not listed again.
-fn diff_trees(a: &Connection, b: &Connection, root: &VPath) -> FsResult<Vec<Change>> {
-    let (before, after) = (entries(a)?, entries(b)?);
-    let path_of = |m: &BTreeMap<String, Inode>| -> HashMap<Ino, String> {
-        m.iter().map(|(p, n)| (n.ino, p.clone())).collect()
-    };
-    let (before_at, after_at) = (path_of(&before), path_of(&after));
-    let mut out = Vec::new();
-    let mut renamed: Vec<(String, String)> = Vec::new();
-    for (path, n) in &after {
-        let old_path = before_at
-            .get(&n.ino)
-            .filter(|p| *p != path && !after.contains_key(*p));
-        let change = match (before.get(path), old_path) {
-            (None, Some(from)) => {
-                let inside_renamed_dir = renamed.iter().any(|(f, t)| {
-                    path.strip_prefix(t.as_str()).is_some_and(|rest| {
-                        rest.starts_with('/') && from.strip_prefix(f.as_str()) == Some(rest)
-                    })
-                });
-                renamed.push((from.clone(), path.clone()));
-                if inside_renamed_dir && before[from].same_content(n) {
-                    continue;
-                }
-                Some((ChangeKind::Renamed, Some(from.clone()), before.get(from)))
-            }
-            (None, None) => Some((ChangeKind::Added, None, None)),
-            (Some(o), _) if o.kind != n.kind => Some((ChangeKind::TypeChanged, None, Some(o))),
-            (Some(o), _) if !o.same_content(n) => Some((ChangeKind::Modified, None, Some(o))),
-            (Some(o), _) if o.mode != n.mode => Some((ChangeKind::ModeChanged, None, Some(o))),
-            _ => None,
-        };
-        if let Some((change, from_path, old)) = change {
-            if under(path, root) || from_path.as_deref().is_some_and(|f| under(f, root)) {
-                out.push(Change {
-                    path: path.clone(),
-                    change,
-                    from_path,
-                    kind: n.kind,
-                    size_before: old.map(|o| o.size),
-                    size_after: Some(n.size),
-                });
-            }
-        }
-    }
-    for (path, o) in &before {
-        let moved = after_at
-            .get(&o.ino)
-            .is_some_and(|p| p != path && !before.contains_key(p));
-        if !after.contains_key(path) && !moved && under(path, root) {
-            out.push(Change {
-                path: path.clone(),
-                change: ChangeKind::Deleted,
-                from_path: None,
-                kind: o.kind,
-                size_before: Some(o.size),
-                size_after: None,
-            });
-        }
-    }
-    out.sort_by(|x, y| x.path.cmp(&y.path));
-    Ok(out)
 }
 
 /// The commit `at` names.

@@ -4,6 +4,7 @@
 //! and become visible (locally and remotely) only when the head names their WAL record.
 
 mod commit;
+mod diff;
 mod fence;
 mod fork;
 mod gc;
@@ -17,18 +18,21 @@ mod request;
 mod stager;
 mod txn;
 mod upload;
+mod writes;
 
 pub use commit::{CommitBatch, CommitInfo};
+pub use diff::{Change, ChangeKind};
 pub use fork::{fork, ForkInfo};
 pub use gc::{GcReport, KeepHistory};
-pub use history::{At, Change, ChangeKind, Commit};
+pub use history::{At, Commit};
 pub use inspect::{FsckReport, LogEntry};
 pub use materialize::Materialized;
 pub use replica::RefreshOutcome;
-pub use request::{Content, FsWrites, Request, WriteOptions};
+pub use request::{Content, Request, WriteOptions};
 pub use stager::{Stager, UploadSet, STAGED_BYTES_MAX};
 pub use txn::{Piece, Txn};
 pub use upload::{Staged, Upload};
+pub use writes::FsWrites;
 
 use crate::cache::{BlockCache, CacheStats};
 use crate::error::{Code, FsError, FsResult};

@@ -5,8 +5,9 @@
 //! all of them hold and the transaction is one WAL record, or none is applied (ECONFLICT).
 
 use super::commit::CommitInfo;
-use super::request::{execute, FsWrites, Recorder, Request};
+use super::request::{execute, Recorder, Request};
 use super::stager::{Stager, UploadSet, STAGED_BYTES_MAX};
+use super::writes::FsWrites;
 use super::*;
 use crate::namespace::{Extent, Op, Overlay};
 use crate::protocol::head::now_ms;

@@ -2,12 +2,15 @@
 //! replication state (`meta`). Lookups take a `&Connection` so the same code serves the read connection
 //! (committed state, on the caller's thread) and the writer's open transaction (its own pending ops).
 
+mod apply;
 mod op;
 mod overlay;
 pub mod query;
 pub mod snapshot;
 mod view;
 
+pub use apply::{apply, remember_next_ino};
+pub(crate) use apply::{apply_err, extents_json, set_refs};
 pub use op::{Extent, Ino, Op, ROOT_INO};
 pub use overlay::Overlay;
 pub use view::{ApplyOps, NsView};
@@ -58,8 +61,60 @@ pub struct Inode {
     extents_json: Option<String>,
 }
 
+impl Op {
+    /// The entry a creating op (mkdir, create, symlink) makes: its parent, name and new inode.
+    pub(crate) fn new_entry(&self) -> FsResult<Option<(Ino, &str, Inode)>> {
+        Ok(Some(match self {
+            Op::Mkdir {
+                parent,
+                name,
+                ino,
+                mode,
+                mtime,
+            } => (
+                *parent,
+                name.as_str(),
+                Inode::new(*ino, Kind::Dir, *mode, 0, *mtime, None, None)?,
+            ),
+            Op::Create {
+                parent,
+                name,
+                ino,
+                mode,
+                mtime,
+                size,
+                extents,
+            } => (
+                *parent,
+                name.as_str(),
+                Inode::new(*ino, Kind::File, *mode, *size, *mtime, None, Some(extents))?,
+            ),
+            Op::Symlink {
+                parent,
+                name,
+                ino,
+                target,
+                mtime,
+            } => (
+                *parent,
+                name.as_str(),
+                Inode::new(
+                    *ino,
+                    Kind::Symlink,
+                    0o777,
+                    target.len() as u64,
+                    *mtime,
+                    Some(target.clone()),
+                    None,
+                )?,
+            ),
+            _ => return Ok(None),
+        }))
+    }
+}
+
 impl Inode {
-    /// A new inode as an op makes it (`apply` inserts the same row).
+    /// A new inode as an op makes it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         ino: Ino,
@@ -325,136 +380,6 @@ pub fn resolve<V: NsView + ?Sized>(
     })
 }
 
-/// Applies one op. Ops come from a validated request or a published WAL record; they assume the
-/// state they were made against and fail loudly (EIO) if it is not there.
-pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
-    let e = |e: rusqlite::Error| db_err("apply", e);
-    match op {
-        Op::Mkdir {
-            parent,
-            name,
-            ino,
-            mode,
-            mtime,
-        } => {
-            insert_node(
-                conn,
-                *parent,
-                name,
-                *ino,
-                Kind::Dir,
-                *mode,
-                0,
-                *mtime,
-                None,
-                None,
-            )?;
-        }
-        Op::Create {
-            parent,
-            name,
-            ino,
-            mode,
-            mtime,
-            size,
-            extents,
-        } => {
-            let ext = extents_json(extents)?;
-            insert_node(
-                conn,
-                *parent,
-                name,
-                *ino,
-                Kind::File,
-                *mode,
-                *size,
-                *mtime,
-                None,
-                Some(ext),
-            )?;
-            set_refs(conn, *ino, extents)?;
-        }
-        Op::Symlink {
-            parent,
-            name,
-            ino,
-            target,
-            mtime,
-        } => {
-            insert_node(
-                conn,
-                *parent,
-                name,
-                *ino,
-                Kind::Symlink,
-                0o777,
-                target.len() as u64,
-                *mtime,
-                Some(target.clone()),
-                None,
-            )?;
-        }
-        Op::SetContent {
-            ino,
-            mtime,
-            size,
-            extents,
-        } => {
-            let ext = extents_json(extents)?;
-            let n = conn
-                .prepare_cached("UPDATE inodes SET size = ?2, mtime = ?3, ctime = ?3, extents = ?4 WHERE ino = ?1")
-                .and_then(|mut s| s.execute(params![ino, *size as i64, mtime, ext]))
-                .map_err(e)?;
-            expect_one(n, "set content of a missing inode")?;
-            set_refs(conn, *ino, extents)?;
-        }
-        Op::Remove { parent, name } => {
-            let ino = lookup(conn, *parent, name)?.ok_or_else(|| {
-                FsError::internal("apply", format!("remove of a missing entry {name:?}"))
-            })?;
-            remove_subtree(conn, ino)?;
-            conn.prepare_cached("DELETE FROM dentries WHERE parent = ?1 AND name = ?2")
-                .and_then(|mut s| s.execute(params![parent, name]))
-                .map_err(e)?;
-        }
-        Op::Rename {
-            parent,
-            name,
-            new_parent,
-            new_name,
-        } => {
-            if parent == new_parent && name == new_name {
-                return Ok(());
-            }
-            if let Some(existing) = lookup(conn, *new_parent, new_name)? {
-                remove_subtree(conn, existing)?;
-                conn.prepare_cached("DELETE FROM dentries WHERE parent = ?1 AND name = ?2")
-                    .and_then(|mut s| s.execute(params![new_parent, new_name]))
-                    .map_err(e)?;
-            }
-            let n = conn
-                .prepare_cached(
-                    "UPDATE dentries SET parent = ?3, name = ?4 WHERE parent = ?1 AND name = ?2",
-                )
-                .and_then(|mut s| s.execute(params![parent, name, new_parent, new_name]))
-                .map_err(e)?;
-            expect_one(n, "rename of a missing entry")?;
-        }
-        Op::SetAttr { ino, mode, mtime } => {
-            let n = conn
-                .prepare_cached("UPDATE inodes SET mode = COALESCE(?2, mode), mtime = COALESCE(?3, mtime) WHERE ino = ?1")
-                .and_then(|mut s| s.execute(params![ino, mode.map(|m| m as i64), mtime]))
-                .map_err(e)?;
-            expect_one(n, "setattr of a missing inode")?;
-        }
-    }
-    Ok(())
-}
-
-fn extents_json(extents: &[Extent]) -> FsResult<String> {
-    serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))
-}
-
 /// Whether a data object is in use by some file now (so an upload of the same chunk can be skipped).
 pub fn has_object(conn: &Connection, key: &str) -> bool {
     conn.prepare_cached("SELECT 1 FROM refs WHERE key = ?1")
@@ -478,98 +403,6 @@ pub fn all_extents(conn: &Connection) -> FsResult<Vec<Extent>> {
         out.extend(extents);
     }
     Ok(out)
-}
-
-pub(crate) fn set_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
-    conn.prepare_cached("DELETE FROM refs WHERE ino = ?1")
-        .and_then(|mut s| s.execute([ino]))
-        .map_err(|e| db_err("apply", e))?;
-    add_refs(conn, ino, extents)
-}
-
-fn add_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
-    for x in extents {
-        conn.prepare_cached("INSERT OR IGNORE INTO refs(key, ino) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![x.key, ino]))
-            .map_err(|e| db_err("apply", e))?;
-    }
-    Ok(())
-}
-
-fn expect_one(n: usize, what: &str) -> FsResult<()> {
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(apply_err(what))
-    }
-}
-
-/// An op that does not fit the state it is applied to: a bug, or a damaged record.
-pub(crate) fn apply_err(what: impl Into<String>) -> FsError {
-    FsError::internal("apply", what)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn insert_node(
-    conn: &Connection,
-    parent: Ino,
-    name: &str,
-    ino: Ino,
-    kind: Kind,
-    mode: u32,
-    size: u64,
-    mtime: i64,
-    target: Option<String>,
-    extents: Option<String>,
-) -> FsResult<()> {
-    let e = |e: rusqlite::Error| db_err("apply", e);
-    // The entry first: its primary key refuses a create over an existing name.
-    conn.prepare_cached("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)")
-        .and_then(|mut s| s.execute(params![parent, name, ino]))
-        .map_err(|x| match x {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                FsError::internal("apply", format!("create over an existing entry {name:?}"))
-            }
-            other => e(other),
-        })?;
-    conn.prepare_cached("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)")
-        .and_then(|mut s| s.execute(params![ino, kind as i64, mode as i64, size as i64, mtime, target, extents]))
-        .map(|_| ())
-        .map_err(e)
-}
-
-/// Remembers the highest inode number handed out, so numbers are never reused after deletes; called
-/// once per applied commit, not per create.
-pub fn remember_next_ino(conn: &Connection) -> FsResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO meta(key, value) VALUES ('next_ino', (SELECT COALESCE(MAX(ino), 1) + 1 FROM inodes))
-         ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-    )
-    .and_then(|mut s| s.execute([]))
-    .map(|_| ())
-    .map_err(|e| db_err("commit", e))
-}
-
-/// Deletes an inode and, for a directory, every inode and entry below it (not its own entry).
-fn remove_subtree(conn: &Connection, ino: Ino) -> FsResult<()> {
-    conn.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS doomed(ino INTEGER PRIMARY KEY); DELETE FROM temp.doomed;",
-    )
-    .map_err(|e| db_err("rm", e))?;
-    conn.prepare_cached(
-        "INSERT INTO temp.doomed(ino) WITH RECURSIVE sub(ino) AS (SELECT ?1 UNION ALL SELECT d.ino FROM dentries d JOIN sub ON d.parent = sub.ino) SELECT ino FROM sub",
-    )
-    .and_then(|mut s| s.execute([ino]))
-    .map_err(|e| db_err("rm", e))?;
-    conn.execute_batch(
-        "DELETE FROM dentries WHERE parent IN (SELECT ino FROM temp.doomed);
-         DELETE FROM refs WHERE ino IN (SELECT ino FROM temp.doomed);
-         DELETE FROM inodes WHERE ino IN (SELECT ino FROM temp.doomed);
-         DELETE FROM temp.doomed;",
-    )
-    .map_err(|e| db_err("rm", e))
 }
 
 /// Every path under `dir` (depth-first, sorted), with its inode; used by recursive readdir, copy and walks.

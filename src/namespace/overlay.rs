@@ -2,7 +2,7 @@
 //! transaction on its own connection) with the transaction's staged ops laid over it in memory. Ops are
 //! the same primitive ops the WAL carries, so what a transaction reads is what its commit would apply.
 
-use super::{apply_err, DirEntry, Ino, Inode, Kind, NsView, Op};
+use super::{apply_err, DirEntry, Ino, Inode, NsView, Op};
 use crate::error::{FsError, FsResult};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap};
@@ -92,61 +92,16 @@ impl Overlay {
 
     /// Applies one op to the overlay, with the checks `namespace::apply` makes on the database.
     pub fn apply(&mut self, op: &Op) -> FsResult<()> {
-        let create = |ov: &mut Overlay, parent: Ino, name: &str, node: Inode| {
-            if ov.lookup(parent, name)?.is_some() {
-                return Err(apply_err(format!("create over an existing entry {name:?}")));
-            }
-            ov.set_entry(parent, name, Some(node.ino));
-            ov.set_node(node);
-            Ok(())
-        };
         match op {
-            Op::Mkdir {
-                parent,
-                name,
-                ino,
-                mode,
-                mtime,
-            } => create(
-                self,
-                *parent,
-                name,
-                Inode::new(*ino, Kind::Dir, *mode, 0, *mtime, None, None)?,
-            ),
-            Op::Create {
-                parent,
-                name,
-                ino,
-                mode,
-                mtime,
-                size,
-                extents,
-            } => create(
-                self,
-                *parent,
-                name,
-                Inode::new(*ino, Kind::File, *mode, *size, *mtime, None, Some(extents))?,
-            ),
-            Op::Symlink {
-                parent,
-                name,
-                ino,
-                target,
-                mtime,
-            } => create(
-                self,
-                *parent,
-                name,
-                Inode::new(
-                    *ino,
-                    Kind::Symlink,
-                    0o777,
-                    target.len() as u64,
-                    *mtime,
-                    Some(target.clone()),
-                    None,
-                )?,
-            ),
+            Op::Mkdir { .. } | Op::Create { .. } | Op::Symlink { .. } => {
+                let (parent, name, node) = op.new_entry()?.expect("creating ops make an entry");
+                if self.lookup(parent, name)?.is_some() {
+                    return Err(apply_err(format!("create over an existing entry {name:?}")));
+                }
+                self.set_entry(parent, name, Some(node.ino));
+                self.set_node(node);
+                Ok(())
+            }
             Op::SetContent {
                 ino,
                 mtime,

@@ -1,17 +1,19 @@
-import { expectArgs, remotePath, type Command } from "../command.ts";
+import { AT_OPTION, expectArgs, remotePath, type Command } from "../command.ts";
 import { fsError } from "../../errors.ts";
 import { pipeToStdout } from "../output.ts";
 
 export const cat: Command = {
   name: "cat",
   summary: "write files of the workspace to stdout",
-  usage: "cat PATH...",
+  usage: "cat [--at SEQ|NAME] PATH...",
   details: `Streams each file to stdout, in order, as raw bytes (large files are read ahead in blocks,
-not loaded whole). Symlinks are followed.
+not loaded whole). Symlinks are followed. --at reads the files as they were at an earlier commit (a
+seq from log, or a checkpoint name).
 
-Example:
-  s3-bun-cached-fs s3://bucket/team cat /notes/todo.md | head`,
-  options: {},
+Examples:
+  s3-bun-cached-fs s3://bucket/team cat /notes/todo.md | head
+  s3-bun-cached-fs s3://bucket/team cat --at 41 /notes/todo.md`,
+  options: { at: AT_OPTION },
   async run(ctx) {
     expectArgs(ctx, "cat", 1, Number.POSITIVE_INFINITY);
     const fs = await ctx.mount("readonly");

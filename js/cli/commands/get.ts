@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import { fsError } from "../../errors.ts";
-import { expectArgs, remotePath, type Command } from "../command.ts";
+import { AT_OPTION, expectArgs, remotePath, type Command } from "../command.ts";
 import { iecBytes } from "../format.ts";
 import { pipeToStdout, printJson, printLines } from "../output.ts";
 import { startProgress } from "../progress.ts";
@@ -10,14 +10,16 @@ import { downloadFile } from "../transfer.ts";
 export const get: Command = {
   name: "get",
   summary: "download one file of the workspace (or write it to stdout)",
-  usage: "get PATH LOCAL",
+  usage: "get [--at SEQ|NAME] PATH LOCAL",
   details: `Downloads PATH to LOCAL (- for stdout). If LOCAL ends with / or is a directory, the file keeps
 its name inside it. The local file gets the workspace file's mtime and permission bits and appears
-only when complete (it is written beside its place first, then renamed).
+only when complete (it is written beside its place first, then renamed). --at downloads the file as
+it was at an earlier commit (a seq from log, or a checkpoint name).
 
-Example:
-  s3-bun-cached-fs s3://bucket/team get /reports/q3.pdf ./`,
-  options: {},
+Examples:
+  s3-bun-cached-fs s3://bucket/team get /reports/q3.pdf ./
+  s3-bun-cached-fs s3://bucket/team get --at before-agent /reports/q3.pdf ./q3-before.pdf`,
+  options: { at: AT_OPTION },
   async run(ctx) {
     expectArgs(ctx, "get", 2, 2);
     const [src = "", local = ""] = ctx.args;

@@ -1,6 +1,8 @@
 import { statSync } from "node:fs";
 import { basename } from "node:path";
+import { Readable } from "node:stream";
 import { fsError } from "../../errors.ts";
+import { localFile } from "../../local-file.ts";
 import { flag, expectArgs, remotePath, type Command } from "../command.ts";
 import { UsageError } from "../exit.ts";
 import { isDir, joinPath } from "../entries.ts";
@@ -49,7 +51,7 @@ Examples:
       progress.update(0, up);
     });
     try {
-      await fs.writeFile(path, fromStdin ? Bun.stdin.stream() : Bun.file(local), { recursive: true });
+      await fs.writeFile(path, fromStdin ? stdinStream() : localFile(local), { recursive: true });
     } finally {
       stop();
     }
@@ -69,3 +71,8 @@ Examples:
     return 0;
   },
 };
+
+/** Standard input as a Web stream (Bun's own under Bun). */
+function stdinStream(): ReadableStream<Uint8Array> {
+  return typeof Bun !== "undefined" ? Bun.stdin.stream() : (Readable.toWeb(process.stdin) as ReadableStream<Uint8Array>);
+}

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { CachedFs } from "../../core.ts";
 import { fsError } from "../../errors.ts";
@@ -57,10 +58,10 @@ function outcome(direction: Outcome["direction"], local: string, path: string, d
 const sub = (root: string, rel: string): string => joinPath(root, rel);
 
 /** The workspace side as a listing; a missing root is an empty tree, a file there is an error. */
-function remoteSide(fs: CachedFs, root: string): { listing: Listing; exists: boolean } {
+async function remoteSide(fs: CachedFs, root: string): Promise<{ listing: Listing; exists: boolean }> {
   const st = fs.existsSync(root) ? fs.statSync(root) : undefined;
   if (st !== undefined && !st.isDirectory()) throw fsError("ENOTDIR", "not a directory", "sync", root);
-  return { listing: st === undefined ? new Map() : listRemote(fs, root), exists: st !== undefined };
+  return { listing: st === undefined ? new Map() : await listRemote(fs, root), exists: st !== undefined };
 }
 
 function checkConflicts(plan: SyncPlan, where: string, show: (rel: string) => string): void {
@@ -73,9 +74,9 @@ function checkConflicts(plan: SyncPlan, where: string, show: (rel: string) => st
 async function upload(ctx: Context, localRoot: string, root: string, dryRun: boolean, allowDelete: boolean): Promise<Outcome> {
   const t0 = performance.now();
   if (!statSync(localRoot).isDirectory()) throw fsError("ENOTDIR", "not a directory", "sync", localRoot);
-  const { listing: local, skipped } = listLocal(localRoot);
+  const { listing: local, skipped } = await listLocal(localRoot);
   const fs = await ctx.mount(dryRun ? "readonly" : "readwrite");
-  const remote = remoteSide(fs, root);
+  const remote = await remoteSide(fs, root);
   const plan = planSync(local, remote.listing, allowDelete);
   checkConflicts(plan, "workspace", (p) => sub(root, p));
   const out = outcome("up", localRoot, root, dryRun, plan, skipped, fs.seq);
@@ -102,7 +103,7 @@ async function upload(ctx: Context, localRoot: string, root: string, dryRun: boo
         const item = local.get(p) as Item;
         const target = sub(root, p);
         const before = remote.listing.get(p);
-        const data = await Bun.file(join(localRoot, p)).bytes();
+        const data = await readFile(join(localRoot, p));
         // New files get the local mode at creation; an existing one only when it differs.
         const mode = before?.kind === "file" && before.mode === item.mode ? undefined : item.mode;
         await tx.writeFile(target, data, mode === undefined ? {} : { mode });
@@ -134,10 +135,10 @@ async function download(ctx: Context, root: string, localRoot: string, dryRun: b
   const fs = await ctx.mount("readonly");
   const st = fs.statSync(root);
   if (!st.isDirectory()) throw fsError("ENOTDIR", "not a directory", "sync", root);
-  const remote = listRemote(fs, root);
+  const remote = await listRemote(fs, root);
   const localExists = existsSync(localRoot);
   if (localExists && !statSync(localRoot).isDirectory()) throw fsError("ENOTDIR", "not a directory", "sync", localRoot);
-  const { listing: local, skipped } = localExists ? listLocal(localRoot) : { listing: new Map<string, Item>(), skipped: [] };
+  const { listing: local, skipped } = localExists ? await listLocal(localRoot) : { listing: new Map<string, Item>(), skipped: [] };
   const plan = planSync(remote, local, allowDelete);
   checkConflicts(plan, "local directory", (p) => join(localRoot, p));
   const out = outcome("down", localRoot, root, dryRun, plan, skipped, fs.seq);
