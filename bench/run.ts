@@ -25,8 +25,9 @@ import { refresh } from "./measures/refresh.ts";
 import { rss, txRss } from "./measures/rss.ts";
 import { parallelExecs, writeBesideTx } from "./measures/concurrency.ts";
 import { stall } from "./measures/stall.ts";
+import { history } from "./measures/history.ts";
 
-const MEASURES: Measure[] = [metadata, readdir, smallWrites, grep, sequential, randomReads, refresh, rss, txRss, writeBesideTx, parallelExecs, stall];
+const MEASURES: Measure[] = [metadata, readdir, smallWrites, grep, sequential, randomReads, refresh, rss, txRss, writeBesideTx, parallelExecs, stall, history];
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);

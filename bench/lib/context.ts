@@ -88,6 +88,9 @@ export interface Sizes {
   execFiles: number;
   /** Entries of the tree the event-loop stall probe walks. */
   stallEntries: number;
+  /** Files of the workspace that history (fork, time travel, diff) is measured on, and commits after them. */
+  historyFiles: number;
+  historyCommits: number;
 }
 
 export const FULL: Sizes = {
@@ -114,6 +117,8 @@ export const FULL: Sizes = {
   execs: 8,
   execFiles: 100,
   stallEntries: 100_000,
+  historyFiles: 100_000,
+  historyCommits: 1_000,
 };
 
 export const QUICK: Sizes = {
@@ -140,6 +145,8 @@ export const QUICK: Sizes = {
   execs: 8,
   execFiles: 100,
   stallEntries: 5_000,
+  historyFiles: 2_000,
+  historyCommits: 40,
 };
 
 export class BenchContext {
@@ -187,7 +194,7 @@ export class BenchContext {
   }
 
   /** Mounts our workspace at `prefix` through the proxy's "ours" port, with its own fresh cacheRoot unless given. */
-  async mountOurs(o: { prefix: string; mode: "readwrite" | "readonly"; cacheBytes?: number; cacheRoot?: string; name?: string }): Promise<CachedFs> {
+  async mountOurs(o: { prefix: string; mode: "readwrite" | "readonly"; cacheBytes?: number; cacheRoot?: string; name?: string; at?: number | string }): Promise<CachedFs> {
     const manager = new S3CachedFsManagerImpl({ cacheRoot: o.cacheRoot ?? this.dir("cache") });
     this.#managers.push(manager);
     return manager.mount({
@@ -199,7 +206,13 @@ export class BenchContext {
       endpoint: this.endpoint("ours"),
       credentials: this.credentials,
       cacheBytes: o.cacheBytes ?? 2048 * MiB,
+      at: o.at,
     });
+  }
+
+  /** Where our workspace at `prefix` lives, for calls that take a location (`manager.fork`). */
+  oursAt(prefix: string): { bucket: string; prefix: string; region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
+    return { bucket: this.server.bucket, prefix, region: this.server.region, endpoint: this.endpoint("ours"), credentials: this.credentials };
   }
 
   /** @mastra/s3's filesystem over `prefix`, through the proxy's "mastra" port. */

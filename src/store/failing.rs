@@ -57,7 +57,8 @@ struct State {
 #[derive(Debug)]
 pub struct FailingObjectStore {
     inner: DynObjectStore,
-    state: Mutex<State>,
+    /// Shared with its siblings (other prefixes of the bucket), so a rule reaches a fork's writes too.
+    state: Arc<Mutex<State>>,
 }
 
 enum Plan {
@@ -71,11 +72,11 @@ impl FailingObjectStore {
     pub fn new(inner: DynObjectStore, seed: u64) -> Self {
         Self {
             inner,
-            state: Mutex::new(State {
+            state: Arc::new(Mutex::new(State {
                 rules: Vec::new(),
                 rng: fastrand::Rng::with_seed(seed),
                 fired: 0,
-            }),
+            })),
         }
     }
 
@@ -167,7 +168,11 @@ impl ObjectStore for FailingObjectStore {
         self.inner.prefix()
     }
     fn sibling(&self, prefix: &str) -> Option<DynObjectStore> {
-        self.inner.sibling(prefix)
+        let inner = self.inner.sibling(prefix)?;
+        Some(Arc::new(FailingObjectStore {
+            inner,
+            state: self.state.clone(),
+        }))
     }
 
     async fn get(&self, key: &str, opts: GetOptions) -> StoreResult<GetResult> {
