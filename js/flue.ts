@@ -4,18 +4,14 @@
 // `createSandbox`, never at module load.
 import type { FileStat, Sandbox, SandboxFactory, SandboxToolFactory, ShellResult } from "@flue/runtime";
 import { S3CachedFsManagerImpl, type CachedFs, type ManagerOptions, type MountOptions } from "./core.ts";
-import {
-  createAcceleratedJustBashShell,
-  normalizeVirtualPath,
-  resolveVirtualPath,
-  type AcceleratedJustBashShell,
-  type AcceleratedJustBashShellOptions,
-  type ExecUndoResult,
-} from "./just-bash.ts";
+import { normalizeVirtualPath, resolveVirtualPath } from "./adapters/paths.ts";
+import { codeOf } from "./adapters/absent.ts";
+import { fsError } from "./errors.ts";
 import { ExecUndo } from "./exec-undo.ts";
+import { grepTool } from "./flue/grep.ts";
+import { createAcceleratedJustBashShell, type AcceleratedJustBashShell, type AcceleratedJustBashShellOptions, type ExecUndoResult } from "./just-bash.ts";
 
 type FlueRuntime = typeof import("@flue/runtime");
-type AgentTool = ReturnType<SandboxToolFactory>[number];
 
 let flueLoading: Promise<FlueRuntime> | undefined;
 let flueRuntime: FlueRuntime | undefined;
@@ -118,10 +114,6 @@ function rejectOnAbort<T>(run: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function fsErr(code: string, text: string, syscall: string, path: string): Error {
-  return Object.assign(new Error(`${code}: ${text}, ${syscall} '${path}'`), { code, syscall, path });
-}
-
 function makeSandbox(shell: AcceleratedJustBashShell, cwd: string, graceMs: number): AcceleratedFsSandbox {
   const fs = shell.fs;
   const resolvePath = (p: string): string => resolveVirtualPath(cwd, p);
@@ -170,10 +162,10 @@ function makeSandbox(shell: AcceleratedJustBashShell, cwd: string, graceMs: numb
     try {
       isDirectory = (await fs.lstat(p)).isDirectory;
     } catch (e) {
-      if ((e as { code?: unknown }).code === "ENOENT" && given.force === true) return;
+      if (codeOf(e) === "ENOENT" && given.force === true) return;
       throw e;
     }
-    if (isDirectory && given.recursive !== true) throw fsErr("EISDIR", "is a directory (use recursive)", "rm", p);
+    if (isDirectory && given.recursive !== true) throw fsError("EISDIR", "is a directory (use recursive)", "rm", p);
     await fs.rm(p, { recursive: given.recursive === true, force: given.force === true });
   };
 
@@ -193,53 +185,6 @@ function makeSandbox(shell: AcceleratedJustBashShell, cwd: string, graceMs: numb
     mkdir: (p, o) => fs.mkdir(resolvePath(p), { recursive: o?.recursive === true }),
     rm,
     undo: () => shell.undo(),
-  };
-}
-
-const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
-const MAX_GREP_MATCHES = 100;
-const MAX_GREP_LINE = 500;
-
-interface GrepParams {
-  pattern: string;
-  path?: string;
-  include?: string;
-  literal?: boolean;
-}
-
-function grepParams(params: unknown): GrepParams {
-  const p = (typeof params === "object" && params !== null ? params : {}) as Record<string, unknown>;
-  if (typeof p.pattern !== "string") throw new Error("grep: pattern must be a string");
-  const optional = (key: string): string | undefined => (typeof p[key] === "string" && p[key] !== "" ? (p[key] as string) : undefined);
-  return { pattern: p.pattern, path: optional("path"), include: optional("include"), literal: p.literal === true };
-}
-
-/**
- * Flue's grep tool, made to work on just-bash: Flue probes `rg --version` and falls back to
- * `grep -rnH`, neither of which just-bash 3.4 accepts. `grep -rn` there already names the file.
- */
-function grepTool(flue: FlueRuntime, sandbox: Sandbox): AgentTool {
-  const base = flue.createGrepTool(sandbox);
-  return {
-    ...base,
-    async execute(_toolCallId: string, raw: unknown, signal?: AbortSignal) {
-      if (signal?.aborted === true) throw new Error("Operation aborted");
-      const params = grepParams(raw);
-      const cmd = `grep -rn ${params.literal === true ? "-F" : "-E"}${params.include !== undefined ? ` --include=${shellQuote(params.include)}` : ""} -- ${shellQuote(params.pattern)} ${shellQuote(params.path ?? ".")}`;
-      const result = await sandbox.exec(cmd, { signal });
-      if (result.exitCode === 1 && result.stdout.trim() === "") {
-        return { content: [{ type: "text" as const, text: "No matches found." }], details: { matchCount: 0 } };
-      }
-      if (result.exitCode > 1) throw new Error(`grep failed: ${result.stderr}`);
-      const lines = result.stdout.trim().split("\n");
-      let text = lines
-        .slice(0, MAX_GREP_MATCHES)
-        .map((line) => (line.length > MAX_GREP_LINE ? `${line.slice(0, MAX_GREP_LINE)}...` : line))
-        .join("\n");
-      if (lines.length > MAX_GREP_MATCHES) text += `\n\n[Showing ${MAX_GREP_MATCHES} of ${lines.length} matches. Narrow your search.]`;
-      return { content: [{ type: "text" as const, text }], details: { matchCount: Math.min(lines.length, MAX_GREP_MATCHES) } };
-    },
   };
 }
 
