@@ -1,6 +1,6 @@
 // Mastra's shapes, structurally (checked against @mastra/core's own types in __test__/mastra.test.ts), and
 // AcceleratedFS's options.
-import type { CachedFs, ObjectStore, S3Credentials } from "../core.ts";
+import type { CachedFs, WorkspaceLocation } from "../core.ts";
 import type { MastraErrorClasses } from "./errors.ts";
 
 export type ProviderStatus = "pending" | "initializing" | "ready" | "starting" | "running" | "stopping" | "stopped" | "destroying" | "destroyed" | "error";
@@ -111,20 +111,12 @@ interface CommonOptions {
 }
 
 /** Mount a workspace in a bucket (or `store`); `init()` opens it. */
-export interface AcceleratedFSMountOptions extends CommonOptions {
+export interface AcceleratedFSMountOptions extends CommonOptions, WorkspaceLocation {
   fs?: never;
-  bucket?: string;
-  prefix?: string;
-  region?: string;
-  endpoint?: string;
-  forcePathStyle?: boolean;
-  credentials?: S3Credentials;
   /** Directory for the local SQLite namespace and block cache (disposable). */
   cacheRoot: string;
   /** Block cache bound in bytes (default 256 MiB). */
   cacheBytes?: number;
-  /** Use this store instead of S3 (`LocalObjectStore` for demos and tests). */
-  store?: ObjectStore;
   /** Default "readwrite"; "readonly" mounts a reader and sets `readOnly`. */
   mode?: "readwrite" | "readonly";
   /** Readers: apply the writer's new commits on this interval. */
