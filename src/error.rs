@@ -146,11 +146,6 @@ impl FsError {
             .with_description(format!("internal error: {}", why.into()))
     }
 
-    /// Stored data that cannot be what it claims (an unreadable record, a hash that does not match).
-    pub fn corrupt(syscall: &str, key: Option<&str>, why: impl Into<String>) -> Self {
-        Self::new(Code::Corrupt, syscall, key).with_description(why)
-    }
-
     pub fn from_store(syscall: &str, e: StoreError) -> Self {
         let kind = e.kind();
         let (code, status) = match &e {

@@ -3,7 +3,7 @@
 
 use super::types::{owned, JsCommit, JsWriteOptions};
 use super::{async_call, to_u64};
-use crate::engine::{CommitBatch, FsWrites, Mount, Upload, WriteOptions};
+use crate::engine::{Mount, Upload, WriteOptions};
 use crate::error::FsError;
 use crate::namespace::Extent;
 use napi::bindgen_prelude::*;
@@ -107,11 +107,7 @@ impl NativeUpload {
                     FsError::invalid("open", Some(&path), "the upload has already finished")
                 })?;
                 let staged = up.finish().await?;
-                mount
-                    .write(Box::new(move |tx: &mut CommitBatch| {
-                        tx.write_staged(&path, staged, opts)
-                    }))
-                    .await
+                mount.commit_staged(path, staged, opts).await
             },
             |_, c| Ok(JsCommit::from(c)),
         )

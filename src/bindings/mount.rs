@@ -373,11 +373,7 @@ impl NativeMount {
                 let staged = mount
                     .upload_local_file(std::path::Path::new(&local_path))
                     .await?;
-                mount
-                    .write(Box::new(move |tx: &mut CommitBatch| {
-                        tx.write_staged(&path, staged, opts)
-                    }))
-                    .await
+                mount.commit_staged(path, staged, opts).await
             },
             |_, c| Ok(JsCommit::from(c)),
         )
@@ -531,7 +527,7 @@ impl NativeMount {
         async_call(
             env,
             "transaction",
-            async move { Txn::begin(mount.clone()).await.map(|tx| (tx, mount)) },
+            async move { Txn::begin(mount.clone()).map(|tx| (tx, mount)) },
             |_, (tx, mount)| {
                 Ok(NativeTxn {
                     mount,

@@ -53,15 +53,8 @@ impl Mount {
         // Retention: every commit from `floor` to the head stays readable (time-travel, diff,
         // restore), which takes the newest snapshot at or before it and every record after that.
         let mut floor = head.seq.saturating_sub(keep.commits);
-        let snapshots: Vec<(u64, String)> = self
-            .store
-            .list("snapshots/", None, None)
-            .await
-            .map_err(|e| FsError::from_store("gc", e))?
-            .objects
-            .into_iter()
-            .filter_map(|o| history::key_seq(&o.key, "snapshots/").map(|s| (s, o.key)))
-            .collect();
+        let listing = history::Listing::load(self.store.as_ref()).await?;
+        let snapshots = &listing.snapshots;
         let base_for = |floor: u64| {
             snapshots
                 .iter()
@@ -130,7 +123,7 @@ impl Mount {
                 seq: c.seq,
                 record: c.record,
             };
-            match history::history_to(self.store.as_ref(), &commit).await {
+            match history::history_in(self.store.as_ref(), &listing, &commit).await {
                 Ok(h) => reachable.extend(h.keys()),
                 // Already unrebuildable (collected before checkpoints were kept): nothing to keep.
                 Err(e) if e.code == "ENOENT" => {}

@@ -161,28 +161,56 @@ pub async fn resolve_at(store: &dyn ObjectStore, at: &At) -> FsResult<Commit> {
 /// The newest snapshot at or before `seq` and the records after it up to `seq`, oldest first,
 /// following the chain (so a fenced writer's orphan records are never taken for history).
 pub(crate) async fn history_to(store: &dyn ObjectStore, at: &Commit) -> FsResult<History> {
-    let list = |prefix: &'static str| async move {
-        store
-            .list(prefix, None, None)
-            .await
-            .map_err(|e| FsError::from_store("history", e))
-            .map(|l| l.objects.into_iter().map(|o| o.key).collect::<Vec<_>>())
-    };
-    let mut snaps: Vec<(u64, String)> = list("snapshots/")
-        .await?
-        .into_iter()
-        .filter_map(|k| {
-            key_seq(&k, "snapshots/")
-                .filter(|s| *s <= at.seq)
-                .map(|s| (s, k))
+    history_in(store, &Listing::load(store).await?, at).await
+}
+
+/// The keys history is rebuilt from: every snapshot (with its seq) and every WAL record. One listing
+/// serves any number of commits (GC rebuilds one per checkpoint).
+pub(crate) struct Listing {
+    pub snapshots: Vec<(u64, String)>,
+    pub wal: Vec<String>,
+}
+
+impl Listing {
+    pub async fn load(store: &dyn ObjectStore) -> FsResult<Listing> {
+        let list = |prefix: &'static str| async move {
+            store
+                .list(prefix, None, None)
+                .await
+                .map_err(|e| FsError::from_store("history", e))
+                .map(|l| l.objects.into_iter().map(|o| o.key).collect::<Vec<_>>())
+        };
+        let mut snapshots: Vec<(u64, String)> = list("snapshots/")
+            .await?
+            .into_iter()
+            .filter_map(|k| key_seq(&k, "snapshots/").map(|s| (s, k)))
+            .collect();
+        snapshots.sort();
+        Ok(Listing {
+            snapshots,
+            wal: list("wal/").await?,
         })
+    }
+}
+
+/// `history_to`, with the keys already listed.
+pub(crate) async fn history_in(
+    store: &dyn ObjectStore,
+    listing: &Listing,
+    at: &Commit,
+) -> FsResult<History> {
+    let snaps: Vec<(u64, String)> = listing
+        .snapshots
+        .iter()
+        .filter(|(s, _)| *s <= at.seq)
+        .cloned()
         .collect();
-    snaps.sort();
     let oldest = snaps.first().map(|(s, _)| *s).unwrap_or(0);
-    let wal: Vec<String> = list("wal/")
-        .await?
-        .into_iter()
+    let wal: Vec<String> = listing
+        .wal
+        .iter()
         .filter(|k| key_seq(k, "wal/").is_some_and(|s| s > oldest && s <= at.seq))
+        .cloned()
         .collect();
     let fetched: Vec<(String, String, Record)> = futures::stream::iter(wal)
         .map(|k| async move {
@@ -305,8 +333,13 @@ impl Mount {
     }
 
     pub async fn delete_checkpoint(&self, name: &str) -> FsResult<()> {
-        self.delete_ref(&checkpoint_key(name), name, "no such checkpoint")
-            .await
+        self.delete_ref(
+            "checkpoint",
+            &checkpoint_key(name),
+            name,
+            "no such checkpoint",
+        )
+        .await
     }
 
     /// The forks made from this workspace that still hold its data (oldest starting point first).
@@ -318,12 +351,23 @@ impl Mount {
     /// Lets GC reclaim what only the fork `id` held here (do it once the fork is deleted or no longer
     /// needs this workspace's data: a fork reads its inherited files from here).
     pub async fn release_fork(&self, id: &str) -> FsResult<()> {
-        self.delete_ref(&fork_ref_key(id), id, "no such fork registration")
-            .await
+        self.delete_ref(
+            "releaseFork",
+            &fork_ref_key(id),
+            id,
+            "no such fork registration",
+        )
+        .await
     }
 
-    async fn delete_ref(&self, key: &str, name: &str, missing: &str) -> FsResult<()> {
-        self.check_writable("checkpoint", name)?;
+    async fn delete_ref(
+        &self,
+        syscall: &str,
+        key: &str,
+        name: &str,
+        missing: &str,
+    ) -> FsResult<()> {
+        self.check_writable(syscall, name)?;
         if !valid_checkpoint_name(name) || self.store.head(key).await.is_err() {
             return Err(
                 FsError::new(Code::NoEnt, "checkpoint", Some(name)).with_description(missing)
@@ -332,7 +376,7 @@ impl Mount {
         self.store
             .delete(key)
             .await
-            .map_err(|e| FsError::from_store("checkpoint", e))
+            .map_err(|e| FsError::from_store(syscall, e))
     }
 
     /// Opens a time-travel mount: the local namespace becomes the tree at `at` (readonly, fixed).
@@ -344,9 +388,10 @@ impl Mount {
             v: 1,
             epoch: last.map(|r| r.epoch).unwrap_or(0),
             seq: commit.seq,
-            record: commit
-                .record
-                .clone()
+            record: h
+                .records
+                .last()
+                .map(|(k, _)| k.clone())
                 .or_else(|| h.snapshot.as_ref().and_then(|(s, _)| s.record.clone())),
             record_hash: None,
             snapshot: None,

@@ -254,6 +254,11 @@ impl Stager {
         Some(Bytes::copy_from_slice(&p.buf[a..b]))
     }
 
+    /// Bytes of this commit queued or in flight.
+    pub fn backlog(&self) -> u64 {
+        self.uploads.backlog()
+    }
+
     pub fn uploads(&self) -> UploadSet {
         self.uploads.clone()
     }

@@ -88,7 +88,7 @@ async fn commit_remount_and_rebuild() {
     let w = mount(&store, &dir, "w", true).await;
     assert_eq!(write(&w, "/a/b.txt", b"hello").await.unwrap().seq, 1);
     write(&w, "/a/big.bin", &vec![7u8; 3 << 20]).await.unwrap();
-    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut tx = Txn::begin(w.clone()).unwrap();
     tx.mkdir("/d", false).unwrap();
     tx.write_file("/d/x", b"x", WriteOptions::default())
         .unwrap();
@@ -120,7 +120,7 @@ async fn readers_see_whole_transactions_and_idle_refresh_is_one_get() {
     let c = r.stats().requests;
     assert_eq!((c.get, c.list, c.total()), (1, 0, 1));
 
-    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut tx = Txn::begin(w.clone()).unwrap();
     for i in 0..50 {
         tx.write_file(
             &format!("/t/{i}"),
@@ -227,7 +227,7 @@ async fn user_errors_are_node_style_and_change_nothing() {
     let w = mount(&store, &dir, "w", true).await;
     write(&w, "/dir/file", b"x").await.unwrap();
     let seq = w.seq();
-    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut tx = Txn::begin(w.clone()).unwrap();
     let code = |r: FsResult<()>| r.unwrap_err().code;
     assert_eq!(code(tx.mkdir("/dir", false)), "EEXIST");
     assert_eq!(code(tx.mkdir("/dir/file/sub", true)), "ENOTDIR");

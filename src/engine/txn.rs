@@ -32,11 +32,7 @@ pub struct Txn {
 
 impl Txn {
     /// Opens a transaction on the committed state as it is now. Takes no lock.
-    pub async fn begin(mount: Arc<Mount>) -> FsResult<Txn> {
-        Txn::open(mount)
-    }
-
-    pub fn open(mount: Arc<Mount>) -> FsResult<Txn> {
+    pub fn begin(mount: Arc<Mount>) -> FsResult<Txn> {
         mount.check_writable("transaction", "/")?;
         let (conn, base_seq) = mount.snapshot()?;
         Ok(Txn {
@@ -56,7 +52,7 @@ impl Txn {
 
     /// Bytes staged and not yet in the bucket; past `STAGED_BYTES_MAX` the caller should `drain`.
     pub fn needs_drain(&self) -> bool {
-        self.stager.uploads().backlog() > STAGED_BYTES_MAX
+        self.stager.backlog() > STAGED_BYTES_MAX
     }
 
     /// The uploads to wait on (`UploadSet::wait_below`) without holding the transaction.

@@ -30,7 +30,7 @@ async fn a_transaction_reads_its_snapshot_and_its_own_writes_and_blocks_no_one()
     let (dir, store) = local_bucket();
     let w = mount(&store, &dir, "w", true).await;
     write(&w, "/old", b"0").await.unwrap();
-    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut tx = Txn::begin(w.clone()).unwrap();
     tx.write_file("/t/mine", b"tx", parents()).unwrap();
     // Mount-level writes, refresh, GC and another transaction all go on while this one is open.
     bounded("a mount write", write(&w, "/outside", b"m"))
@@ -40,7 +40,7 @@ async fn a_transaction_reads_its_snapshot_and_its_own_writes_and_blocks_no_one()
     bounded("gc", w.gc(60_000, false, Default::default()))
         .await
         .unwrap();
-    let mut other = Txn::begin(w.clone()).await.unwrap();
+    let mut other = Txn::begin(w.clone()).unwrap();
     other.write_file("/nested", b"n", parents()).unwrap();
     assert!(
         bounded("a second transaction", other.commit())
@@ -112,7 +112,7 @@ async fn a_request_that_no_longer_holds_rejects_the_whole_transaction() {
         ),
     ];
     for (i, (name, in_tx, conflicting)) in cases.into_iter().enumerate() {
-        let mut tx = Txn::begin(w.clone()).await.unwrap();
+        let mut tx = Txn::begin(w.clone()).unwrap();
         tx.write_file(&format!("/marker{i}"), b"m", WriteOptions::default())
             .unwrap();
         in_tx(&mut tx).unwrap();
@@ -149,7 +149,7 @@ async fn a_request_that_no_longer_holds_rejects_the_whole_transaction() {
 async fn blind_overwrites_do_not_conflict_and_the_later_commit_wins() {
     let (dir, store) = local_bucket();
     let w = mount(&store, &dir, "w", true).await;
-    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut tx = Txn::begin(w.clone()).unwrap();
     tx.write_file("/f", b"from tx", parents()).unwrap();
     tx.mkdir("/made/by/tx", true).unwrap();
     write(&w, "/f", b"from mount").await.unwrap();
@@ -165,7 +165,7 @@ async fn blind_overwrites_do_not_conflict_and_the_later_commit_wins() {
 async fn staging_is_bounded_and_large_writes_read_back_inside_the_transaction() {
     let (dir, store) = local_bucket();
     let w = mount(&store, &dir, "w", true).await;
-    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut tx = Txn::begin(w.clone()).unwrap();
     let mut peak = 0;
     for i in 0..12u8 {
         tx.write_file(&format!("/big{i}"), &vec![i; 8 << 20], parents())
@@ -204,7 +204,7 @@ async fn the_committer_survives_a_panic_and_a_failed_commit() {
         .unwrap();
 
     fail_next_head_put(&failing);
-    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut tx = Txn::begin(w.clone()).unwrap();
     tx.write_file("/in-failed-tx", b"x", parents()).unwrap();
     assert!(bounded("a failing commit", tx.commit()).await.is_err());
     assert!(!exists(&w, "/in-failed-tx"));
@@ -225,7 +225,7 @@ async fn concurrent_transactions_each_commit_everything() {
         .map(|t| {
             let w = w.clone();
             tokio::spawn(async move {
-                let mut tx = Txn::begin(w.clone()).await?;
+                let mut tx = Txn::begin(w.clone())?;
                 for i in 0..50 {
                     tx.write_file(
                         &format!("/t{t}/f{i}"),
@@ -261,7 +261,7 @@ async fn stage_cost() {
     let w = mount(&store, &dir, "w", true).await;
     write(&w, "/bench/keep", b"k").await.unwrap();
     let data = vec![7u8; 1024];
-    let mut tx = Txn::begin(w.clone()).await.unwrap();
+    let mut tx = Txn::begin(w.clone()).unwrap();
     let t = std::time::Instant::now();
     for i in 0..10_000 {
         tx.write_file(&format!("/bench/f{i}"), &data, WriteOptions::default())

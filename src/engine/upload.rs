@@ -129,6 +129,19 @@ impl Mount {
         Ok(())
     }
 
+    /// Commits bytes uploaded beforehand (a streamed upload, a local file) at `path`.
+    pub async fn commit_staged(
+        self: &Arc<Self>,
+        path: String,
+        staged: Staged,
+        opts: WriteOptions,
+    ) -> FsResult<CommitInfo> {
+        self.write(Box::new(move |batch| {
+            batch.write_staged(&path, staged, opts)
+        }))
+        .await
+    }
+
     /// Streams a local file into the bucket, one chunk at a time; its bytes are never all in memory.
     pub async fn upload_local_file(self: &Arc<Self>, path: &std::path::Path) -> FsResult<Staged> {
         let mut file = tokio::fs::File::open(path).await.map_err(|e| {
