@@ -26,8 +26,10 @@ import { rss, txRss } from "./measures/rss.ts";
 import { parallelExecs, writeBesideTx } from "./measures/concurrency.ts";
 import { stall } from "./measures/stall.ts";
 import { history } from "./measures/history.ts";
+import { smallReads } from "./measures/small-reads.ts";
+import { scale } from "./measures/scale.ts";
 
-const MEASURES: Measure[] = [metadata, readdir, smallWrites, grep, sequential, randomReads, refresh, rss, txRss, writeBesideTx, parallelExecs, stall, history];
+const MEASURES: Measure[] = [metadata, readdir, smallWrites, grep, sequential, randomReads, refresh, rss, txRss, writeBesideTx, parallelExecs, stall, history, smallReads, scale];
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);

@@ -91,6 +91,14 @@ export interface Sizes {
   /** Files of the workspace that history (fork, time travel, diff) is measured on, and commits after them. */
   historyFiles: number;
   historyCommits: number;
+  /** Timed calls per small-file path (warm readFile of 1 KiB, missing-path readFile / exists, stat). */
+  smallReadIterations: number;
+  /** Files the scale measure's one transaction writes, and how many of them share one big directory. */
+  scaleFiles: number;
+  scaleBigDir: number;
+  /** Timed `stat` calls and `readdir` calls of the big directory at that size. */
+  scaleStatIterations: number;
+  scaleReaddirIterations: number;
 }
 
 export const FULL: Sizes = {
@@ -119,6 +127,11 @@ export const FULL: Sizes = {
   stallEntries: 100_000,
   historyFiles: 100_000,
   historyCommits: 1_000,
+  smallReadIterations: 20_000,
+  scaleFiles: 1_000_000,
+  scaleBigDir: 100_000,
+  scaleStatIterations: 20_000,
+  scaleReaddirIterations: 20,
 };
 
 export const QUICK: Sizes = {
@@ -147,6 +160,11 @@ export const QUICK: Sizes = {
   stallEntries: 5_000,
   historyFiles: 2_000,
   historyCommits: 40,
+  smallReadIterations: 1_000,
+  scaleFiles: 20_000,
+  scaleBigDir: 5_000,
+  scaleStatIterations: 2_000,
+  scaleReaddirIterations: 5,
 };
 
 export class BenchContext {

@@ -183,7 +183,7 @@ impl CommitBatch {
         let seq = w.head.seq + 1;
         let epoch = w.head.epoch;
         let record = Record {
-            v: 1,
+            v: <Record as crate::protocol::format::Format>::CURRENT,
             seq,
             epoch,
             prev: w.head.record.clone(),
@@ -200,7 +200,7 @@ impl CommitBatch {
         let snapshot = if w.commits_since_snapshot + 1 >= mount.config.snapshot_every {
             let snap = snapshot::export(&w.conn, seq, Some(key.clone()))?;
             let skey = snapshot_key(seq);
-            let body = crate::protocol::format::encode(&snap);
+            let body = snap.encode();
             put_immutable(mount.store.as_ref(), &skey, body).await?;
             Some(SnapshotRef { seq, key: skey })
         } else {

@@ -85,7 +85,7 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
     put_immutable(
         target.as_ref(),
         &skey,
-        crate::protocol::format::encode(&snap),
+        snap.encode(),
     )
     .await?;
     let fork_head = Head {

@@ -251,7 +251,7 @@ pub(crate) async fn read_snapshot(store: &dyn ObjectStore, key: &str) -> FsResul
         .get_all(key)
         .await
         .map_err(|e| FsError::from_store("history", e))?;
-    crate::protocol::format::decode(key, &r.data)
+    Snapshot::decode(key, &r.data)
 }
 
 /// Every ref (checkpoint or fork registration) under `prefix`, oldest commit first.

@@ -19,7 +19,7 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
             size,
             extents,
         } => {
-            let ext = extents_json(extents)?;
+            let ext = stored_extents(extents).transpose()?;
             let n = conn
                 .prepare_cached("UPDATE inodes SET size = ?2, mtime = ?3, ctime = ?3, extents = ?4 WHERE ino = ?1")
                 .and_then(|mut s| s.execute(params![ino, *size as i64, mtime, ext]))
@@ -70,8 +70,12 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
     Ok(())
 }
 
-pub(crate) fn extents_json(extents: &[Extent]) -> FsResult<String> {
-    serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))
+/// Extents as the `inodes.extents` column holds them: JSON, or NULL for none (an empty file), so that
+/// a tree built from a snapshot and one built by replaying records store the same value.
+pub(crate) fn stored_extents(extents: &[Extent]) -> Option<FsResult<String>> {
+    (!extents.is_empty()).then(|| {
+        serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))
+    })
 }
 
 pub(crate) fn set_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {

@@ -10,7 +10,7 @@ pub mod snapshot;
 mod view;
 
 pub use apply::{apply, remember_next_ino};
-pub(crate) use apply::{apply_err, extents_json, set_refs};
+pub(crate) use apply::{apply_err, set_refs, stored_extents};
 pub use op::{Extent, Ino, Op, ROOT_INO};
 pub use overlay::Overlay;
 pub use view::{ApplyOps, NsView};
@@ -133,20 +133,20 @@ impl Inode {
             mtime,
             ctime: mtime,
             target,
-            extents_json: extents.map(extents_json).transpose()?,
+            extents_json: extents.and_then(stored_extents).transpose()?,
         })
     }
 
     pub(crate) fn set_extents(&mut self, extents: &[Extent]) -> FsResult<()> {
-        self.extents_json = Some(extents_json(extents)?);
+        self.extents_json = stored_extents(extents).transpose()?;
         Ok(())
     }
 
-    /// Same bytes: same size and the same extents (compared as stored, without parsing).
+    /// Same bytes: same size and the same extents (compared as stored, without parsing). An empty
+    /// file's extents are NULL, or `[]` in a database an earlier release wrote.
     pub fn same_content(&self, other: &Inode) -> bool {
-        self.size == other.size
-            && self.extents_json == other.extents_json
-            && self.target == other.target
+        let stored = |i: &Inode| i.extents_json.clone().filter(|j| j != "[]");
+        self.size == other.size && stored(self) == stored(other) && self.target == other.target
     }
 
     pub fn extents(&self) -> FsResult<Vec<Extent>> {

@@ -30,12 +30,6 @@ pub struct Snapshot {
     pub dentries: Vec<(Ino, String, Ino)>,
 }
 
-impl crate::protocol::format::Format for Snapshot {
-    const KIND: &'static str = "snapshot";
-    const CURRENT: u32 = 1;
-    const READS: &'static [u32] = &[1];
-}
-
 pub fn export(conn: &Connection, seq: u64, record: Option<String>) -> FsResult<Snapshot> {
     let e = |e: rusqlite::Error| db_err("snapshot", e);
     let mut stmt = conn
@@ -69,7 +63,7 @@ pub fn export(conn: &Connection, seq: u64, record: Option<String>) -> FsResult<S
         .and_then(|r| r.collect::<Result<Vec<_>, _>>())
         .map_err(e)?;
     Ok(Snapshot {
-        v: 1,
+        v: <Snapshot as crate::protocol::format::Format>::CURRENT,
         seq,
         record,
         next_ino: next_ino(conn)?,
@@ -86,14 +80,7 @@ pub fn import(conn: &Connection, snap: &Snapshot) -> FsResult<()> {
     {
         let mut ins = conn.prepare("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)").map_err(e)?;
         for i in &snap.inodes {
-            let ext = if i.extents.is_empty() {
-                None
-            } else {
-                Some(
-                    serde_json::to_string(&i.extents)
-                        .map_err(|x| FsError::internal("snapshot", x.to_string()))?,
-                )
-            };
+            let ext = stored_extents(&i.extents).transpose()?;
             ins.execute(params![
                 i.ino,
                 i.kind as i64,

@@ -1,7 +1,9 @@
-//! The stored formats' versions: every object the engine writes (head, WAL record, snapshot, ref) is
-//! JSON with a `v`; a reader takes only the versions it knows, and says so clearly otherwise (a bucket
-//! written by a newer release is refused, never misread).
+//! The stored formats' versions. The small objects (head, refs) are JSON with a `v`; the large ones (WAL
+//! records, snapshots) were JSON at version 1 and are the compact encoding of `codec.rs` from version 2 on.
+//! A reader takes only the versions it knows, and says so clearly otherwise (a bucket written by a newer
+//! release is refused, never misread).
 
+use super::codec::{self, CodecResult, Reader, Writer};
 use crate::error::{Code, FsError, FsResult};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -14,27 +16,75 @@ pub trait Format: Serialize + DeserializeOwned {
     const READS: &'static [u32];
 }
 
-/// Decodes `data` (stored at `key`), checking the version first.
-pub fn decode<T: Format>(key: &str, data: &[u8]) -> FsResult<T> {
-    #[derive(Deserialize)]
-    struct Version {
-        v: u32,
+/// A stored object type written in the compact encoding: its tag in the envelope, and its body codec.
+pub trait Compact: Format {
+    const TAG: u8;
+    /// The versions that were JSON (read by serde), below the compact ones.
+    const JSON_READS: &'static [u32] = &[1];
+    fn write_body(&self, w: &mut Writer);
+    /// Reads a body of `version` (one of `READS`, not in `JSON_READS`).
+    fn read_body(version: u32, r: &mut Reader) -> CodecResult<Self>;
+}
+
+fn corrupt<T: Format>(key: &str, what: impl std::fmt::Display) -> FsError {
+    FsError::new(Code::Corrupt, "decode", Some(key))
+        .with_description(format!("unreadable {}: {what}", T::KIND))
+}
+
+fn check_version<T: Format>(key: &str, v: u32, known: &[u32]) -> FsResult<()> {
+    if known.contains(&v) {
+        return Ok(());
     }
-    let corrupt = |e: serde_json::Error| {
-        FsError::new(Code::Corrupt, "decode", Some(key))
-            .with_description(format!("unreadable {}: {e}", T::KIND))
-    };
-    let v = serde_json::from_slice::<Version>(data).map_err(corrupt)?.v;
-    if !T::READS.contains(&v) {
-        return Err(
-            FsError::new(Code::Corrupt, "decode", Some(key)).with_description(format!(
+    Err(
+        FsError::new(Code::Corrupt, "decode", Some(key)).with_description(format!(
             "{} format version {v} is not one this release reads ({:?}); upgrade s3-bun-cached-fs",
             T::KIND,
             T::READS
         )),
-        );
+    )
+}
+
+fn decode_json<T: Format>(key: &str, data: &[u8], known: &[u32]) -> FsResult<T> {
+    #[derive(Deserialize)]
+    struct Version {
+        v: u32,
     }
-    serde_json::from_slice(data).map_err(corrupt)
+    let v = serde_json::from_slice::<Version>(data)
+        .map_err(|e| corrupt::<T>(key, e))?
+        .v;
+    check_version::<T>(key, v, known)?;
+    serde_json::from_slice(data).map_err(|e| corrupt::<T>(key, e))
+}
+
+/// Decodes `data` (stored at `key`), checking the version first.
+pub fn decode<T: Format>(key: &str, data: &[u8]) -> FsResult<T> {
+    decode_json(key, data, T::READS)
+}
+
+/// Decodes a compact object, or a JSON one written before the compact format.
+pub fn decode_compact<T: Compact>(key: &str, data: &[u8]) -> FsResult<T> {
+    if data.first() == Some(&b'{') {
+        return decode_json(key, data, T::JSON_READS);
+    }
+    let (env, rest) = codec::open(data).map_err(|e| corrupt::<T>(key, e))?;
+    if env.tag != T::TAG {
+        return Err(corrupt::<T>(key, format!("tag {} is another object type", env.tag)));
+    }
+    check_version::<T>(key, env.version, T::READS)?;
+    if T::JSON_READS.contains(&env.version) {
+        return Err(corrupt::<T>(key, "a JSON version in a compact envelope"));
+    }
+    let body = codec::inflate(rest).map_err(|e| corrupt::<T>(key, e))?;
+    let mut r = Reader::new(&body);
+    let value = T::read_body(env.version, &mut r).map_err(|e| corrupt::<T>(key, e))?;
+    r.finish().map_err(|e| corrupt::<T>(key, e))?;
+    Ok(value)
+}
+
+pub fn encode_compact<T: Compact>(value: &T) -> Bytes {
+    let mut w = Writer::default();
+    value.write_body(&mut w);
+    Bytes::from(codec::seal(T::TAG, T::CURRENT, &w.into_inner()))
 }
 
 pub fn encode<T: Format>(value: &T) -> Bytes {
@@ -53,8 +103,11 @@ mod tests {
         head.v = 99;
         let e = decode::<Head>("heads/main.json", &encode(&head)).unwrap_err();
         assert!(e.to_string().contains("head format version 99"), "{e}");
-        let e = decode::<Record>("wal/x", br#"{"v":2,"seq":1}"#).unwrap_err();
+        let e = Record::decode("wal/x", br#"{"v":2,"seq":1}"#).unwrap_err();
         assert!(e.to_string().contains("WAL record format version 2"), "{e}");
+        let e = Record::decode("wal/x", &codec::seal(Record::TAG, 9, b"")).unwrap_err();
+        assert!(e.to_string().contains("WAL record format version 9"), "{e}");
+        assert!(e.to_string().contains("upgrade"), "{e}");
         assert!(decode::<Head>("heads/main.json", b"{not json").is_err());
         head.v = Head::CURRENT;
         assert_eq!(

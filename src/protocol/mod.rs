@@ -3,9 +3,12 @@
 
 pub mod base;
 pub mod checkpoint;
+pub mod codec;
+mod extents;
 pub mod format;
 pub mod head;
 pub mod record;
+pub mod snapshot;
 
 use crate::error::{Code, FsError, FsResult};
 use crate::store::{ObjectStore, PutMode, StoreError};
@@ -15,11 +18,11 @@ pub const HEAD_KEY: &str = "heads/main.json";
 pub const PROBE_PREFIX: &str = "_probe/";
 
 pub fn record_key(seq: u64, epoch: u64) -> String {
-    format!("wal/{seq:020}-{epoch:010}-{:016x}.json", fastrand::u64(..))
+    format!("wal/{seq:020}-{epoch:010}-{:016x}.rec", fastrand::u64(..))
 }
 
 pub fn snapshot_key(seq: u64) -> String {
-    format!("snapshots/{seq:020}-{:016x}.json", fastrand::u64(..))
+    format!("snapshots/{seq:020}-{:016x}.snap", fastrand::u64(..))
 }
 
 pub fn pack_key(epoch: u64) -> String {

@@ -2,8 +2,11 @@
 //! seq, the writer's epoch, and the previous record's key and hash, so readers walk back from the head
 //! with one GET per record and detect a history that is not theirs.
 
+use super::codec::{CodecError, CodecResult, Reader, Writer};
+use super::extents::{ExtentReader, ExtentWriter};
+use super::format::Compact;
 use super::*;
-use crate::namespace::Op;
+use crate::namespace::{Ino, Op};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,18 +24,208 @@ pub struct Record {
 
 impl Record {
     pub fn encode(&self) -> Bytes {
-        format::encode(self)
+        format::encode_compact(self)
     }
 
     pub fn decode(key: &str, data: &[u8]) -> FsResult<Self> {
-        format::decode(key, data)
+        format::decode_compact(key, data)
     }
 }
 
 impl format::Format for Record {
     const KIND: &'static str = "WAL record";
-    const CURRENT: u32 = 1;
-    const READS: &'static [u32] = &[1];
+    /// 1: JSON. 2: compact (`codec.rs`), ops as below.
+    const CURRENT: u32 = 2;
+    const READS: &'static [u32] = &[1, 2];
+}
+
+impl Compact for Record {
+    const TAG: u8 = 1;
+
+    fn write_body(&self, w: &mut Writer) {
+        w.uvar(self.seq);
+        w.uvar(self.epoch);
+        w.opt_str(self.prev.as_deref());
+        w.opt_str(self.prev_hash.as_deref());
+        w.ivar(self.time_ms);
+        w.uvar(self.bytes);
+        let mut extents = ExtentWriter::new(self.ops.iter().flat_map(|o| o.extents()));
+        extents.write_table(w);
+        w.uvar(self.ops.len() as u64);
+        let mut d = Deltas::default();
+        for op in &self.ops {
+            write_op(w, &mut d, &mut extents, op);
+        }
+    }
+
+    fn read_body(_version: u32, r: &mut Reader) -> CodecResult<Self> {
+        let (seq, epoch) = (r.uvar()?, r.uvar()?);
+        let (prev, prev_hash) = (r.opt_str()?, r.opt_str()?);
+        let (time_ms, bytes) = (r.ivar()?, r.uvar()?);
+        let mut extents = ExtentReader::read_table(r)?;
+        let n = r.count(2)?;
+        let mut d = Deltas::default();
+        let ops = (0..n)
+            .map(|_| read_op(r, &mut d, &mut extents))
+            .collect::<CodecResult<_>>()?;
+        Ok(Record {
+            v: <Self as format::Format>::CURRENT,
+            seq,
+            epoch,
+            prev,
+            prev_hash,
+            time_ms,
+            bytes,
+            ops,
+        })
+    }
+}
+
+/// Inodes, parents and times of consecutive ops are close (a transaction writes a directory's files in
+/// a row), so each is stored as the difference from the last one seen.
+#[derive(Default)]
+struct Deltas {
+    parent: Ino,
+    ino: Ino,
+    mtime: i64,
+}
+
+impl Deltas {
+    fn put(last: &mut i64, w: &mut Writer, v: i64) {
+        w.ivar(v.wrapping_sub(*last));
+        *last = v;
+    }
+
+    fn get(last: &mut i64, r: &mut Reader) -> CodecResult<i64> {
+        *last = last.wrapping_add(r.ivar()?);
+        Ok(*last)
+    }
+}
+
+const MKDIR: u8 = 0;
+const CREATE: u8 = 1;
+const SET_CONTENT: u8 = 2;
+const SYMLINK: u8 = 3;
+const REMOVE: u8 = 4;
+const RENAME: u8 = 5;
+const SET_ATTR: u8 = 6;
+
+fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWriter, op: &Op) {
+    match op {
+        Op::Mkdir { parent, name, ino, mode, mtime } => {
+            w.u8(MKDIR);
+            Deltas::put(&mut d.parent, w, *parent);
+            w.str(name);
+            Deltas::put(&mut d.ino, w, *ino);
+            w.uvar(u64::from(*mode));
+            Deltas::put(&mut d.mtime, w, *mtime);
+        }
+        Op::Create { parent, name, ino, mode, mtime, size, extents: ext } => {
+            w.u8(CREATE);
+            Deltas::put(&mut d.parent, w, *parent);
+            w.str(name);
+            Deltas::put(&mut d.ino, w, *ino);
+            w.uvar(u64::from(*mode));
+            Deltas::put(&mut d.mtime, w, *mtime);
+            w.uvar(*size);
+            extents.write(w, ext);
+        }
+        Op::SetContent { ino, mtime, size, extents: ext } => {
+            w.u8(SET_CONTENT);
+            Deltas::put(&mut d.ino, w, *ino);
+            Deltas::put(&mut d.mtime, w, *mtime);
+            w.uvar(*size);
+            extents.write(w, ext);
+        }
+        Op::Symlink { parent, name, ino, target, mtime } => {
+            w.u8(SYMLINK);
+            Deltas::put(&mut d.parent, w, *parent);
+            w.str(name);
+            Deltas::put(&mut d.ino, w, *ino);
+            w.str(target);
+            Deltas::put(&mut d.mtime, w, *mtime);
+        }
+        Op::Remove { parent, name } => {
+            w.u8(REMOVE);
+            Deltas::put(&mut d.parent, w, *parent);
+            w.str(name);
+        }
+        Op::Rename { parent, name, new_parent, new_name } => {
+            w.u8(RENAME);
+            Deltas::put(&mut d.parent, w, *parent);
+            w.str(name);
+            Deltas::put(&mut d.parent, w, *new_parent);
+            w.str(new_name);
+        }
+        Op::SetAttr { ino, mode, mtime } => {
+            w.u8(SET_ATTR);
+            Deltas::put(&mut d.ino, w, *ino);
+            w.u8(u8::from(mode.is_some()) | u8::from(mtime.is_some()) << 1);
+            if let Some(m) = mode {
+                w.uvar(u64::from(*m));
+            }
+            if let Some(t) = mtime {
+                Deltas::put(&mut d.mtime, w, *t);
+            }
+        }
+    }
+}
+
+fn read_op(r: &mut Reader, d: &mut Deltas, extents: &mut ExtentReader) -> CodecResult<Op> {
+    Ok(match r.u8()? {
+        MKDIR => Op::Mkdir {
+            parent: Deltas::get(&mut d.parent, r)?,
+            name: r.str()?,
+            ino: Deltas::get(&mut d.ino, r)?,
+            mode: r.u32()?,
+            mtime: Deltas::get(&mut d.mtime, r)?,
+        },
+        CREATE => Op::Create {
+            parent: Deltas::get(&mut d.parent, r)?,
+            name: r.str()?,
+            ino: Deltas::get(&mut d.ino, r)?,
+            mode: r.u32()?,
+            mtime: Deltas::get(&mut d.mtime, r)?,
+            size: r.uvar()?,
+            extents: extents.read(r)?,
+        },
+        SET_CONTENT => Op::SetContent {
+            ino: Deltas::get(&mut d.ino, r)?,
+            mtime: Deltas::get(&mut d.mtime, r)?,
+            size: r.uvar()?,
+            extents: extents.read(r)?,
+        },
+        SYMLINK => Op::Symlink {
+            parent: Deltas::get(&mut d.parent, r)?,
+            name: r.str()?,
+            ino: Deltas::get(&mut d.ino, r)?,
+            target: r.str()?,
+            mtime: Deltas::get(&mut d.mtime, r)?,
+        },
+        REMOVE => Op::Remove {
+            parent: Deltas::get(&mut d.parent, r)?,
+            name: r.str()?,
+        },
+        RENAME => Op::Rename {
+            parent: Deltas::get(&mut d.parent, r)?,
+            name: r.str()?,
+            new_parent: Deltas::get(&mut d.parent, r)?,
+            new_name: r.str()?,
+        },
+        SET_ATTR => {
+            let ino = Deltas::get(&mut d.ino, r)?;
+            let has = r.u8()?;
+            if has > 3 {
+                return Err(CodecError(format!("bad attribute flags {has}")));
+            }
+            Op::SetAttr {
+                ino,
+                mode: if has & 1 != 0 { Some(r.u32()?) } else { None },
+                mtime: if has & 2 != 0 { Some(Deltas::get(&mut d.mtime, r)?) } else { None },
+            }
+        }
+        t => return Err(CodecError(format!("unknown op {t}"))),
+    })
 }
 
 #[cfg(test)]
@@ -80,7 +273,16 @@ mod tests {
                 },
             ],
         };
+        let mut r = r;
+        r.v = 2;
         assert_eq!(Record::decode("k", &r.encode()).unwrap(), r);
+        let mut old = r.clone();
+        old.v = 1;
+        assert_eq!(
+            Record::decode("k", &format::encode(&old)).unwrap(),
+            old,
+            "format 1 (JSON) still reads"
+        );
         assert_eq!(
             Record::decode("k", b"{not json").unwrap_err().code,
             "ECORRUPT"

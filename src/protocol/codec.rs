@@ -1,0 +1,304 @@
+//! The compact encoding of the large stored objects (WAL records, snapshots): a magic, the object's tag and
+//! format version in the clear, then a zstd-compressed body of varints and length-prefixed bytes. Every
+//! read is bounds-checked and every count is checked against the bytes left, so no input can panic the
+//! decoder or make it allocate more than the object's own size.
+
+use std::fmt;
+
+/// The first bytes of every compact object; a JSON (format 1) object starts with `{` instead.
+pub const MAGIC: &[u8; 4] = b"S3FS";
+/// The largest body a compact object may decompress to: far above any real snapshot, and a bound on
+/// what a damaged object can make the reader allocate.
+const MAX_BODY: u64 = 4 << 30;
+const ZSTD_LEVEL: i32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError(pub String);
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type CodecResult<T> = Result<T, CodecError>;
+
+fn err<T>(what: impl Into<String>) -> CodecResult<T> {
+    Err(CodecError(what.into()))
+}
+
+#[derive(Default)]
+pub struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+
+    /// LEB128.
+    pub fn uvar(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+    }
+
+    /// Zigzag, so small negative deltas stay small.
+    pub fn ivar(&mut self, v: i64) {
+        self.uvar(((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.uvar(b.len() as u64);
+        self.buf.extend_from_slice(b);
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+
+    /// A blake3 hex digest as its 32 bytes; anything else as text (so any string round-trips).
+    pub fn hash(&mut self, h: &str) {
+        match hex32(h) {
+            Some(raw) => {
+                self.u8(0);
+                self.buf.extend_from_slice(&raw);
+            }
+            None => {
+                self.u8(1);
+                self.str(h);
+            }
+        }
+    }
+
+    /// Appends another writer's bytes as one length-prefixed column.
+    pub fn column(&mut self, col: Writer) {
+        self.bytes(&col.buf);
+    }
+
+    pub fn into_inner(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Reader { data, pos: 0 }
+    }
+
+    fn take(&mut self, n: usize) -> CodecResult<&'a [u8]> {
+        if self.data.len() - self.pos < n {
+            return err("truncated");
+        }
+        let out = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    pub fn u8(&mut self) -> CodecResult<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub fn uvar(&mut self) -> CodecResult<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            if shift == 63 && b > 1 {
+                return err("varint overflows 64 bits");
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        err("varint overflows 64 bits")
+    }
+
+    pub fn ivar(&mut self) -> CodecResult<i64> {
+        let u = self.uvar()?;
+        Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+
+    pub fn u32(&mut self) -> CodecResult<u32> {
+        u32::try_from(self.uvar()?).or_else(|_| err("value out of range"))
+    }
+
+    /// A count of items that each take at least `min_bytes`, refused when the bytes left cannot hold them.
+    pub fn count(&mut self, min_bytes: usize) -> CodecResult<usize> {
+        let n = self.uvar()?;
+        let left = (self.data.len() - self.pos) as u64;
+        if n.saturating_mul(min_bytes.max(1) as u64) > left {
+            return err("count exceeds the object");
+        }
+        Ok(n as usize)
+    }
+
+    pub fn bytes(&mut self) -> CodecResult<&'a [u8]> {
+        let n = self.uvar()?;
+        let n = usize::try_from(n).or_else(|_| err("length out of range"))?;
+        self.take(n)
+    }
+
+    pub fn str(&mut self) -> CodecResult<String> {
+        String::from_utf8(self.bytes()?.to_vec()).or_else(|_| err("a name is not UTF-8"))
+    }
+
+    pub fn opt_str(&mut self) -> CodecResult<Option<String>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => self.str().map(Some),
+            t => err(format!("bad option tag {t}")),
+        }
+    }
+
+    pub fn hash(&mut self) -> CodecResult<String> {
+        match self.u8()? {
+            0 => Ok(to_hex(self.take(32)?)),
+            1 => self.str(),
+            t => err(format!("bad hash tag {t}")),
+        }
+    }
+
+    /// The next length-prefixed column, read on its own.
+    pub fn column(&mut self) -> CodecResult<Reader<'a>> {
+        Ok(Reader::new(self.bytes()?))
+    }
+
+    pub fn finish(&self) -> CodecResult<()> {
+        if self.pos == self.data.len() {
+            Ok(())
+        } else {
+            err("trailing bytes")
+        }
+    }
+}
+
+fn hex32(h: &str) -> Option<[u8; 32]> {
+    let b = h.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        out[i] = nib(pair[0])? << 4 | nib(pair[1])?;
+    }
+    Some(out)
+}
+
+fn to_hex(raw: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(raw.len() * 2);
+    for b in raw {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// The clear header of a compact object: its tag and format version.
+pub struct Envelope {
+    pub tag: u8,
+    pub version: u32,
+}
+
+pub fn seal(tag: u8, version: u32, body: &[u8]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.buf.extend_from_slice(MAGIC);
+    w.u8(tag);
+    w.uvar(u64::from(version));
+    let mut out = w.into_inner();
+    out.extend(zstd::bulk::compress(body, ZSTD_LEVEL).expect("zstd compresses any input"));
+    out
+}
+
+/// Splits a compact object into its header and the rest (still compressed).
+pub fn open(data: &[u8]) -> CodecResult<(Envelope, &[u8])> {
+    if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
+        return err("not a compact object");
+    }
+    let mut r = Reader::new(&data[MAGIC.len()..]);
+    let tag = r.u8()?;
+    let version = r.u32()?;
+    Ok((Envelope { tag, version }, &data[MAGIC.len() + r.pos..]))
+}
+
+pub fn inflate(compressed: &[u8]) -> CodecResult<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    zstd::stream::read::Decoder::new(compressed)
+        .and_then(|d| d.take(MAX_BODY + 1).read_to_end(&mut out))
+        .map_err(|e| CodecError(format!("bad compressed body: {e}")))?;
+    if out.len() as u64 > MAX_BODY {
+        return err("body too large");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip() {
+        let mut w = Writer::default();
+        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
+            w.uvar(v);
+        }
+        for v in [0i64, -1, 1, i64::MIN, i64::MAX] {
+            w.ivar(v);
+        }
+        let h = blake3::hash(b"x").to_hex().to_string();
+        w.hash(&h);
+        w.hash("not-hex");
+        w.opt_str(None);
+        w.opt_str(Some("ü"));
+        let buf = w.into_inner();
+        let mut r = Reader::new(&buf);
+        for v in [0u64, 1, 127, 128, 300, u64::MAX] {
+            assert_eq!(r.uvar().unwrap(), v);
+        }
+        for v in [0i64, -1, 1, i64::MIN, i64::MAX] {
+            assert_eq!(r.ivar().unwrap(), v);
+        }
+        assert_eq!(r.hash().unwrap(), h);
+        assert_eq!(r.hash().unwrap(), "not-hex");
+        assert_eq!(r.opt_str().unwrap(), None);
+        assert_eq!(r.opt_str().unwrap().as_deref(), Some("ü"));
+        r.finish().unwrap();
+        assert!(Reader::new(&[0xff; 11]).uvar().is_err());
+        assert!(Reader::new(&[0x05]).count(1).is_err());
+    }
+
+    #[test]
+    fn sealed_bodies_open() {
+        let sealed = seal(7, 2, b"body");
+        let (env, rest) = open(&sealed).unwrap();
+        assert_eq!((env.tag, env.version), (7, 2));
+        assert_eq!(inflate(rest).unwrap(), b"body");
+        assert!(open(b"{}").is_err());
+        assert!(inflate(b"garbage").is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! Extents in the compact encoding, shared by WAL records and snapshots. Object keys go once into a table
+//! at the front (thousands of small files share one pack), hashes as their 32 bytes, and each offset as
+//! the distance from where the previous extent in the same object ended (0 for files packed in order).
+
+use super::codec::{CodecError, CodecResult, Reader, Writer};
+use crate::namespace::Extent;
+use std::collections::HashMap;
+
+#[derive(Default)]
+pub struct ExtentWriter<'a> {
+    index: HashMap<&'a str, usize>,
+    keys: Vec<&'a str>,
+    ends: Vec<u64>,
+}
+
+impl<'a> ExtentWriter<'a> {
+    /// Learns every key first, so the table can be written ahead of the extents.
+    pub fn new(all: impl Iterator<Item = &'a Extent>) -> Self {
+        let mut t = ExtentWriter::default();
+        for e in all {
+            if !t.index.contains_key(e.key.as_str()) {
+                t.index.insert(&e.key, t.keys.len());
+                t.keys.push(&e.key);
+            }
+        }
+        t.ends = vec![0; t.keys.len()];
+        t
+    }
+
+    pub fn write_table(&self, w: &mut Writer) {
+        w.uvar(self.keys.len() as u64);
+        for k in &self.keys {
+            w.str(k);
+        }
+    }
+
+    pub fn write(&mut self, w: &mut Writer, extents: &[Extent]) {
+        w.uvar(extents.len() as u64);
+        for e in extents {
+            let i = self.index[e.key.as_str()];
+            w.uvar(i as u64);
+            w.ivar(e.off.wrapping_sub(self.ends[i]) as i64);
+            w.uvar(e.len);
+            w.hash(&e.hash);
+            self.ends[i] = e.off.wrapping_add(e.len);
+        }
+    }
+}
+
+pub struct ExtentReader {
+    keys: Vec<String>,
+    ends: Vec<u64>,
+}
+
+impl ExtentReader {
+    pub fn read_table(r: &mut Reader) -> CodecResult<Self> {
+        let n = r.count(1)?;
+        let keys = (0..n).map(|_| r.str()).collect::<CodecResult<Vec<_>>>()?;
+        Ok(ExtentReader {
+            ends: vec![0; keys.len()],
+            keys,
+        })
+    }
+
+    pub fn read(&mut self, r: &mut Reader) -> CodecResult<Vec<Extent>> {
+        let n = r.count(4)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let i = r.uvar()? as usize;
+            let key = self
+                .keys
+                .get(i)
+                .ok_or_else(|| CodecError(format!("extent names key {i} of {}", self.keys.len())))?
+                .clone();
+            let off = self.ends[i].wrapping_add(r.ivar()? as u64);
+            let len = r.uvar()?;
+            let hash = r.hash()?;
+            self.ends[i] = off.wrapping_add(len);
+            out.push(Extent { key, off, len, hash });
+        }
+        Ok(out)
+    }
+}
