@@ -80,6 +80,13 @@ export declare class NativeMount {
   tryStat(path: string, follow: boolean): JsStat | null
   exists(path: string): boolean
   readdir(path: string, recursive: boolean): Array<JsDirent>
+  /**
+   * A small file's bytes when they are in memory, without a promise; `null` means "read
+   * it the async way". An absent path gives its error's message (`"ENOENT: ..."`) rather
+   * than a throw: a throw through napi costs more than the lookup, and scripts poll
+   * missing files in loops.
+   */
+  readCached(path: string): Buffer | string | null
   readlink(path: string): string
   realpath(path: string): string
 }
@@ -117,6 +124,13 @@ export declare class NativeTxn {
   tryStat(path: string, follow: boolean): JsStat | null
   exists(path: string): boolean
   readdir(path: string, recursive: boolean): Array<JsDirent>
+  /**
+   * A small file's bytes when they are in memory, without a promise; `null` means "read
+   * it the async way". An absent path gives its error's message (`"ENOENT: ..."`) rather
+   * than a throw: a throw through napi costs more than the lookup, and scripts poll
+   * missing files in loops.
+   */
+  readCached(path: string): Buffer | string | null
   readlink(path: string): string
   realpath(path: string): string
   writeFile(path: string, data: Buffer, options?: JsWriteOptions | undefined | null): boolean

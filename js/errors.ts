@@ -16,6 +16,15 @@ export function fsError(code: string, description: string, syscall: string, path
   return err;
 }
 
+/** The engine's error for a message it gave as a value (`"ENOENT: no such file or directory, open '/x'"`). */
+export function errorFromMessage(message: string, syscall: string, path: string): FsError {
+  const err = new Error(message) as FsError;
+  err.code = message.slice(0, message.indexOf(":"));
+  err.syscall = syscall;
+  err.path = path;
+  return err;
+}
+
 function invalidArgType(name: string, expected: string, value: unknown): TypeError {
   const err = new TypeError(`The "${name}" argument must be ${expected}. Received ${value === null ? "null" : typeof value}`) as TypeError & { code: string };
   err.code = "ERR_INVALID_ARG_TYPE";
@@ -44,7 +53,7 @@ export function isFsError(e: unknown): e is FsError {
 }
 
 /** Runs a synchronous engine call and returns its result as a settled promise. */
-export function settled<T>(f: () => T): Promise<T> {
+export function settled<T>(f: () => T | PromiseLike<T>): Promise<T> {
   try {
     return Promise.resolve(f());
   } catch (e) {

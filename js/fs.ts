@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BunFile } from "bun";
-import { checkInt, checkPath, fsError, requireInt, settled } from "./errors.ts";
+import { checkInt, checkPath, errorFromMessage, fsError, requireInt, settled } from "./errors.ts";
 import { eachSliced } from "./slices.ts";
 import { toBuffer } from "./bytes.ts";
 import { localFile, type LocalFile } from "./local-file.ts";
@@ -97,6 +97,20 @@ abstract class Typed {
 }
 
 /** Node-like file status. */
+/**
+ * `readFile`: a small file already in memory, or an absent path, is answered without a trip through
+ * tokio (scripts read thousands of small files and poll missing ones); anything else by `slow`.
+ */
+function readThroughMemory(native: NativeMount | NativeTxn, path: string, slow: () => Promise<Buffer>): Promise<Buffer> {
+  checkPath(path);
+  return settled(() => {
+    const cached = native.readCached(path);
+    if (cached === null) return slow();
+    if (typeof cached === "string") throw errorFromMessage(cached, "open", path);
+    return cached;
+  });
+}
+
 export class Stats extends Typed {
   readonly ino: number;
   readonly mode: number;
@@ -281,8 +295,7 @@ export class Transaction extends FsView {
   }
 
   readFile(path: string): Promise<Buffer> {
-    checkPath(path);
-    return this.#tx.readFile(path);
+    return readThroughMemory(this.#tx, path, () => this.#tx.readFile(path));
   }
   /** Like `CachedFs.writeFile`; a local `BunFile` is streamed, other data is taken whole. */
   writeFile(path: string, data: FileData, options: WriteFileOptions = {}): Promise<void> {
@@ -399,8 +412,7 @@ export class CachedFs extends FsView {
   }
 
   readFile(path: string): Promise<Buffer> {
-    checkPath(path);
-    return this.#mount.read(path);
+    return readThroughMemory(this.#mount, path, () => this.#mount.read(path));
   }
   /** `length` bytes from `offset` (to the end when absent), fetching only the blocks needed. */
   read(path: string, options: { offset?: number; length?: number } = {}): Promise<Buffer> {

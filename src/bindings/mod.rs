@@ -45,6 +45,22 @@ macro_rules! read_surface {
                     fs.readdir(&path, recursive).map(super::types::dirents)
                 })
             }
+            /// A small file's bytes when they are in memory, without a promise; `null` means "read
+            /// it the async way". An absent path gives its error's message (`"ENOENT: ..."`) rather
+            /// than a throw: a throw through napi costs more than the lookup, and scripts poll
+            /// missing files in loops.
+            #[napi(ts_return_type = "Buffer | string | null")]
+            pub fn read_cached(
+                &self,
+                env: Env,
+                path: String,
+            ) -> napi::Result<Option<Either<Buffer, String>>> {
+                self.read_view(&env, "open", |fs| match fs.read_in_memory(&path) {
+                    Ok(hit) => Ok(hit.map(|b| Either::A(Buffer::from(b.as_ref())))),
+                    Err(e) if crate::engine::absent(&e) => Ok(Some(Either::B(e.to_string()))),
+                    Err(e) => Err(e),
+                })
+            }
             #[napi]
             pub fn readlink(&self, env: Env, path: String) -> napi::Result<String> {
                 self.read_view(&env, "readlink", |fs| fs.readlink(&path))

@@ -172,6 +172,7 @@ impl NativeMount {
 
     // ---- bytes ----
 
+
     /// `[offset, offset + length)` of a file (to its end when `length` is absent).
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn read<'env>(

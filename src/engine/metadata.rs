@@ -218,6 +218,7 @@ impl Mount {
             c.follow.clear();
             c.nofollow.clear();
         }
+        self.reads.files.clear();
         let mut r = self
             .local
             .read_conn

@@ -349,6 +349,9 @@ pub trait FsRead {
     fn readdir(&self, raw: &str, recursive: bool) -> FsResult<Vec<(String, Kind)>>;
     fn readlink(&self, raw: &str) -> FsResult<String>;
     fn realpath(&self, raw: &str) -> FsResult<String>;
+    /// A small file's bytes when they are all in memory (`None`: read it the async way). An absent
+    /// path is its error, at once.
+    fn read_in_memory(&self, raw: &str) -> FsResult<Option<bytes::Bytes>>;
 
     fn exists(&self, raw: &str) -> bool {
         self.stat(raw, true).is_ok()
@@ -381,6 +384,9 @@ impl FsRead for Mount {
     fn realpath(&self, raw: &str) -> FsResult<String> {
         self.with_read(|c| meta::realpath(c, raw))
     }
+    fn read_in_memory(&self, raw: &str) -> FsResult<Option<bytes::Bytes>> {
+        Mount::read_in_memory(self, raw)
+    }
 }
 
 impl FsRead for Txn {
@@ -395,6 +401,9 @@ impl FsRead for Txn {
     }
     fn realpath(&self, raw: &str) -> FsResult<String> {
         meta::realpath(self.view(), raw)
+    }
+    fn read_in_memory(&self, raw: &str) -> FsResult<Option<bytes::Bytes>> {
+        Txn::read_in_memory(self, raw)
     }
 }
 

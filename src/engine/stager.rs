@@ -209,7 +209,9 @@ impl Stager {
         self.pins.pin(&p.key);
         self.uploads
             .spawn(&self.mount, p.key, Bytes::from(p.buf), |m, key, body| {
-                m.cache.put(&super::read::unit_id(key, None), body)
+                m.cache.put(&super::read::unit_id(key, None), body);
+                // Files just written are the likeliest to be read next: keep their pack at hand.
+                m.reads.hot.put(key, body.clone());
             });
     }
 

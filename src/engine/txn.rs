@@ -74,6 +74,26 @@ impl Txn {
             .collect())
     }
 
+    /// `read_pieces` joined on the caller's thread, when every piece is staged or in a hot pack.
+    pub fn read_in_memory(&self, raw: &str) -> FsResult<Option<Bytes>> {
+        let pieces = self.read_pieces(raw)?;
+        let mut out = Vec::new();
+        for p in pieces {
+            let bytes = match p {
+                Piece::Ready(b) => b,
+                Piece::Remote(x) => match self.mount.hot_extent(&x) {
+                    Some(b) => b,
+                    None => return Ok(None),
+                },
+            };
+            if (out.len() + bytes.len()) as u64 > super::read::HOT_FILE_MAX {
+                return Ok(None);
+            }
+            out.extend_from_slice(&bytes);
+        }
+        Ok(Some(Bytes::from(out)))
+    }
+
     /// Makes the transaction durable and visible as one commit, or nothing of it (ECONFLICT when a
     /// request no longer holds). Its data finishes uploading first, outside the commit queue.
     pub async fn commit(mut self) -> FsResult<CommitInfo> {

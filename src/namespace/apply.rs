@@ -85,7 +85,7 @@ pub(crate) fn set_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsRes
     add_refs(conn, ino, extents)
 }
 
-fn add_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
+pub(crate) fn add_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
     for x in extents {
         conn.prepare_cached("INSERT OR IGNORE INTO refs(key, ino) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute(params![x.key, ino]))

@@ -10,7 +10,7 @@ pub mod snapshot;
 mod view;
 
 pub use apply::{apply, remember_next_ino};
-pub(crate) use apply::{apply_err, set_refs, stored_extents};
+pub(crate) use apply::{add_refs, apply_err, stored_extents};
 pub use op::{Extent, Ino, Op, ROOT_INO};
 pub use overlay::Overlay;
 pub use view::{ApplyOps, NsView};
