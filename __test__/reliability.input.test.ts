@@ -99,7 +99,7 @@ describe("bad input: each gives its code, changes nothing, never crashes", () =>
     expect(statSync("/etc/passwd").mtimeMs).toBe(passwdMtime);
     expect(readdirSync(dirname(bucketDir)).sort()).toEqual(around);
     const keys = (await new LocalObjectStore(bucketDir).list("")).objects.map((o) => o.key);
-    for (const k of keys) expect(k).toMatch(/^(heads\/main\.json|wal\/[0-9a-f-]+\.json|packs\/[0-9a-f-]+\.pack|chunks\/[0-9a-f]{64}|snapshots\/[0-9a-f-]+\.json)$/);
+    for (const k of keys) expect(k).toMatch(/^(heads\/main\.json|wal\/[0-9a-f-]+\.rec|packs\/[0-9a-f-]+\.pack|chunks\/[0-9a-f]{64}|snapshots\/[0-9a-f-]+\.snap)$/);
     await w.rm("/etc", { recursive: true });
     await w.rm("/escape");
     await w.rm("/abs");

@@ -140,6 +140,9 @@ impl BlockCache {
         if data.len() as u64 > self.capacity {
             return;
         }
+        // Room first, so the file being written never takes the directory past capacity.
+        let doomed = self.evict_to(self.capacity - data.len() as u64, &mut self.lock());
+        self.remove_files(doomed);
         let Ok((tmp, mut f)) = self.temp_file() else {
             return;
         };

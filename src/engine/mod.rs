@@ -278,6 +278,7 @@ impl Mount {
     /// any commit in flight is done) and the directory lock.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.flush_cache_writes();
         fn detach(conn: &mut Connection) {
             if let Ok(empty) = Connection::open_in_memory() {
                 drop(std::mem::replace(conn, empty));

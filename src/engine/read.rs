@@ -23,6 +23,9 @@ pub(crate) struct ReadPath {
     pub inflight: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub hot: HotPacks,
     pub files: HotFiles,
+    pending: Mutex<PendingBlocks>,
+    /// Where the last read of each recently read chunk ended: a read starting there is sequential.
+    recent_ends: Mutex<lru::LruCache<String, u64>>,
 }
 
 impl ReadPath {
@@ -32,9 +35,29 @@ impl ReadPath {
             inflight: Mutex::new(Default::default()),
             hot: HotPacks::new(HOT_PACK_BYTES),
             files: HotFiles::default(),
+            pending: Mutex::new(PendingBlocks::default()),
+            recent_ends: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(256).expect("non-zero"),
+            )),
         }
     }
 }
+
+/// Blocks on their way into the disk cache. Hashing and writing a block costs about what fetching it
+/// does, so one background writer does it off the read's path; reads find the blocks here meanwhile.
+/// Past `PENDING_BLOCK_BYTES` a block is written by the caller (the writer is behind).
+#[derive(Default)]
+struct PendingBlocks {
+    blocks: std::collections::HashMap<String, Bytes>,
+    queue: std::collections::VecDeque<String>,
+    bytes: u64,
+    writing: bool,
+}
+
+const PENDING_BLOCK_BYTES: u64 = 64 << 20;
+/// A cold read this small, not following on from the last read of its chunk, fetches just its bytes
+/// instead of whole blocks: random small reads cost one small GET.
+const DIRECT_READ_MAX: u64 = 64 << 10;
 
 /// The largest file `read_in_memory` answers, and what all the files it keeps may hold.
 pub(crate) const HOT_FILE_MAX: u64 = 256 << 10;
@@ -135,6 +158,15 @@ impl HotPacks {
     }
 }
 
+/// Whether `parts`, joined, hash to `hash` (without joining them).
+fn hash_is(parts: &[Bytes], hash: &str) -> bool {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().to_hex().as_str() == hash
+}
+
 /// Packs are small (≤ PACK_MAX) and read whole; chunks are read by aligned blocks.
 fn whole_object(key: &str) -> bool {
     key.starts_with("packs/")
@@ -197,10 +229,94 @@ impl Mount {
     }
 
     /// Puts a freshly uploaded chunk in the cache, block by block, so reading it back is free.
-    pub(crate) fn cache_chunk(&self, key: &str, chunk: &[u8]) {
-        for (i, block) in chunk.chunks(BLOCK_SIZE as usize).enumerate() {
-            self.cache.put(&unit_id(key, Some(i as u64)), block);
+    pub(crate) fn cache_chunk(self: &Arc<Self>, key: &str, chunk: &Bytes) {
+        for (i, a) in (0..chunk.len()).step_by(BLOCK_SIZE as usize).enumerate() {
+            let b = (a + BLOCK_SIZE as usize).min(chunk.len());
+            self.cache_later(unit_id(key, Some(i as u64)), chunk.slice(a..b));
         }
+    }
+
+    /// Queues a block for the disk cache (see `PendingBlocks`).
+    pub(crate) fn cache_later(self: &Arc<Self>, id: String, data: Bytes) {
+        let start_writer = {
+            let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
+                drop(p);
+                self.cache.put(&id, &data);
+                return;
+            }
+            p.bytes += data.len() as u64;
+            if let Some(old) = p.blocks.insert(id.clone(), data) {
+                p.bytes -= old.len() as u64;
+            }
+            p.queue.push_back(id);
+            !std::mem::replace(&mut p.writing, true)
+        };
+        if start_writer {
+            let m = self.clone();
+            self.runtime.spawn_blocking(move || m.write_pending());
+        }
+    }
+
+    /// The background writer: drains the queue, then stops until `cache_later` starts it again.
+    fn write_pending(&self) {
+        loop {
+            let (id, data) = {
+                let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(id) = p.queue.pop_front() else {
+                    p.writing = false;
+                    return;
+                };
+                match p.blocks.get(&id) {
+                    Some(d) => (id, d.clone()),
+                    None => continue,
+                }
+            };
+            self.cache.put(&id, &data);
+            let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if p.blocks.get(&id).is_some_and(|d| d.as_ptr() == data.as_ptr()) {
+                p.blocks.remove(&id);
+                p.bytes -= data.len() as u64;
+            }
+        }
+    }
+
+    /// Writes every queued block now (at close, so that the next mount finds them all).
+    pub(crate) fn flush_cache_writes(&self) {
+        self.write_pending();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // The background writer may still be putting its last block.
+        while !self.reads.pending.lock().unwrap_or_else(|p| p.into_inner()).blocks.is_empty()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// A cache unit's bytes: on their way to the disk cache, or from it (checked there).
+    fn cached(&self, id: &str) -> Option<Bytes> {
+        let pending = self
+            .reads
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .blocks
+            .get(id)
+            .cloned();
+        pending.or_else(|| self.cache.get(id).map(Bytes::from))
+    }
+
+    /// Whether a cold read of `[start, end)` in `key` should fetch just those bytes: small, and not
+    /// where the last read of that chunk ended (a sequential reader is better served by blocks).
+    fn direct_read(&self, key: &str, start: u64, end: u64) -> bool {
+        let mut recent = self
+            .reads
+            .recent_ends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let sequential = recent.get(key) == Some(&start);
+        recent.put(key.to_string(), end);
+        !sequential && end - start <= DIRECT_READ_MAX
     }
 
     /// Runs `fetch` once for `id` however many readers want it at the same time; the others wait and
@@ -249,20 +365,20 @@ impl Mount {
     }
 
     /// A whole pack: from memory, the disk cache, or one GET.
-    async fn pack(&self, key: &str) -> FsResult<Bytes> {
+    async fn pack(self: &Arc<Self>, key: &str) -> FsResult<Bytes> {
         if let Some(b) = self.reads.hot.get(key) {
             return Ok(b);
         }
         let id = unit_id(key, None);
-        let data = match self.cache.get(&id) {
-            Some(d) => Bytes::from(d),
+        let data = match self.cached(&id) {
+            Some(d) => d,
             None => {
                 self.single_flight(&id, async {
-                    if let Some(d) = self.cache.get(&id) {
-                        return Ok(Bytes::from(d));
+                    if let Some(d) = self.cached(&id) {
+                        return Ok(d);
                     }
                     let data = self.get_range(key, None).await?;
-                    self.cache.put(&id, &data);
+                    self.cache_later(id.clone(), data.clone());
                     Ok(data)
                 })
                 .await?
@@ -272,12 +388,16 @@ impl Mount {
         Ok(data)
     }
 
-    /// Blocks `first..=last` of a chunk: cached ones from the cache, the rest with one ranged GET.
+    /// Blocks `first..=last` of a chunk: cached ones as given, the rest with one ranged GET.
     /// Also says whether any block came from the bucket (so the caller knows what to verify).
-    async fn chunk_blocks(&self, key: &str, first: u64, last: u64) -> FsResult<(Vec<Bytes>, bool)> {
-        let mut blocks: Vec<Option<Bytes>> = (first..=last)
-            .map(|b| self.cache.get(&unit_id(key, Some(b))).map(Bytes::from))
-            .collect();
+    /// `blocks` holds what the cache had for each (looked up by the caller).
+    async fn chunk_blocks(
+        self: &Arc<Self>,
+        key: &str,
+        first: u64,
+        last: u64,
+        mut blocks: Vec<Option<Bytes>>,
+    ) -> FsResult<(Vec<Bytes>, bool)> {
         let missing: Vec<u64> = (first..=last)
             .filter(|b| blocks[(b - first) as usize].is_none())
             .collect();
@@ -295,8 +415,9 @@ impl Mount {
                             }),
                         )
                         .await?;
-                    for (i, block) in data.chunks(BLOCK_SIZE as usize).enumerate() {
-                        self.cache.put(&unit_id(key, Some(lo + i as u64)), block);
+                    for (i, a) in (0..data.len()).step_by(BLOCK_SIZE as usize).enumerate() {
+                        let b = (a + BLOCK_SIZE as usize).min(data.len());
+                        self.cache_later(unit_id(key, Some(lo + i as u64)), data.slice(a..b));
                     }
                     Ok(data)
                 })
@@ -321,43 +442,64 @@ impl Mount {
         Ok((blocks, fetched))
     }
 
-    /// Bytes `[start, end)` of one extent, and whether they must be checked against the extent's hash:
-    /// always for packs (small), and for chunks when any block came from the bucket (cached blocks
-    /// were checked when they arrived, and again against their own checksum on the way out).
-    async fn extent_bytes(&self, x: &Extent, start: u64, end: u64) -> FsResult<(Bytes, bool)> {
+    /// Bytes `[start, end)` of one extent, as slices of what was fetched or cached (not copied), and
+    /// whether they must be checked against the extent's hash: always for packs (small), and for
+    /// chunks when any block came from the bucket (cached blocks were checked when they arrived, and
+    /// again against their own checksum on the way out).
+    async fn extent_bytes(
+        self: &Arc<Self>,
+        x: &Extent,
+        start: u64,
+        end: u64,
+    ) -> FsResult<(Vec<Bytes>, bool)> {
+        let short = || {
+            FsError::new(Code::Corrupt, "read", Some(&x.key))
+                .with_description("stored object is shorter than its extents say")
+        };
         if whole_object(&x.key) {
             let obj = self.pack(&x.key).await?;
             let (a, b) = ((x.off + start) as usize, (x.off + end) as usize);
             if b > obj.len() {
-                return Err(FsError::new(Code::Corrupt, "read", Some(&x.key))
-                    .with_description("pack is shorter than its extents say"));
+                return Err(short());
             }
-            return Ok((obj.slice(a..b), true));
+            return Ok((vec![obj.slice(a..b)], true));
         }
-        let (first, last) = ((x.off + start) / BLOCK_SIZE, (x.off + end - 1) / BLOCK_SIZE);
-        let (blocks, fetched) = self.chunk_blocks(&x.key, first, last).await?;
-        let mut out = Vec::with_capacity((end - start) as usize);
-        for (i, data) in blocks.iter().enumerate() {
+        let (abs_start, abs_end) = (x.off + start, x.off + end);
+        let (first, last) = (abs_start / BLOCK_SIZE, (abs_end - 1) / BLOCK_SIZE);
+        let cached: Vec<Option<Bytes>> = (first..=last)
+            .map(|b| self.cached(&unit_id(&x.key, Some(b))))
+            .collect();
+        if cached.iter().any(Option::is_none) && self.direct_read(&x.key, abs_start, abs_end) {
+            let data = self
+                .get_range(&x.key, Some(ByteRange::Bounded { start: abs_start, end: abs_end }))
+                .await?;
+            if data.len() as u64 != abs_end - abs_start {
+                return Err(short());
+            }
+            return Ok((vec![data], false));
+        }
+        let (blocks, fetched) = self.chunk_blocks(&x.key, first, last, cached).await?;
+        let mut out = Vec::with_capacity(blocks.len());
+        for (i, data) in blocks.into_iter().enumerate() {
             let base = (first + i as u64) * BLOCK_SIZE;
-            let a = (x.off + start).max(base) - base;
-            let b = ((x.off + end).min(base + data.len() as u64)).saturating_sub(base);
+            let a = abs_start.max(base) - base;
+            let b = (abs_end.min(base + data.len() as u64)).saturating_sub(base);
             if a > b || b as usize > data.len() {
-                return Err(FsError::new(Code::Corrupt, "read", Some(&x.key))
-                    .with_description("chunk is shorter than its extent says"));
+                return Err(short());
             }
-            out.extend_from_slice(&data[a as usize..b as usize]);
+            out.push(data.slice(a as usize..b as usize));
         }
-        Ok((Bytes::from(out), fetched))
+        Ok((out, fetched))
     }
 
     /// One extent's part, checked against the extent's hash when it is the whole extent.
-    async fn checked_part(self: Arc<Self>, x: Extent, a: u64, b: u64) -> FsResult<Bytes> {
-        let (data, verify) = self.extent_bytes(&x, a, b).await?;
-        if verify && a == 0 && b == x.len && crate::protocol::hash_hex(&data) != x.hash {
+    async fn checked_part(self: Arc<Self>, x: Extent, a: u64, b: u64) -> FsResult<Vec<Bytes>> {
+        let (parts, verify) = self.extent_bytes(&x, a, b).await?;
+        if verify && a == 0 && b == x.len && !hash_is(&parts, &x.hash) {
             // A bad copy somewhere: go to the bucket once more.
-            return self.refetch_extent(&x).await;
+            return Ok(vec![self.refetch_extent(&x).await?]);
         }
-        Ok(data)
+        Ok(parts)
     }
 
     /// Reads `[offset, offset + len)` of a file made of `extents`, clipped to its size.
@@ -387,14 +529,15 @@ impl Mount {
             .into_iter()
             .map(|(x, a, b)| self.runtime.spawn(self.clone().checked_part(x, a, b)))
             .collect();
-        let chunks = try_join_all(tasks.into_iter().map(|t| async move {
+        let pieces = try_join_all(tasks.into_iter().map(|t| async move {
             t.await
                 .map_err(|e| FsError::internal("read", e.to_string()))?
         }))
         .await?;
+        // The one copy: from what was fetched or cached into the caller's buffer.
         let mut out = Vec::with_capacity((end - offset) as usize);
-        for c in chunks {
-            out.extend_from_slice(&c);
+        for piece in pieces.iter().flatten() {
+            out.extend_from_slice(piece);
         }
         Ok(out)
     }

@@ -43,7 +43,7 @@ impl UploadSet {
         mount: &Arc<Mount>,
         key: String,
         body: Bytes,
-        cache: impl FnOnce(&Mount, &str, &Bytes) + Send + 'static,
+        cache: impl FnOnce(&Arc<Mount>, &str, &Bytes) + Send + 'static,
     ) {
         let len = body.len() as u64;
         {
@@ -209,7 +209,7 @@ impl Stager {
         self.pins.pin(&p.key);
         self.uploads
             .spawn(&self.mount, p.key, Bytes::from(p.buf), |m, key, body| {
-                m.cache.put(&super::read::unit_id(key, None), body);
+                m.cache_later(super::read::unit_id(key, None), body.clone());
                 // Files just written are the likeliest to be read next: keep their pack at hand.
                 m.reads.hot.put(key, body.clone());
             });

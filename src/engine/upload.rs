@@ -115,7 +115,7 @@ pub struct Upload {
 impl Mount {
     /// Uploads one chunk (unless the namespace already has it) and caches it; `permit` bounds transfers.
     pub(crate) async fn upload_chunk(
-        &self,
+        self: &Arc<Self>,
         key: &str,
         chunk: Bytes,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
