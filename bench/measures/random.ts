@@ -65,9 +65,26 @@ export const randomReads: Measure = {
     }
     const blockReq = await wb.end();
 
+    // the same reads from the raw client, into the engine's own 8 MiB chunk objects: SeaweedFS answers a
+    // small range of an 8 MiB object more slowly than one of a 1 GiB object, so this is the like-for-like peer
+    const listed = await raw.list({ prefix: `${prefix}chunks/` });
+    const chunkKeys = (listed.contents ?? []).map((o) => o.key);
+    if (chunkKeys.length === 0) throw new Error("no chunk objects listed");
+    const wc = await ctx.window("raw");
+    const chunkNs: number[] = [];
+    for (const [i, off] of offsets.entries()) {
+      const at = off % (8 * MiB);
+      const t0 = now();
+      const got = await raw.file(chunkKeys[i % chunkKeys.length]!).slice(at, at + READ).arrayBuffer();
+      chunkNs.push(now() - t0);
+      if (got.byteLength !== READ) throw new Error("short chunk read");
+    }
+    const chunkReq = await wc.end();
+
     const ours = summarize(oursNs);
     const peer = summarize(rawNs);
     const block = summarize(blockNs);
+    const chunk = summarize(chunkNs);
     const perRead = oursReq.bytesDown / n;
     out.rows.push({
       measure: `4 KiB random reads in a ${fmtBytes(size)} file, cold (${n} reads)`,
@@ -77,8 +94,21 @@ export const randomReads: Measure = {
       ratio: fmtRatio(peer.median / ours.median),
       oursRequests: fmtRequests(oursReq, n),
       peerRequests: fmtRequests(rawReq, n),
-      target: `bytes fetched ≤ 2× block size (${fmtBytes(2 * BLOCK)}) per read`,
-      ...missed([[perRead <= 2 * BLOCK, `${fmtBytes(perRead)} per read`]]),
+      target: `≤ 1.5× the raw ranged GET's median; bytes fetched ≤ 2× block size (${fmtBytes(2 * BLOCK)}) per read`,
+      ...missed([
+        [ours.median <= 1.5 * peer.median, `${fmtRatio(ours.median / peer.median)} the raw GET's time`],
+        [perRead <= 2 * BLOCK, `${fmtBytes(perRead)} per read`],
+      ]),
+    }, {
+      measure: `4 KiB random reads in a ${fmtBytes(size)} file, cold (${n} reads)`,
+      ours: `${show(ours)}; ${fmtBytes(perRead)} fetched/read`,
+      peer: "`Bun.S3Client` ranged GET of 4 KiB in the engine's own 8 MiB chunk objects",
+      peerResult: `${show(chunk)}; ${fmtBytes(chunkReq.bytesDown / n)} received/read`,
+      ratio: fmtRatio(chunk.median / ours.median),
+      oursRequests: fmtRequests(oursReq, n),
+      peerRequests: fmtRequests(chunkReq, n),
+      target: "≤ 1.5× this peer",
+      ...missed([[ours.median <= 1.5 * chunk.median, `${fmtRatio(ours.median / chunk.median)} its time`]]),
     }, {
       measure: `4 KiB random reads in a ${fmtBytes(size)} file, cold (${n} reads)`,
       ours: `${show(ours)}; ${fmtBytes(perRead)} fetched/read`,
@@ -89,6 +119,6 @@ export const randomReads: Measure = {
       peerRequests: fmtRequests(blockReq, n),
     });
     out.notes.push("each read lands in a different 512 KiB block of the file, so none is served from an earlier read's block; ours' bytes are the engine's `bytesDown`, the peer's are the proxy's response bytes (headers included).");
-    out.data = { size, reads: n, ours, peer, block, oursRequests: oursReq, rawRequests: rawReq, blockRequests: blockReq, bytesPerRead: perRead };
+    out.data = { size, reads: n, ours, peer, block, chunk, oursRequests: oursReq, rawRequests: rawReq, blockRequests: blockReq, bytesPerRead: perRead };
   },
 };
