@@ -45,7 +45,8 @@ impl ReadPath {
 
 /// Blocks on their way into the disk cache. Hashing and writing a block costs about what fetching it
 /// does, so one background writer does it off the read's path; reads find the blocks here meanwhile.
-/// Past `PENDING_BLOCK_BYTES` a block is written by the caller (the writer is behind).
+/// Past `PENDING_BLOCK_BYTES` a block is not cached at all: the writer is behind, and the bytes are in
+/// the bucket (memory stays bounded, and the transfer never waits for the disk).
 #[derive(Default)]
 struct PendingBlocks {
     blocks: std::collections::HashMap<String, Bytes>,
@@ -54,7 +55,7 @@ struct PendingBlocks {
     writing: bool,
 }
 
-const PENDING_BLOCK_BYTES: u64 = 64 << 20;
+const PENDING_BLOCK_BYTES: u64 = 32 << 20;
 /// A cold read this small, not following on from the last read of its chunk, fetches just its bytes
 /// instead of whole blocks: random small reads cost one small GET.
 const DIRECT_READ_MAX: u64 = 64 << 10;
@@ -241,8 +242,6 @@ impl Mount {
         let start_writer = {
             let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
             if p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
-                drop(p);
-                self.cache.put(&id, &data);
                 return;
             }
             p.bytes += data.len() as u64;
