@@ -15,7 +15,7 @@ import { localFile } from "./local-file.ts";
 import { MountHistory } from "./fs/history.ts";
 import { isLocalBunFile, MAX_MODE, nativeWriteOptions, toBytes, toEpochMs } from "./fs/input.ts";
 import { Dirent } from "./fs/stats.ts";
-import { readAhead, STREAM_WINDOW } from "./fs/streams.ts";
+import { readAhead } from "./fs/streams.ts";
 import { Transaction } from "./fs/transaction.ts";
 import type { CachedFsStats, FileData, MaterializedFile, ReaddirOptions, RefreshResult, RmOptions, WriteFileOptions, WriteHandle } from "./fs/types.ts";
 import { readThroughMemory } from "./fs/view.ts";
@@ -43,6 +43,9 @@ export { Transaction } from "./fs/transaction.ts";
 
 /** `JsDirentList.kinds` bytes, as the kind names `JsDirent` uses. */
 const KIND_NAMES: Record<number, string> = { 1: "file", 2: "directory", 3: "symlink" };
+
+/** A `Blob` at least this large is written as a stream rather than read into memory first. */
+const STREAMED_BLOB_MIN = 4 << 20;
 
 /** A mounted workspace. */
 export class CachedFs extends MountHistory {
@@ -127,7 +130,7 @@ export class CachedFs extends MountHistory {
       await this.#mount.writeLocalFile(path, data.name ?? "", nativeWriteOptions(options));
       return;
     }
-    if (data instanceof ReadableStream || (data instanceof Blob && data.size >= STREAM_WINDOW)) {
+    if (data instanceof ReadableStream || (data instanceof Blob && data.size >= STREAMED_BLOB_MIN)) {
       await this.#writeStream(path, data instanceof Blob ? data.stream() : data, options);
       return;
     }

@@ -45,8 +45,7 @@ impl ReadPath {
 
 /// Blocks on their way into the disk cache. Hashing and writing a block costs about what fetching it
 /// does, so one background writer does it off the read's path; reads find the blocks here meanwhile.
-/// Past `PENDING_BLOCK_BYTES` a block is not cached at all: the writer is behind, and the bytes are in
-/// the bucket (memory stays bounded, and the transfer never waits for the disk).
+/// Past `PENDING_BLOCK_BYTES` the writer is behind, and the caller says what to do (`WhenBehind`).
 #[derive(Default)]
 struct PendingBlocks {
     blocks: std::collections::HashMap<String, Bytes>,
@@ -55,7 +54,16 @@ struct PendingBlocks {
     writing: bool,
 }
 
-const PENDING_BLOCK_BYTES: u64 = 32 << 20;
+const PENDING_BLOCK_BYTES: u64 = 16 << 20;
+
+/// What `cache_later` does with a block while the background writer is behind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WhenBehind {
+    /// Write it now, on the caller's thread: a block read once is likely read again.
+    Write,
+    /// Leave it uncached: a block just uploaded is in the bucket, and the upload must not wait.
+    Skip,
+}
 /// A cold read this small, not following on from the last read of its chunk, fetches just its bytes
 /// instead of whole blocks: random small reads cost one small GET.
 const DIRECT_READ_MAX: u64 = 64 << 10;
@@ -233,15 +241,19 @@ impl Mount {
     pub(crate) fn cache_chunk(self: &Arc<Self>, key: &str, chunk: &Bytes) {
         for (i, a) in (0..chunk.len()).step_by(BLOCK_SIZE as usize).enumerate() {
             let b = (a + BLOCK_SIZE as usize).min(chunk.len());
-            self.cache_later(unit_id(key, Some(i as u64)), chunk.slice(a..b));
+            self.cache_later(unit_id(key, Some(i as u64)), chunk.slice(a..b), WhenBehind::Skip);
         }
     }
 
     /// Queues a block for the disk cache (see `PendingBlocks`).
-    pub(crate) fn cache_later(self: &Arc<Self>, id: String, data: Bytes) {
+    pub(crate) fn cache_later(self: &Arc<Self>, id: String, data: Bytes, behind: WhenBehind) {
         let start_writer = {
             let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
             if p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
+                drop(p);
+                if behind == WhenBehind::Write {
+                    self.cache.put(&id, &data);
+                }
                 return;
             }
             p.bytes += data.len() as u64;
@@ -377,7 +389,7 @@ impl Mount {
                         return Ok(d);
                     }
                     let data = self.get_range(key, None).await?;
-                    self.cache_later(id.clone(), data.clone());
+                    self.cache_later(id.clone(), data.clone(), WhenBehind::Skip);
                     Ok(data)
                 })
                 .await?
@@ -416,7 +428,8 @@ impl Mount {
                         .await?;
                     for (i, a) in (0..data.len()).step_by(BLOCK_SIZE as usize).enumerate() {
                         let b = (a + BLOCK_SIZE as usize).min(data.len());
-                        self.cache_later(unit_id(key, Some(lo + i as u64)), data.slice(a..b));
+                        let id = unit_id(key, Some(lo + i as u64));
+                        self.cache_later(id, data.slice(a..b), WhenBehind::Skip);
                     }
                     Ok(data)
                 })

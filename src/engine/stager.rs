@@ -209,7 +209,8 @@ impl Stager {
         self.pins.pin(&p.key);
         self.uploads
             .spawn(&self.mount, p.key, Bytes::from(p.buf), |m, key, body| {
-                m.cache_later(super::read::unit_id(key, None), body.clone());
+                let id = super::read::unit_id(key, None);
+                m.cache_later(id, body.clone(), super::read::WhenBehind::Skip);
                 // Files just written are the likeliest to be read next: keep their pack at hand.
                 m.reads.hot.put(key, body.clone());
             });
