@@ -36,8 +36,9 @@ function pattern(size: number, seed = 1): Uint8Array {
 }
 
 const blocksDir = (cacheRoot: string, name: string) => join(cacheRoot, name, "blocks");
+/** Bytes in `dir` now; the cache's background writer may rename or remove a file between list and stat. */
 function diskUsage(dir: string): number {
-  return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  return readdirSync(dir).reduce((sum, f) => sum + (statSync(join(dir, f), { throwIfNoEntry: false })?.size ?? 0), 0);
 }
 
 async function hashStream(stream: ReadableStream<Uint8Array>): Promise<{ hash: string; size: number }> {

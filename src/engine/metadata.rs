@@ -5,7 +5,7 @@
 use super::*;
 
 /// Opens the namespace database (writer and reader connections) and reads the replication state,
-/// discarding state that was made for another store. Files are private to the owner.
+/// discarding state that was made for another store or with another layout (`LOCAL_SCHEMA`). Files are private to the owner.
 pub(crate) fn open_local_state(
     db_path: &std::path::Path,
     store_id: &str,
@@ -21,9 +21,12 @@ pub(crate) fn open_local_state(
                 .with_description(e.to_string())
         })?;
     let write_conn = namespace::open(db_path)?;
-    if namespace::get_meta(&write_conn, "store_id")?.as_deref() != Some(store_id) {
+    if namespace::get_meta(&write_conn, "store_id")?.as_deref() != Some(store_id)
+        || namespace::get_meta(&write_conn, "schema")?.as_deref() != Some(namespace::LOCAL_SCHEMA)
+    {
         namespace::reset(&write_conn)?;
         namespace::set_meta(&write_conn, "store_id", store_id)?;
+        namespace::set_meta(&write_conn, "schema", namespace::LOCAL_SCHEMA)?;
     }
     let mut head = Head::genesis();
     head.seq = namespace::get_meta(&write_conn, "seq")?

@@ -19,7 +19,7 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
             size,
             extents,
         } => {
-            let ext = stored_extents(extents).transpose()?;
+            let ext = stored_extents(extents);
             let n = conn
                 .prepare_cached("UPDATE inodes SET size = ?2, mtime = ?3, ctime = ?3, extents = ?4 WHERE ino = ?1")
                 .and_then(|mut s| s.execute(params![ino, *size as i64, mtime, ext]))
@@ -70,12 +70,11 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
     Ok(())
 }
 
-/// Extents as the `inodes.extents` column holds them: JSON, or NULL for none (an empty file), so that
-/// a tree built from a snapshot and one built by replaying records store the same value.
-pub(crate) fn stored_extents(extents: &[Extent]) -> Option<FsResult<String>> {
-    (!extents.is_empty()).then(|| {
-        serde_json::to_string(extents).map_err(|x| FsError::internal("apply", x.to_string()))
-    })
+/// Extents as the `inodes.extents` column holds them (`protocol::extents::encode_list`), or NULL for
+/// none (an empty file), so that a tree built from a snapshot and one built by replaying records store
+/// the same value.
+pub(crate) fn stored_extents(extents: &[Extent]) -> Option<Vec<u8>> {
+    (!extents.is_empty()).then(|| crate::protocol::extents::encode_list(extents))
 }
 
 pub(crate) fn set_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
@@ -85,8 +84,13 @@ pub(crate) fn set_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsRes
     add_refs(conn, ino, extents)
 }
 
+/// Records which content-addressed chunks an inode uses (what `has_object` asks before uploading one).
+/// Packs are never shared by content, so they need no row: a million small files cost no refs at all.
 pub(crate) fn add_refs(conn: &Connection, ino: Ino, extents: &[Extent]) -> FsResult<()> {
-    for x in extents {
+    for x in extents
+        .iter()
+        .filter(|x| x.key.starts_with(crate::protocol::CHUNK_PREFIX))
+    {
         conn.prepare_cached("INSERT OR IGNORE INTO refs(key, ino) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute(params![x.key, ino]))
             .map_err(|e| db_err("apply", e))?;
@@ -129,7 +133,7 @@ fn insert_node(conn: &Connection, parent: Ino, name: &str, node: &Inode) -> FsRe
                 node.size as i64,
                 node.mtime,
                 node.target,
-                node.extents_json
+                node.extents_blob
             ])
         })
         .map(|_| ())

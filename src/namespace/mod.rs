@@ -58,7 +58,7 @@ pub struct Inode {
     pub ctime: i64,
     pub target: Option<String>,
     /// Kept as stored and parsed only when the bytes are wanted: `stat` never pays for it.
-    extents_json: Option<String>,
+    extents_blob: Option<Vec<u8>>,
 }
 
 impl Op {
@@ -133,29 +133,26 @@ impl Inode {
             mtime,
             ctime: mtime,
             target,
-            extents_json: extents.and_then(stored_extents).transpose()?,
+            extents_blob: extents.and_then(stored_extents),
         })
     }
 
     pub(crate) fn set_extents(&mut self, extents: &[Extent]) -> FsResult<()> {
-        self.extents_json = stored_extents(extents).transpose()?;
+        self.extents_blob = stored_extents(extents);
         Ok(())
     }
 
-    /// Same bytes: same size and the same extents (compared as stored, without parsing). An empty
-    /// file's extents are NULL, or `[]` in a database an earlier release wrote.
+    /// Same bytes: same size and the same extents (compared as stored, without parsing).
     pub fn same_content(&self, other: &Inode) -> bool {
-        let stored = |i: &Inode| i.extents_json.clone().filter(|j| j != "[]");
-        self.size == other.size && stored(self) == stored(other) && self.target == other.target
+        self.size == other.size
+            && self.extents_blob == other.extents_blob
+            && self.target == other.target
     }
 
     pub fn extents(&self) -> FsResult<Vec<Extent>> {
-        match &self.extents_json {
+        match &self.extents_blob {
             None => Ok(Vec::new()),
-            Some(j) => serde_json::from_str(j).map_err(|e| {
-                FsError::new(Code::Corrupt, "read", None)
-                    .with_description(format!("unreadable extents of inode {}: {e}", self.ino))
-            }),
+            Some(b) => crate::protocol::extents::decode_list(self.ino, b),
         }
     }
 }
@@ -190,16 +187,21 @@ PRAGMA cache_size = -65536;
 PRAGMA temp_store = MEMORY;
 CREATE TABLE IF NOT EXISTS inodes(
   ino INTEGER PRIMARY KEY, kind INTEGER NOT NULL, mode INTEGER NOT NULL, size INTEGER NOT NULL,
-  mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, target TEXT, extents TEXT);
+  mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, target TEXT, extents BLOB);
 CREATE TABLE IF NOT EXISTS dentries(
   parent INTEGER NOT NULL, name TEXT NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(parent, name)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dentries_ino ON dentries(ino);
--- Which inode uses which data object: dedup asks whether a chunk is in use, GC what is reachable.
+-- Which inode uses which chunk: dedup asks whether a chunk is in use (GC reads extents from inodes).
 CREATE TABLE IF NOT EXISTS refs(key TEXT NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(key, ino)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refs_ino ON refs(ino);
 CREATE TABLE IF NOT EXISTS gc_pending(key TEXT PRIMARY KEY, since_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 ";
+
+/// The layout of the local database. The database is a disposable copy of the bucket's state: one made
+/// with another layout is emptied and rebuilt from the bucket (1: extents as JSON; 2: as blobs, refs for
+/// chunks only).
+pub const LOCAL_SCHEMA: &str = "2";
 
 /// Opens (creating if needed) the namespace database with its root directory.
 pub fn open(path: &Path) -> FsResult<Connection> {
@@ -275,7 +277,7 @@ fn row_to_inode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Inode> {
         mtime: r.get(4)?,
         ctime: r.get(5)?,
         target: r.get(6)?,
-        extents_json: r.get(7)?,
+        extents_blob: r.get(7)?,
     })
 }
 
@@ -380,7 +382,7 @@ pub fn resolve<V: NsView + ?Sized>(
     })
 }
 
-/// Whether a data object is in use by some file now (so an upload of the same chunk can be skipped).
+/// Whether a chunk is in use by some file now (so an upload of the same chunk can be skipped).
 pub fn has_object(conn: &Connection, key: &str) -> bool {
     conn.prepare_cached("SELECT 1 FROM refs WHERE key = ?1")
         .and_then(|mut s| s.exists([key]))
@@ -390,17 +392,15 @@ pub fn has_object(conn: &Connection, key: &str) -> bool {
 /// Every data extent the namespace uses, read from the inodes themselves (the authority GC trusts).
 pub fn all_extents(conn: &Connection) -> FsResult<Vec<Extent>> {
     let mut stmt = conn
-        .prepare("SELECT extents FROM inodes WHERE extents IS NOT NULL")
+        .prepare("SELECT ino, extents FROM inodes WHERE extents IS NOT NULL")
         .map_err(|e| db_err("gc", e))?;
-    let rows: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
+    let rows: Vec<(Ino, Vec<u8>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .and_then(|r| r.collect::<Result<_, _>>())
         .map_err(|e| db_err("gc", e))?;
     let mut out = Vec::new();
-    for row in rows {
-        let extents: Vec<Extent> = serde_json::from_str(&row)
-            .map_err(|e| FsError::internal("gc", format!("unreadable extents: {e}")))?;
-        out.extend(extents);
+    for (ino, row) in rows {
+        out.extend(crate::protocol::extents::decode_list(ino, &row)?);
     }
     Ok(out)
 }

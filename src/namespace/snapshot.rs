@@ -80,7 +80,7 @@ pub fn import(conn: &Connection, snap: &Snapshot) -> FsResult<()> {
     {
         let mut ins = conn.prepare("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)").map_err(e)?;
         for i in &snap.inodes {
-            let ext = stored_extents(&i.extents).transpose()?;
+            let ext = stored_extents(&i.extents);
             ins.execute(params![
                 i.ino,
                 i.kind as i64,

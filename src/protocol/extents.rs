@@ -3,6 +3,7 @@
 //! the distance from where the previous extent in the same object ended (0 for files packed in order).
 
 use super::codec::{CodecError, CodecResult, Reader, Writer};
+use crate::error::{Code, FsError, FsResult};
 use crate::namespace::Extent;
 use std::collections::HashMap;
 
@@ -80,4 +81,40 @@ impl ExtentReader {
         }
         Ok(out)
     }
+}
+
+/// One file's extents as the local database keeps them (`inodes.extents`): the same fields, without the
+/// key table (one file rarely repeats a key). A third of the size of JSON, and several times faster.
+pub fn encode_list(extents: &[Extent]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.uvar(extents.len() as u64);
+    for e in extents {
+        w.str(&e.key);
+        w.uvar(e.off);
+        w.uvar(e.len);
+        w.hash(&e.hash);
+    }
+    w.into_inner()
+}
+
+pub fn decode_list(ino: i64, data: &[u8]) -> FsResult<Vec<Extent>> {
+    let read = || -> CodecResult<Vec<Extent>> {
+        let mut r = Reader::new(data);
+        let n = r.count(4)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(Extent {
+                key: r.str()?,
+                off: r.uvar()?,
+                len: r.uvar()?,
+                hash: r.hash()?,
+            });
+        }
+        r.finish()?;
+        Ok(out)
+    };
+    read().map_err(|e| {
+        FsError::new(Code::Corrupt, "read", None)
+            .with_description(format!("unreadable extents of inode {ino}: {e}"))
+    })
 }

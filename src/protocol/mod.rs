@@ -4,7 +4,7 @@
 pub mod base;
 pub mod checkpoint;
 pub mod codec;
-mod extents;
+pub mod extents;
 pub mod format;
 pub mod head;
 pub mod record;
@@ -33,8 +33,10 @@ pub fn pack_key(epoch: u64) -> String {
     )
 }
 
+pub const CHUNK_PREFIX: &str = "chunks/";
+
 pub fn chunk_key(hash: &str) -> String {
-    format!("chunks/{hash}")
+    format!("{CHUNK_PREFIX}{hash}")
 }
 
 pub fn hash_hex(data: &[u8]) -> String {
