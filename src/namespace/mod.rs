@@ -184,6 +184,7 @@ const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA cache_size = -65536;
+PRAGMA mmap_size = 1073741824;
 PRAGMA temp_store = MEMORY;
 CREATE TABLE IF NOT EXISTS inodes(
   ino INTEGER PRIMARY KEY, kind INTEGER NOT NULL, mode INTEGER NOT NULL, size INTEGER NOT NULL,
@@ -224,7 +225,7 @@ pub fn open_reader(path: &Path) -> FsResult<Connection> {
     .map_err(|e| db_err("open", e))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| db_err("open", e))?;
-    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;")
+    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;")
         .map_err(|e| db_err("open", e))?;
     Ok(conn)
 }
@@ -289,6 +290,15 @@ pub fn get_inode(conn: &Connection, ino: Ino) -> FsResult<Option<Inode>> {
     .map_err(|e| db_err("stat", e))
 }
 
+pub fn lookup_inode(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Inode>> {
+    conn.prepare_cached(
+        "SELECT i.ino, i.kind, i.mode, i.size, i.mtime, i.ctime, i.target, i.extents
+         FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.name = ?2",
+    )
+    .and_then(|mut s| s.query_row(params![parent, name], row_to_inode).optional())
+    .map_err(|e| db_err("stat", e))
+}
+
 pub fn lookup(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Ino>> {
     conn.prepare_cached("SELECT ino FROM dentries WHERE parent = ?1 AND name = ?2")
         .and_then(|mut s| s.query_row(params![parent, name], |r| r.get(0)).optional())
@@ -342,10 +352,7 @@ pub fn resolve<V: NsView + ?Sized>(
             return Err(FsError::new(Code::NotDir, syscall, Some(shown)));
         }
         parent = Some(cur_ino);
-        node = match ns.lookup(cur_ino, &name)? {
-            Some(ino) => ns.get_inode(ino)?,
-            None => None,
-        };
+        node = ns.lookup_inode(cur_ino, &name)?;
         cur.parts.push(name);
         let is_last = pending.is_empty();
         if let Some(n) = &node {

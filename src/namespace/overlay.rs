@@ -169,6 +169,18 @@ impl NsView for Overlay {
         }
     }
 
+    fn lookup_inode(&self, parent: Ino, name: &str) -> FsResult<Option<Inode>> {
+        match self.entries.get(&parent).and_then(|d| d.get(name)) {
+            Some(Some(ino)) => self.get_inode(*ino),
+            Some(None) => Ok(None),
+            // Not touched here: the snapshot's inode, unless this transaction changed it.
+            None => match self.base.lookup_inode(parent, name)? {
+                Some(n) => Ok(Some(self.nodes.get(&n.ino).cloned().unwrap_or(n))),
+                None => Ok(None),
+            },
+        }
+    }
+
     fn list_dir(&self, dir: Ino) -> FsResult<Vec<DirEntry>> {
         let Some(set) = self.entries.get(&dir).filter(|d| !d.is_empty()) else {
             return self.base.list_dir(dir);

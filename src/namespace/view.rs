@@ -9,6 +9,13 @@ use rusqlite::Connection;
 pub trait NsView {
     fn lookup(&self, parent: Ino, name: &str) -> FsResult<Option<Ino>>;
     fn get_inode(&self, ino: Ino) -> FsResult<Option<Inode>>;
+    /// The inode an entry names: `lookup` then `get_inode` (one query on the database).
+    fn lookup_inode(&self, parent: Ino, name: &str) -> FsResult<Option<Inode>> {
+        match self.lookup(parent, name)? {
+            Some(ino) => self.get_inode(ino),
+            None => Ok(None),
+        }
+    }
     /// Entries of a directory, sorted by name.
     fn list_dir(&self, dir: Ino) -> FsResult<Vec<DirEntry>>;
     fn has_children(&self, dir: Ino) -> FsResult<bool>;
@@ -20,6 +27,9 @@ impl NsView for Connection {
     }
     fn get_inode(&self, ino: Ino) -> FsResult<Option<Inode>> {
         super::get_inode(self, ino)
+    }
+    fn lookup_inode(&self, parent: Ino, name: &str) -> FsResult<Option<Inode>> {
+        super::lookup_inode(self, parent, name)
     }
     fn list_dir(&self, dir: Ino) -> FsResult<Vec<DirEntry>> {
         super::list_dir(self, dir)
