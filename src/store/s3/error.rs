@@ -86,7 +86,6 @@ impl S3ObjectStore {
     }
 }
 
-
 /// How to provide credentials, appended to every credentials error.
 const CREDENTIALS_FIX: &str = "pass the `credentials` option ({ accessKeyId, secretAccessKey }) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)";
 
