@@ -27,6 +27,26 @@ export declare class NativeMount {
   diff(from: number | string, to?: number | string | undefined | null, path?: string | undefined | null): Promise<JsChange[]>
   /** Makes the tree (or `paths`) what it was at `at`, as one new commit. */
   restore(at: number | string, paths?: Array<string> | undefined | null): Promise<JsCommit>
+  /** Deletes objects no retained state uses once they have been unreachable for `graceMs`. */
+  gc(graceMs: number, dryRun: boolean, keepCommits?: number | undefined | null, keepMs?: number | undefined | null): Promise<JsGcReport>
+  /** The newest commits, newest first. */
+  log(limit: number): Promise<JsLogEntry[]>
+  /** Fetches every referenced object and checks it against its hashes. */
+  fsck(): Promise<JsFsckReport>
+  writeFile(path: string, data: Buffer, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
+  appendFile(path: string, data: Buffer): Promise<JsCommit>
+  mkdir(path: string, recursive: boolean): Promise<JsCommit>
+  rm(path: string, recursive: boolean, force: boolean): Promise<JsCommit>
+  rmdir(path: string): Promise<JsCommit>
+  rename(from: string, to: string): Promise<JsCommit>
+  copy(from: string, to: string, recursive: boolean): Promise<JsCommit>
+  symlink(target: string, path: string): Promise<JsCommit>
+  /** chmod (`mode`) and utimes (`mtimeMs`). */
+  setAttr(path: string, mode?: number | undefined | null, mtimeMs?: number | undefined | null): Promise<JsCommit>
+  /** Streams bytes into a new file: `push` them, then `commit` to a path. */
+  createUpload(): NativeUpload
+  /** Uploads a local file (read a chunk at a time) and commits it at `path`. */
+  writeLocalFile(path: string, localPath: string, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
   static open(store: NativeObjectStore, options: JsMountOptions): Promise<NativeMount>
   get seq(): number
   get epoch(): number
@@ -45,31 +65,11 @@ export declare class NativeMount {
   /** `[offset, offset + length)` of a file (to its end when `length` is absent). */
   read(path: string, offset?: number | undefined | null, length?: number | undefined | null): Promise<Buffer>
   refresh(): Promise<JsRefresh>
-  writeFile(path: string, data: Buffer, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
-  appendFile(path: string, data: Buffer): Promise<JsCommit>
-  mkdir(path: string, recursive: boolean): Promise<JsCommit>
-  rm(path: string, recursive: boolean, force: boolean): Promise<JsCommit>
-  rmdir(path: string): Promise<JsCommit>
-  rename(from: string, to: string): Promise<JsCommit>
-  copy(from: string, to: string, recursive: boolean): Promise<JsCommit>
-  symlink(target: string, path: string): Promise<JsCommit>
-  /** chmod (`mode`) and utimes (`mtimeMs`). */
-  setAttr(path: string, mode?: number | undefined | null, mtimeMs?: number | undefined | null): Promise<JsCommit>
-  /** Streams bytes into a new file: `push` them, then `commit` to a path. */
-  createUpload(): NativeUpload
-  /** Uploads a local file (read a chunk at a time) and commits it at `path`. */
-  writeLocalFile(path: string, localPath: string, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
   /** A handle on the file as it is now: later commits do not change what it reads. */
   openFile(path: string): NativeFileHandle
   /** A real local read-only copy under cacheRoot, pinned until `release(id)`. */
   materialize(path: string): Promise<JsMaterialized>
   release(id: string): void
-  /** Deletes objects no retained state uses once they have been unreachable for `graceMs`. */
-  gc(graceMs: number, dryRun: boolean, keepCommits?: number | undefined | null, keepMs?: number | undefined | null): Promise<JsGcReport>
-  /** The newest commits, newest first. */
-  log(limit: number): Promise<JsLogEntry[]>
-  /** Fetches every referenced object and checks it against its hashes. */
-  fsck(): Promise<JsFsckReport>
   /**
    * Opens a transaction on the committed state as it is now (no lock is taken); nothing in it is
    * visible until `commit`.
@@ -92,10 +92,6 @@ export declare class NativeMount {
 }
 
 export declare class NativeObjectStore {
-  /** A store whose objects are files under `root` (under `root/prefix` with a prefix). */
-  static local(root: string, prefix?: string | undefined | null): NativeObjectStore
-  /** An S3 store (not retrying; see `withRetry`). */
-  static s3(options: JsS3Options): Promise<NativeObjectStore>
   withRetry(options?: JsRetryOptions | undefined | null): NativeObjectStore
   /** A wrapper that counts requests by kind and bytes moved (`counts()`). */
   counting(): NativeObjectStore
@@ -106,6 +102,10 @@ export declare class NativeObjectStore {
   resetCounts(): void
   addFailRule(rule: JsFailRule): void
   clearFailRules(): void
+  /** A store whose objects are files under `root` (under `root/prefix` with a prefix). */
+  static local(root: string, prefix?: string | undefined | null): NativeObjectStore
+  /** An S3 store (not retrying; see `withRetry`). */
+  static s3(options: JsS3Options): Promise<NativeObjectStore>
   get(key: string, options?: JsGetOptions | undefined | null): Promise<JsGetResult>
   head(key: string): Promise<JsObjectMeta>
   /** Returns the new ETag. */

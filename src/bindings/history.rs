@@ -1,4 +1,4 @@
-//! History on `NativeMount`: checkpoints, diff and restore (see engine/history.rs).
+//! History on `NativeMount`: checkpoints, diff and restore (see engine/history/).
 
 use super::mount::NativeMount;
 use super::store::NativeObjectStore;

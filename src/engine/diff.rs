@@ -121,3 +121,33 @@ pub(crate) fn diff_trees(a: &Connection, b: &Connection, root: &VPath) -> FsResu
     out.sort_by(|x, y| x.path.cmp(&y.path));
     Ok(out)
 }
+
+impl Mount {
+    /// What changed from `from` to `to` (this mount's current state when `None`), under `path`.
+    pub async fn diff(
+        self: &Arc<Self>,
+        from: At,
+        to: Option<At>,
+        path: Option<String>,
+    ) -> FsResult<Vec<Change>> {
+        self.check_open("diff")?;
+        let root = normalize(path.as_deref().unwrap_or("/"), "diff")?;
+        let (_, a) = self.tree_at(&from).await?;
+        let b = match &to {
+            Some(at) => Some(self.tree_at(at).await?.1),
+            None => None,
+        };
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || match b {
+            Some(b) => diff_trees(&a, &b, &root),
+            None => {
+                let (conn, _) = me.snapshot()?;
+                let r = diff_trees(&a, &conn, &root);
+                me.release_snapshot(conn);
+                r
+            }
+        })
+        .await
+        .map_err(|e| FsError::internal("diff", e.to_string()))?
+    }
+}

@@ -1,15 +1,16 @@
 //! `NativeMount`: a mounted workspace as a JS class. Metadata calls are synchronous (SQLite on the
 //! caller's thread); byte reads and commits return promises resolved from tokio.
+//! Writes are in writes.rs, log/fsck/gc in maintenance.rs, history in ../history.rs.
 
-use super::io::{JsMaterialized, NativeFileHandle, NativeUpload};
+mod maintenance;
+mod writes;
+
+use super::io::{JsMaterialized, NativeFileHandle};
 use super::store::NativeObjectStore;
 use super::txn::NativeTxn;
 use super::types::*;
-use super::{async_call, sync_call, to_mtime, to_u64};
-use crate::engine::{
-    meta, CommitBatch, FsRead, FsWrites, FsckReport, GcReport, KeepHistory, LogEntry, Mount,
-    MountConfig, RefreshOutcome, Txn, Upload, WriteOptions,
-};
+use super::{async_call, sync_call, to_u64};
+use crate::engine::{meta, FsRead, Mount, MountConfig, RefreshOutcome, Txn};
 use crate::error::FsResult;
 use crate::store::RetryPolicy;
 use napi::bindgen_prelude::*;
@@ -20,23 +21,6 @@ use std::sync::{Arc, Mutex};
 #[napi]
 pub struct NativeMount {
     pub(crate) mount: Arc<Mount>,
-}
-
-/// Write requests: each becomes part of a (possibly grouped) commit.
-macro_rules! write_op {
-    ($self:ident, $env:ident, $syscall:literal, |$tx:ident| $body:expr) => {{
-        let mount = $self.mount.clone();
-        async_call(
-            $env,
-            $syscall,
-            async move {
-                mount
-                    .write(Box::new(move |$tx: &mut CommitBatch| $body))
-                    .await
-            },
-            |_, c| Ok(JsCommit::from(c)),
-        )
-    }};
 }
 
 #[napi]
@@ -172,7 +156,6 @@ impl NativeMount {
 
     // ---- bytes ----
 
-
     /// `[offset, offset + length)` of a file (to its end when `length` is absent).
     #[napi(ts_return_type = "Promise<Buffer>")]
     pub fn read<'env>(
@@ -229,157 +212,6 @@ impl NativeMount {
         )
     }
 
-    // ---- writes, one commit each (grouped when concurrent) ----
-
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn write_file<'env>(
-        &self,
-        env: &'env Env,
-        path: String,
-        data: Buffer,
-        options: Option<JsWriteOptions>,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        let (data, opts) = (owned(&data), WriteOptions::from(options));
-        write_op!(self, env, "open", |tx| tx.write_file(&path, &data, opts))
-    }
-
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn append_file<'env>(
-        &self,
-        env: &'env Env,
-        path: String,
-        data: Buffer,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        let data = owned(&data);
-        write_op!(self, env, "open", |tx| tx.append_file(&path, &data))
-    }
-
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn mkdir<'env>(
-        &self,
-        env: &'env Env,
-        path: String,
-        recursive: bool,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        write_op!(self, env, "mkdir", |tx| tx.mkdir(&path, recursive))
-    }
-
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn rm<'env>(
-        &self,
-        env: &'env Env,
-        path: String,
-        recursive: bool,
-        force: bool,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        write_op!(self, env, "rm", |tx| tx.rm(&path, recursive, force))
-    }
-
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn rmdir<'env>(
-        &self,
-        env: &'env Env,
-        path: String,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        write_op!(self, env, "rmdir", |tx| tx.rmdir(&path))
-    }
-
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn rename<'env>(
-        &self,
-        env: &'env Env,
-        from: String,
-        to: String,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        write_op!(self, env, "rename", |tx| tx.rename(&from, &to))
-    }
-
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn copy<'env>(
-        &self,
-        env: &'env Env,
-        from: String,
-        to: String,
-        recursive: bool,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        write_op!(self, env, "copyfile", |tx| tx.copy(&from, &to, recursive))
-    }
-
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn symlink<'env>(
-        &self,
-        env: &'env Env,
-        target: String,
-        path: String,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        write_op!(self, env, "symlink", |tx| tx.symlink(&target, &path))
-    }
-
-    /// chmod (`mode`) and utimes (`mtimeMs`).
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn set_attr<'env>(
-        &self,
-        env: &'env Env,
-        path: String,
-        mode: Option<u32>,
-        mtime_ms: Option<f64>,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        let syscall = if mode.is_some() { "chmod" } else { "utime" };
-        let mtime = to_mtime(syscall, &path, mtime_ms);
-        let mount = self.mount.clone();
-        async_call(
-            env,
-            "setattr",
-            async move {
-                let mtime = mtime?;
-                mount
-                    .write(Box::new(move |tx: &mut CommitBatch| {
-                        tx.set_attr(&path, mode, mtime, syscall)
-                    }))
-                    .await
-            },
-            |_, c| Ok(JsCommit::from(c)),
-        )
-    }
-
-    /// Streams bytes into a new file: `push` them, then `commit` to a path.
-    #[napi]
-    pub fn create_upload(&self, env: Env) -> napi::Result<NativeUpload> {
-        sync_call(&env, "open", || {
-            Ok(NativeUpload {
-                upload: Arc::new(tokio::sync::Mutex::new(Some(Upload::new(
-                    self.mount.clone(),
-                )?))),
-                mount: self.mount.clone(),
-            })
-        })
-    }
-
-    /// Uploads a local file (read a chunk at a time) and commits it at `path`.
-    #[napi(ts_return_type = "Promise<JsCommit>")]
-    pub fn write_local_file<'env>(
-        &self,
-        env: &'env Env,
-        path: String,
-        local_path: String,
-        options: Option<JsWriteOptions>,
-    ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        let opts = WriteOptions::from(options);
-        let mount = self.mount.clone();
-        async_call(
-            env,
-            "open",
-            async move {
-                mount.check_writable("open", &path)?;
-                let staged = mount
-                    .upload_local_file(std::path::Path::new(&local_path))
-                    .await?;
-                mount.commit_staged(path, staged, opts).await
-            },
-            |_, c| Ok(JsCommit::from(c)),
-        )
-    }
-
     /// A handle on the file as it is now: later commits do not change what it reads.
     #[napi]
     pub fn open_file(&self, env: Env, path: String) -> napi::Result<NativeFileHandle> {
@@ -428,96 +260,6 @@ impl NativeMount {
     #[napi]
     pub fn release(&self, id: String) {
         self.mount.release(&id);
-    }
-
-    /// Deletes objects no retained state uses once they have been unreachable for `graceMs`.
-    #[napi(ts_return_type = "Promise<JsGcReport>")]
-    pub fn gc<'env>(
-        &self,
-        env: &'env Env,
-        grace_ms: f64,
-        dry_run: bool,
-        keep_commits: Option<f64>,
-        keep_ms: Option<f64>,
-    ) -> napi::Result<PromiseRaw<'env, JsGcReport>> {
-        let args = (|| {
-            Ok((
-                to_u64("gc", "graceMs", grace_ms)?,
-                KeepHistory {
-                    commits: to_u64("gc", "keepHistory.commits", keep_commits.unwrap_or(0.0))?,
-                    ms: to_u64("gc", "keepHistory.ms", keep_ms.unwrap_or(0.0))?,
-                },
-            ))
-        })();
-        let mount = self.mount.clone();
-        async_call(
-            env,
-            "gc",
-            async move {
-                let (grace, keep) = args?;
-                mount.gc(grace, dry_run, keep).await
-            },
-            |_, r: GcReport| {
-                Ok(JsGcReport {
-                    scanned: r.scanned as f64,
-                    reachable: r.reachable as f64,
-                    pending: r.pending as f64,
-                    deleted: r.deleted as f64,
-                    bytes_freed: r.bytes_freed as f64,
-                    deleted_keys: r.deleted_keys,
-                    dry_run: r.dry_run,
-                })
-            },
-        )
-    }
-
-    /// The newest commits, newest first.
-    #[napi(ts_return_type = "Promise<JsLogEntry[]>")]
-    pub fn log<'env>(
-        &self,
-        env: &'env Env,
-        limit: u32,
-    ) -> napi::Result<PromiseRaw<'env, Vec<JsLogEntry>>> {
-        let mount = self.mount.clone();
-        async_call(
-            env,
-            "log",
-            async move { mount.log(limit as usize).await },
-            |_, entries: Vec<LogEntry>| {
-                Ok(entries
-                    .into_iter()
-                    .map(|e| JsLogEntry {
-                        seq: e.seq as f64,
-                        epoch: e.epoch as f64,
-                        time_ms: e.time_ms as f64,
-                        key: e.key,
-                        files_changed: e.files_changed as f64,
-                        bytes: e.bytes as f64,
-                    })
-                    .collect())
-            },
-        )
-    }
-
-    /// Fetches every referenced object and checks it against its hashes.
-    #[napi(ts_return_type = "Promise<JsFsckReport>")]
-    pub fn fsck<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsFsckReport>> {
-        let mount = self.mount.clone();
-        async_call(
-            env,
-            "fsck",
-            async move { mount.fsck().await },
-            |_, r: FsckReport| {
-                Ok(JsFsckReport {
-                    objects: r.objects as f64,
-                    extents: r.extents as f64,
-                    bytes_checked: r.bytes_checked as f64,
-                    missing: r.missing,
-                    corrupt: r.corrupt,
-                    ok: r.ok,
-                })
-            },
-        )
     }
 
     /// Opens a transaction on the committed state as it is now (no lock is taken); nothing in it is

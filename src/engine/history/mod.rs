@@ -1,20 +1,21 @@
 //! Workspace history: every commit is addressable by its seq, checkpoints name commits, and the tree at
 //! any retained commit is rebuilt from the newest snapshot at or before it plus the WAL records after
 //! that snapshot (one LIST of `snapshots/`, one of `wal/`, then parallel GETs; data objects are never
-//! listed or read). On top: diff between two commits, restore as one new commit, time-travel mounts.
+//! listed or read). On top: time-travel mounts (here), checkpoints and fork refs (refs.rs), restore as
+//! one new commit (restore.rs), and diff between two commits (../diff.rs).
 
-use super::diff::{diff_trees, Change};
-use super::request::{Content, Request};
-use super::writes::FsWrites;
+mod refs;
+mod restore;
+
+pub(crate) use refs::list_refs;
+
 use super::*;
 use crate::namespace::snapshot::{self, Snapshot};
-use crate::protocol::checkpoint::{
-    checkpoint_key, fork_ref_key, valid_checkpoint_name, Checkpoint, CHECKPOINT_PREFIX, FORK_PREFIX,
-};
+use crate::protocol::checkpoint::{checkpoint_key, valid_checkpoint_name, Checkpoint};
 use crate::protocol::hash_hex;
-use crate::protocol::head::{now_ms, read_head};
+use crate::protocol::head::read_head;
 use crate::protocol::record::Record;
-use crate::store::{ObjectStore, PutMode, StoreError};
+use crate::store::{ObjectStore, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 
@@ -254,131 +255,7 @@ pub(crate) async fn read_snapshot(store: &dyn ObjectStore, key: &str) -> FsResul
     Snapshot::decode(key, &r.data)
 }
 
-/// Every ref (checkpoint or fork registration) under `prefix`, oldest commit first.
-pub(crate) async fn list_refs(store: &dyn ObjectStore, prefix: &str) -> FsResult<Vec<Checkpoint>> {
-    let keys: Vec<String> = store
-        .list(prefix, None, None)
-        .await
-        .map_err(|e| FsError::from_store("checkpoints", e))?
-        .objects
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    let mut all: Vec<Checkpoint> = futures::stream::iter(keys)
-        .map(|k| async move {
-            match store.get_all(&k).await {
-                Ok(r) => Checkpoint::decode(&k, &r.data).map(Some),
-                // Deleted since the listing.
-                Err(StoreError::NotFound { .. }) => Ok(None),
-                Err(e) => Err(FsError::from_store("checkpoints", e)),
-            }
-        })
-        .buffered(HISTORY_FETCH_CONCURRENCY)
-        .try_filter_map(|c| async move { Ok(c) })
-        .try_collect()
-        .await?;
-    all.sort_by(|a, b| (a.seq, &a.name).cmp(&(b.seq, &b.name)));
-    Ok(all)
-}
-
 impl Mount {
-    /// Names the commit this mount is at. EEXIST when the name is taken (a lost answer to our own PUT
-    /// is recognised by reading it back).
-    pub async fn checkpoint(&self, name: &str, message: Option<String>) -> FsResult<Checkpoint> {
-        self.check_writable("checkpoint", name)?;
-        if !valid_checkpoint_name(name) {
-            return Err(FsError::invalid(
-                "checkpoint",
-                Some(name),
-                "checkpoint names are 1-128 characters of [A-Za-z0-9._-], not starting with '.'",
-            ));
-        }
-        let cp = {
-            let w = self.writer.lock().await;
-            Checkpoint {
-                v: 1,
-                name: name.to_string(),
-                seq: w.head.seq,
-                record: w.head.record.clone(),
-                record_hash: w.head.record_hash.clone(),
-                message,
-                time_ms: now_ms(),
-            }
-        };
-        let key = checkpoint_key(name);
-        let body = cp.encode();
-        match self.store.put(&key, body.clone(), PutMode::Create).await {
-            Ok(_) => Ok(cp),
-            Err(StoreError::PreconditionFailed { .. }) => {
-                let existing = self
-                    .store
-                    .get_all(&key)
-                    .await
-                    .map_err(|e| FsError::from_store("checkpoint", e))?;
-                if existing.data == body {
-                    Ok(cp)
-                } else {
-                    Err(FsError::new(Code::Exist, "checkpoint", Some(name))
-                        .with_description("a checkpoint with this name already exists"))
-                }
-            }
-            Err(e) => Err(FsError::from_store("checkpoint", e)),
-        }
-    }
-
-    /// Every checkpoint, oldest commit first.
-    pub async fn checkpoints(&self) -> FsResult<Vec<Checkpoint>> {
-        self.check_open("checkpoints")?;
-        list_refs(self.store.as_ref(), CHECKPOINT_PREFIX).await
-    }
-
-    pub async fn delete_checkpoint(&self, name: &str) -> FsResult<()> {
-        self.delete_ref(
-            "checkpoint",
-            &checkpoint_key(name),
-            name,
-            "no such checkpoint",
-        )
-        .await
-    }
-
-    /// The forks made from this workspace that still hold its data (oldest starting point first).
-    pub async fn forks(&self) -> FsResult<Vec<Checkpoint>> {
-        self.check_open("forks")?;
-        list_refs(self.store.as_ref(), FORK_PREFIX).await
-    }
-
-    /// Lets GC reclaim what only the fork `id` held here (do it once the fork is deleted or no longer
-    /// needs this workspace's data: a fork reads its inherited files from here).
-    pub async fn release_fork(&self, id: &str) -> FsResult<()> {
-        self.delete_ref(
-            "releaseFork",
-            &fork_ref_key(id),
-            id,
-            "no such fork registration",
-        )
-        .await
-    }
-
-    async fn delete_ref(
-        &self,
-        syscall: &str,
-        key: &str,
-        name: &str,
-        missing: &str,
-    ) -> FsResult<()> {
-        self.check_writable(syscall, name)?;
-        if !valid_checkpoint_name(name) || self.store.head(key).await.is_err() {
-            return Err(
-                FsError::new(Code::NoEnt, "checkpoint", Some(name)).with_description(missing)
-            );
-        }
-        self.store
-            .delete(key)
-            .await
-            .map_err(|e| FsError::from_store(syscall, e))
-    }
-
     /// Opens a time-travel mount: the local namespace becomes the tree at `at` (readonly, fixed).
     pub(crate) async fn open_at(&self, w: &mut WriterState, at: &At) -> FsResult<()> {
         let commit = resolve_at(self.store.as_ref(), at).await?;
@@ -405,144 +282,9 @@ impl Mount {
     }
 
     /// The tree at `at`, in memory.
-    async fn tree_at(&self, at: &At) -> FsResult<(Commit, Connection)> {
+    pub(super) async fn tree_at(&self, at: &At) -> FsResult<(Commit, Connection)> {
         let commit = resolve_at(self.store.as_ref(), at).await?;
         let conn = tree_db(&history_to(self.store.as_ref(), &commit).await?)?;
         Ok((commit, conn))
     }
-
-    /// What changed from `from` to `to` (this mount's current state when `None`), under `path`.
-    pub async fn diff(
-        self: &Arc<Self>,
-        from: At,
-        to: Option<At>,
-        path: Option<String>,
-    ) -> FsResult<Vec<Change>> {
-        self.check_open("diff")?;
-        let root = normalize(path.as_deref().unwrap_or("/"), "diff")?;
-        let (_, a) = self.tree_at(&from).await?;
-        let b = match &to {
-            Some(at) => Some(self.tree_at(at).await?.1),
-            None => None,
-        };
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || match b {
-            Some(b) => diff_trees(&a, &b, &root),
-            None => {
-                let (conn, _) = me.snapshot()?;
-                let r = diff_trees(&a, &conn, &root);
-                me.release_snapshot(conn);
-                r
-            }
-        })
-        .await
-        .map_err(|e| FsError::internal("diff", e.to_string()))?
-    }
-
-    /// Makes the tree (or just `paths`) what it was at `at`, as one new commit that reuses the stored
-    /// bytes. History stays linear: nothing before is rewritten.
-    pub async fn restore(
-        self: &Arc<Self>,
-        at: At,
-        paths: Option<Vec<String>>,
-    ) -> FsResult<CommitInfo> {
-        self.check_writable("restore", "/")?;
-        let (_, target) = self.tree_at(&at).await?;
-        let roots = paths.unwrap_or_else(|| vec!["/".to_string()]);
-        let mut plan: Vec<(VPath, Vec<Request>)> = Vec::new();
-        for raw in &roots {
-            let root = normalize(raw, "restore")?;
-            let node = namespace::resolve(&target, &root, false, "restore", raw)
-                .ok()
-                .and_then(|r| r.node);
-            let mut reqs = Vec::new();
-            if let Some(node) = node {
-                let mut all = vec![(root.clone(), node.clone())];
-                if node.kind == Kind::Dir {
-                    let mut below = Vec::new();
-                    namespace::walk(&target, node.ino, &root, &mut below)?;
-                    all.extend(below);
-                }
-                for (i, (path, n)) in all.into_iter().enumerate() {
-                    reqs.extend(recreate(&path, &n, i == 0)?);
-                }
-            }
-            plan.push((root, reqs));
-        }
-        self.write(Box::new(move |batch| {
-            for (root, reqs) in plan {
-                let doomed = if root.is_root() {
-                    batch.children("/")?
-                } else {
-                    vec![root.to_string()]
-                };
-                for p in doomed {
-                    let rm = Request::Rm {
-                        path: p,
-                        recursive: true,
-                        force: true,
-                    };
-                    // Not there now (under what is now a file, say): nothing to remove.
-                    match batch.submit(rm) {
-                        Err(e) if super::absent(&e) => {}
-                        other => other?,
-                    }
-                }
-                for r in reqs {
-                    batch.submit(r)?;
-                }
-            }
-            Ok(())
-        }))
-        .await
-    }
-}
-
-/// Requests that make `path` the entry `n`, with its missing parents when `parents` (the first entry
-/// of a restored subtree; the others come after their parent). The root is left as it is.
-fn recreate(path: &VPath, n: &Inode, parents: bool) -> FsResult<Vec<Request>> {
-    if path.is_root() {
-        return Ok(Vec::new());
-    }
-    let p = path.to_string();
-    let parent = path.split_last().map(|(d, _)| d.to_string());
-    let mut reqs: Vec<Request> = parent
-        .filter(|d| parents && d != "/")
-        .map(|d| Request::Mkdir {
-            path: d,
-            recursive: true,
-        })
-        .into_iter()
-        .collect();
-    match n.kind {
-        Kind::Dir => {
-            reqs.push(Request::Mkdir {
-                path: p.clone(),
-                recursive: true,
-            });
-            reqs.push(Request::SetAttr {
-                path: p,
-                mode: Some(n.mode),
-                mtime: Some(n.mtime),
-                syscall: "chmod",
-            });
-        }
-        Kind::File => reqs.push(Request::Write {
-            path: p,
-            content: Content {
-                extents: n.extents()?,
-                size: n.size,
-            },
-            opts: WriteOptions {
-                mode: Some(n.mode),
-                mtime: Some(n.mtime),
-                ..Default::default()
-            },
-        }),
-        Kind::Symlink => reqs.push(Request::Symlink {
-            target: n.target.clone().unwrap_or_default(),
-            path: p,
-        }),
-    }
-    Ok(reqs)
 }
