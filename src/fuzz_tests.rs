@@ -97,25 +97,116 @@ proptest! {
 }
 
 fn extent() -> impl Strategy<Value = Extent> {
-    (prop_oneof![Just("packs/a".to_string()), Just("packs/b".to_string()), "[a-z/]{1,12}"], any::<u64>(), any::<u64>(), prop_oneof!["[0-9a-f]{64}", "[a-z]{0,8}"])
-        .prop_map(|(key, off, len, hash)| Extent { key, off, len, hash })
+    (
+        prop_oneof![
+            Just("packs/a".to_string()),
+            Just("packs/b".to_string()),
+            "[a-z/]{1,12}"
+        ],
+        any::<u64>(),
+        any::<u64>(),
+        prop_oneof!["[0-9a-f]{64}", "[a-z]{0,8}"],
+    )
+        .prop_map(|(key, off, len, hash)| Extent {
+            key,
+            off,
+            len,
+            hash,
+        })
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let name = "[^/]{0,10}";
     prop_oneof![
-        (any::<i64>(), name, any::<i64>(), any::<u32>(), any::<i64>()).prop_map(|(parent, name, ino, mode, mtime)| Op::Mkdir { parent, name, ino, mode, mtime }),
-        (any::<i64>(), name, any::<i64>(), any::<u32>(), any::<i64>(), any::<u64>(), proptest::collection::vec(extent(), 0..3))
-            .prop_map(|(parent, name, ino, mode, mtime, size, extents)| Op::Create { parent, name, ino, mode, mtime, size, extents }),
-        (any::<i64>(), any::<i64>(), any::<u64>(), proptest::collection::vec(extent(), 0..3)).prop_map(|(ino, mtime, size, extents)| Op::SetContent { ino, mtime, size, extents }),
-        (any::<i64>(), name, any::<i64>(), name, any::<i64>()).prop_map(|(parent, name, ino, target, mtime)| Op::Symlink { parent, name, ino, target, mtime }),
+        (any::<i64>(), name, any::<i64>(), any::<u32>(), any::<i64>()).prop_map(
+            |(parent, name, ino, mode, mtime)| Op::Mkdir {
+                parent,
+                name,
+                ino,
+                mode,
+                mtime
+            }
+        ),
+        (
+            any::<i64>(),
+            name,
+            any::<i64>(),
+            any::<u32>(),
+            any::<i64>(),
+            any::<u64>(),
+            proptest::collection::vec(extent(), 0..3)
+        )
+            .prop_map(
+                |(parent, name, ino, mode, mtime, size, extents)| Op::Create {
+                    parent,
+                    name,
+                    ino,
+                    mode,
+                    mtime,
+                    size,
+                    extents
+                }
+            ),
+        (
+            any::<i64>(),
+            any::<i64>(),
+            any::<u64>(),
+            proptest::collection::vec(extent(), 0..3)
+        )
+            .prop_map(|(ino, mtime, size, extents)| Op::SetContent {
+                ino,
+                mtime,
+                size,
+                extents
+            }),
+        (any::<i64>(), name, any::<i64>(), name, any::<i64>()).prop_map(
+            |(parent, name, ino, target, mtime)| Op::Symlink {
+                parent,
+                name,
+                ino,
+                target,
+                mtime
+            }
+        ),
         (any::<i64>(), name).prop_map(|(parent, name)| Op::Remove { parent, name }),
-        (any::<i64>(), name, any::<i64>(), name).prop_map(|(parent, name, new_parent, new_name)| Op::Rename { parent, name, new_parent, new_name }),
-        (any::<i64>(), proptest::option::of(any::<u32>()), proptest::option::of(any::<i64>())).prop_map(|(ino, mode, mtime)| Op::SetAttr { ino, mode, mtime }),
+        (any::<i64>(), name, any::<i64>(), name).prop_map(
+            |(parent, name, new_parent, new_name)| Op::Rename {
+                parent,
+                name,
+                new_parent,
+                new_name
+            }
+        ),
+        (
+            any::<i64>(),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<i64>())
+        )
+            .prop_map(|(ino, mode, mtime)| Op::SetAttr { ino, mode, mtime }),
     ]
 }
 
 fn inode() -> impl Strategy<Value = SnapshotInode> {
-    (any::<i64>(), any::<u8>(), any::<u32>(), any::<u64>(), any::<i64>(), any::<i64>(), proptest::option::of("[^/]{0,10}"), proptest::collection::vec(extent(), 0..3))
-        .prop_map(|(ino, kind, mode, size, mtime, ctime, target, extents)| SnapshotInode { ino, kind, mode, size, mtime, ctime, target, extents })
+    (
+        any::<i64>(),
+        any::<u8>(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<i64>(),
+        any::<i64>(),
+        proptest::option::of("[^/]{0,10}"),
+        proptest::collection::vec(extent(), 0..3),
+    )
+        .prop_map(
+            |(ino, kind, mode, size, mtime, ctime, target, extents)| SnapshotInode {
+                ino,
+                kind,
+                mode,
+                size,
+                mtime,
+                ctime,
+                target,
+                extents,
+            },
+        )
 }

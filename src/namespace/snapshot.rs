@@ -112,11 +112,29 @@ mod tests {
     /// A snapshot of `n` small files in directories of 1,000, as one transaction of the scale bench leaves.
     pub(crate) fn many_files(n: i64) -> Snapshot {
         let dirs = (n + 999) / 1000;
-        let mut inodes = vec![SnapshotInode { ino: 1, kind: 2, mode: 0o755, size: 0, mtime: 0, ctime: 0, target: None, extents: vec![] }];
+        let mut inodes = vec![SnapshotInode {
+            ino: 1,
+            kind: 2,
+            mode: 0o755,
+            size: 0,
+            mtime: 0,
+            ctime: 0,
+            target: None,
+            extents: vec![],
+        }];
         let mut dentries = Vec::new();
         for d in 0..dirs {
             let ino = 2 + d;
-            inodes.push(SnapshotInode { ino, kind: 2, mode: 0o755, size: 0, mtime: 5, ctime: 5, target: None, extents: vec![] });
+            inodes.push(SnapshotInode {
+                ino,
+                kind: 2,
+                mode: 0o755,
+                size: 0,
+                mtime: 5,
+                ctime: 5,
+                target: None,
+                extents: vec![],
+            });
             dentries.push((1, format!("d{d}"), ino));
         }
         for f in 0..n {
@@ -130,19 +148,34 @@ mod tests {
                 mtime: 1_700_000_000_000 + f / 50,
                 ctime: 1_700_000_000_000 + f / 50,
                 target: None,
-                extents: vec![Extent { key, off: (f % 40_000) as u64 * 100, len: 100, hash: blake3::hash(&f.to_le_bytes()).to_hex().to_string() }],
+                extents: vec![Extent {
+                    key,
+                    off: (f % 40_000) as u64 * 100,
+                    len: 100,
+                    hash: blake3::hash(&f.to_le_bytes()).to_hex().to_string(),
+                }],
             });
             dentries.push((2 + f / 1000, format!("f{f}.txt"), ino));
         }
         dentries.sort();
-        Snapshot { v: 2, seq: 1, record: None, next_ino: 3 + dirs + n, inodes, dentries }
+        Snapshot {
+            v: 2,
+            seq: 1,
+            record: None,
+            next_ino: 3 + dirs + n,
+            inodes,
+            dentries,
+        }
     }
 
     /// By hand: `cargo test --release --no-default-features import_at_scale -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn import_at_scale() {
-        let n = std::env::var("FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+        let n = std::env::var("FILES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200_000);
         let snap = many_files(n);
         let t = std::time::Instant::now();
         let body = snap.encode();

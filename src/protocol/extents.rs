@@ -77,7 +77,12 @@ impl ExtentReader {
             let len = r.uvar()?;
             let hash = r.hash()?;
             self.ends[i] = off.wrapping_add(len);
-            out.push(Extent { key, off, len, hash });
+            out.push(Extent {
+                key,
+                off,
+                len,
+                hash,
+            });
         }
         Ok(out)
     }

@@ -68,7 +68,10 @@ pub fn decode_compact<T: Compact>(key: &str, data: &[u8]) -> FsResult<T> {
     }
     let (env, rest) = codec::open(data).map_err(|e| corrupt::<T>(key, e))?;
     if env.tag != T::TAG {
-        return Err(corrupt::<T>(key, format!("tag {} is another object type", env.tag)));
+        return Err(corrupt::<T>(
+            key,
+            format!("tag {} is another object type", env.tag),
+        ));
     }
     check_version::<T>(key, env.version, T::READS)?;
     if T::JSON_READS.contains(&env.version) {

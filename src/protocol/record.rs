@@ -112,7 +112,13 @@ const SET_ATTR: u8 = 6;
 
 fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWriter, op: &Op) {
     match op {
-        Op::Mkdir { parent, name, ino, mode, mtime } => {
+        Op::Mkdir {
+            parent,
+            name,
+            ino,
+            mode,
+            mtime,
+        } => {
             w.u8(MKDIR);
             Deltas::put(&mut d.parent, w, *parent);
             w.str(name);
@@ -120,7 +126,15 @@ fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWriter, op: &Op)
             w.uvar(u64::from(*mode));
             Deltas::put(&mut d.mtime, w, *mtime);
         }
-        Op::Create { parent, name, ino, mode, mtime, size, extents: ext } => {
+        Op::Create {
+            parent,
+            name,
+            ino,
+            mode,
+            mtime,
+            size,
+            extents: ext,
+        } => {
             w.u8(CREATE);
             Deltas::put(&mut d.parent, w, *parent);
             w.str(name);
@@ -130,14 +144,25 @@ fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWriter, op: &Op)
             w.uvar(*size);
             extents.write(w, ext);
         }
-        Op::SetContent { ino, mtime, size, extents: ext } => {
+        Op::SetContent {
+            ino,
+            mtime,
+            size,
+            extents: ext,
+        } => {
             w.u8(SET_CONTENT);
             Deltas::put(&mut d.ino, w, *ino);
             Deltas::put(&mut d.mtime, w, *mtime);
             w.uvar(*size);
             extents.write(w, ext);
         }
-        Op::Symlink { parent, name, ino, target, mtime } => {
+        Op::Symlink {
+            parent,
+            name,
+            ino,
+            target,
+            mtime,
+        } => {
             w.u8(SYMLINK);
             Deltas::put(&mut d.parent, w, *parent);
             w.str(name);
@@ -150,7 +175,12 @@ fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWriter, op: &Op)
             Deltas::put(&mut d.parent, w, *parent);
             w.str(name);
         }
-        Op::Rename { parent, name, new_parent, new_name } => {
+        Op::Rename {
+            parent,
+            name,
+            new_parent,
+            new_name,
+        } => {
             w.u8(RENAME);
             Deltas::put(&mut d.parent, w, *parent);
             w.str(name);
@@ -221,7 +251,11 @@ fn read_op(r: &mut Reader, d: &mut Deltas, extents: &mut ExtentReader) -> CodecR
             Op::SetAttr {
                 ino,
                 mode: if has & 1 != 0 { Some(r.u32()?) } else { None },
-                mtime: if has & 2 != 0 { Some(Deltas::get(&mut d.mtime, r)?) } else { None },
+                mtime: if has & 2 != 0 {
+                    Some(Deltas::get(&mut d.mtime, r)?)
+                } else {
+                    None
+                },
             }
         }
         t => return Err(CodecError(format!("unknown op {t}"))),

@@ -134,7 +134,9 @@ impl Compact for Snapshot {
             let shared = names.uvar()? as usize;
             let rest = names.str()?;
             if shared > prev.len() || !prev.is_char_boundary(shared) {
-                return Err(CodecError("a name shares more than the name before it".into()));
+                return Err(CodecError(
+                    "a name shares more than the name before it".into(),
+                ));
             }
             let name = format!("{}{rest}", &prev[..shared]);
             prev.clone_from(&name);
@@ -154,11 +156,7 @@ impl Compact for Snapshot {
 
 /// The length in bytes of the longest common prefix that ends on a character boundary of both.
 fn common_prefix(a: &str, b: &str) -> usize {
-    let mut n = a
-        .bytes()
-        .zip(b.bytes())
-        .take_while(|(x, y)| x == y)
-        .count();
+    let mut n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
     while !b.is_char_boundary(n) {
         n -= 1;
     }
@@ -183,12 +181,52 @@ mod tests {
             record: Some("wal/9".into()),
             next_ino: 6,
             inodes: vec![
-                SnapshotInode { ino: 1, kind: 2, mode: 0o755, size: 0, mtime: 0, ctime: 0, target: None, extents: vec![] },
-                SnapshotInode { ino: 2, kind: 1, mode: 0o644, size: 3, mtime: 50, ctime: 49, target: None, extents: vec![ext(0, 3)] },
-                SnapshotInode { ino: 3, kind: 1, mode: 0o600, size: 9, mtime: 40, ctime: 60, target: None, extents: vec![ext(3, 4), ext(100, 5)] },
-                SnapshotInode { ino: 5, kind: 3, mode: 0o777, size: 1, mtime: -1, ctime: 0, target: Some("é/x".into()), extents: vec![] },
+                SnapshotInode {
+                    ino: 1,
+                    kind: 2,
+                    mode: 0o755,
+                    size: 0,
+                    mtime: 0,
+                    ctime: 0,
+                    target: None,
+                    extents: vec![],
+                },
+                SnapshotInode {
+                    ino: 2,
+                    kind: 1,
+                    mode: 0o644,
+                    size: 3,
+                    mtime: 50,
+                    ctime: 49,
+                    target: None,
+                    extents: vec![ext(0, 3)],
+                },
+                SnapshotInode {
+                    ino: 3,
+                    kind: 1,
+                    mode: 0o600,
+                    size: 9,
+                    mtime: 40,
+                    ctime: 60,
+                    target: None,
+                    extents: vec![ext(3, 4), ext(100, 5)],
+                },
+                SnapshotInode {
+                    ino: 5,
+                    kind: 3,
+                    mode: 0o777,
+                    size: 1,
+                    mtime: -1,
+                    ctime: 0,
+                    target: Some("é/x".into()),
+                    extents: vec![],
+                },
             ],
-            dentries: vec![(1, "aé".into(), 2), (1, "aéb".into(), 3), (1, "ü".into(), 5)],
+            dentries: vec![
+                (1, "aé".into(), 2),
+                (1, "aéb".into(), 3),
+                (1, "ü".into(), 5),
+            ],
         }
     }
 
@@ -203,6 +241,9 @@ mod tests {
         assert_eq!(format!("{back:?}"), format!("{old:?}"));
         let mut body = s.encode().to_vec();
         body[4] = 1; // a record's tag
-        assert!(Snapshot::decode("s", &body).unwrap_err().to_string().contains("another object type"));
+        assert!(Snapshot::decode("s", &body)
+            .unwrap_err()
+            .to_string()
+            .contains("another object type"));
     }
 }

@@ -6,7 +6,14 @@ use super::*;
 use crate::namespace::Extent;
 use crate::store::{ByteRange, GetOptions};
 use bytes::Bytes;
+
+mod cache_writer;
+mod memory;
+
+use cache_writer::PendingBlocks;
+pub(crate) use cache_writer::WhenBehind;
 use futures::future::try_join_all;
+pub(crate) use memory::{HotFiles, HotPacks, HOT_FILE_MAX};
 
 /// The cache id of a fetch unit: a whole object (`block = None`) or one block of it.
 pub(crate) fn unit_id(key: &str, block: Option<u64>) -> String {
@@ -43,129 +50,9 @@ impl ReadPath {
     }
 }
 
-/// Blocks on their way into the disk cache. Hashing and writing a block costs about what fetching it
-/// does, so one background writer does it off the read's path; reads find the blocks here meanwhile.
-/// Past `PENDING_BLOCK_BYTES` the writer is behind, and the caller says what to do (`WhenBehind`).
-#[derive(Default)]
-struct PendingBlocks {
-    blocks: std::collections::HashMap<String, Bytes>,
-    queue: std::collections::VecDeque<String>,
-    bytes: u64,
-    writing: bool,
-}
-
-const PENDING_BLOCK_BYTES: u64 = 16 << 20;
-
-/// What `cache_later` does with a block while the background writer is behind.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WhenBehind {
-    /// Write it now, on the caller's thread: a block read once is likely read again.
-    Write,
-    /// Leave it uncached: a block just uploaded is in the bucket, and the upload must not wait.
-    Skip,
-}
 /// A cold read this small, not following on from the last read of its chunk, fetches just its bytes
 /// instead of whole blocks: random small reads cost one small GET.
 const DIRECT_READ_MAX: u64 = 64 << 10;
-
-/// The largest file `read_in_memory` answers, and what all the files it keeps may hold.
-pub(crate) const HOT_FILE_MAX: u64 = 256 << 10;
-const HOT_FILES_BYTES: u64 = 16 << 20;
-
-/// Small files read whole and verified, by inode, so a repeated `readFile` neither looks up extents nor
-/// hashes again. Cleared whenever committed state changes (with the stat cache); the generation keeps
-/// bytes read before a change from being stored after it.
-#[derive(Default)]
-pub(crate) struct HotFiles {
-    inner: Mutex<HotFilesInner>,
-}
-
-#[derive(Default)]
-struct HotFilesInner {
-    generation: u64,
-    bytes: u64,
-    files: std::collections::HashMap<Ino, Bytes>,
-}
-
-impl HotFiles {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HotFilesInner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn clear(&self) {
-        let mut g = self.lock();
-        g.generation += 1;
-        g.bytes = 0;
-        g.files.clear();
-    }
-
-    fn generation(&self) -> u64 {
-        self.lock().generation
-    }
-
-    fn get(&self, ino: Ino) -> Option<Bytes> {
-        self.lock().files.get(&ino).cloned()
-    }
-
-    fn put(&self, generation: u64, ino: Ino, data: Bytes) {
-        let mut g = self.lock();
-        if g.generation != generation {
-            return;
-        }
-        if g.bytes + data.len() as u64 > HOT_FILES_BYTES {
-            g.bytes = 0;
-            g.files.clear();
-        }
-        g.bytes += data.len() as u64;
-        if let Some(old) = g.files.insert(ino, data) {
-            g.bytes -= old.len() as u64;
-        }
-    }
-}
-
-/// Recently read packs, verified and in memory, so reading many small files of one pack costs neither
-/// disk reads nor re-hashing the pack each time.
-
-pub(crate) struct HotPacks {
-    lru: Mutex<(lru::LruCache<String, Bytes>, u64)>,
-    max_bytes: u64,
-}
-
-impl HotPacks {
-    pub(crate) fn new(max_bytes: u64) -> Self {
-        HotPacks {
-            lru: Mutex::new((lru::LruCache::unbounded(), 0)),
-            max_bytes,
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<Bytes> {
-        self.lru
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .get(key)
-            .cloned()
-    }
-
-    pub(crate) fn put(&self, key: &str, data: Bytes) {
-        if data.len() as u64 > self.max_bytes {
-            return;
-        }
-        let mut g = self.lru.lock().unwrap_or_else(|p| p.into_inner());
-        let (lru, used) = &mut *g;
-        if let Some(old) = lru.put(key.to_string(), data.clone()) {
-            *used -= old.len() as u64;
-        }
-        *used += data.len() as u64;
-        while *used > self.max_bytes {
-            match lru.pop_lru() {
-                Some((_, d)) => *used -= d.len() as u64,
-                None => break,
-            }
-        }
-    }
-}
 
 /// Whether `parts`, joined, hash to `hash` (without joining them).
 fn hash_is(parts: &[Bytes], hash: &str) -> bool {
@@ -182,51 +69,6 @@ fn whole_object(key: &str) -> bool {
 }
 
 impl Mount {
-    /// A small file's bytes, answered on the caller's thread when they are in memory (a hot file, or
-    /// every extent in a hot pack). `Ok(None)` means "read it the async way", which also gives the
-    /// canonical error for anything but an absent path.
-    pub fn read_in_memory(&self, raw: &str) -> FsResult<Option<Bytes>> {
-        let generation = self.reads.files.generation();
-        let st = match self.stat(raw, true) {
-            Ok(st) => st,
-            Err(e) if absent(&e) => return Err(FsError::new(e.code, "open", Some(raw))),
-            Err(_) => return Ok(None),
-        };
-        if st.kind != Kind::File || st.size > HOT_FILE_MAX {
-            return Ok(None);
-        }
-        if let Some(b) = self.reads.files.get(st.ino) {
-            return Ok(Some(b));
-        }
-        let Some(node) = self.with_read(|c| namespace::get_inode(c, st.ino))? else {
-            return Ok(None);
-        };
-        let mut out = Vec::with_capacity(node.size as usize);
-        for x in node.extents()? {
-            let Some(bytes) = self.hot_extent(&x) else {
-                return Ok(None);
-            };
-            out.extend_from_slice(&bytes);
-        }
-        if out.len() as u64 != node.size {
-            return Ok(None);
-        }
-        let data = Bytes::from(out);
-        self.reads.files.put(generation, node.ino, data.clone());
-        Ok(Some(data))
-    }
-
-    /// An extent of a pack held in memory, checked against its hash (`None` when not there or not
-    /// good: the async path then goes to the bucket for a good copy).
-    pub(crate) fn hot_extent(&self, x: &Extent) -> Option<Bytes> {
-        if !whole_object(&x.key) {
-            return None;
-        }
-        let pack = self.reads.hot.get(&x.key)?;
-        let bytes = pack.get(x.off as usize..x.off.checked_add(x.len)? as usize)?;
-        (crate::protocol::hash_hex(bytes) == x.hash).then(|| pack.slice_ref(bytes))
-    }
-
     /// A place among the downloads in flight; held for the length of one GET.
     pub(crate) async fn transfer_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.reads.transfers.clone().acquire_owned().await.ok()
@@ -235,86 +77,6 @@ impl Mount {
     /// A place among the uploads in flight: fewer than downloads, since each holds a chunk in memory.
     pub(crate) async fn upload_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.pins.permits.clone().acquire_owned().await.ok()
-    }
-
-    /// Puts a freshly uploaded chunk in the cache, block by block, so reading it back is free.
-    pub(crate) fn cache_chunk(self: &Arc<Self>, key: &str, chunk: &Bytes) {
-        for (i, a) in (0..chunk.len()).step_by(BLOCK_SIZE as usize).enumerate() {
-            let b = (a + BLOCK_SIZE as usize).min(chunk.len());
-            self.cache_later(unit_id(key, Some(i as u64)), chunk.slice(a..b), WhenBehind::Skip);
-        }
-    }
-
-    /// Queues a block for the disk cache (see `PendingBlocks`).
-    pub(crate) fn cache_later(self: &Arc<Self>, id: String, data: Bytes, behind: WhenBehind) {
-        let start_writer = {
-            let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
-            if p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
-                drop(p);
-                if behind == WhenBehind::Write {
-                    self.cache.put(&id, &data);
-                }
-                return;
-            }
-            p.bytes += data.len() as u64;
-            if let Some(old) = p.blocks.insert(id.clone(), data) {
-                p.bytes -= old.len() as u64;
-            }
-            p.queue.push_back(id);
-            !std::mem::replace(&mut p.writing, true)
-        };
-        if start_writer {
-            let m = self.clone();
-            self.runtime.spawn_blocking(move || m.write_pending());
-        }
-    }
-
-    /// The background writer: drains the queue, then stops until `cache_later` starts it again.
-    fn write_pending(&self) {
-        loop {
-            let (id, data) = {
-                let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(id) = p.queue.pop_front() else {
-                    p.writing = false;
-                    return;
-                };
-                match p.blocks.get(&id) {
-                    Some(d) => (id, d.clone()),
-                    None => continue,
-                }
-            };
-            self.cache.put(&id, &data);
-            let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
-            if p.blocks.get(&id).is_some_and(|d| d.as_ptr() == data.as_ptr()) {
-                p.blocks.remove(&id);
-                p.bytes -= data.len() as u64;
-            }
-        }
-    }
-
-    /// Writes every queued block now (at close, so that the next mount finds them all).
-    pub(crate) fn flush_cache_writes(&self) {
-        self.write_pending();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        // The background writer may still be putting its last block.
-        while !self.reads.pending.lock().unwrap_or_else(|p| p.into_inner()).blocks.is_empty()
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-    }
-
-    /// A cache unit's bytes: on their way to the disk cache, or from it (checked there).
-    fn cached(&self, id: &str) -> Option<Bytes> {
-        let pending = self
-            .reads
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .blocks
-            .get(id)
-            .cloned();
-        pending.or_else(|| self.cache.get(id).map(Bytes::from))
     }
 
     /// Whether a cold read of `[start, end)` in `key` should fetch just those bytes: small, and not
@@ -483,7 +245,13 @@ impl Mount {
             .collect();
         if cached.iter().any(Option::is_none) && self.direct_read(&x.key, abs_start, abs_end) {
             let data = self
-                .get_range(&x.key, Some(ByteRange::Bounded { start: abs_start, end: abs_end }))
+                .get_range(
+                    &x.key,
+                    Some(ByteRange::Bounded {
+                        start: abs_start,
+                        end: abs_end,
+                    }),
+                )
                 .await?;
             if data.len() as u64 != abs_end - abs_start {
                 return Err(short());

@@ -1,0 +1,119 @@
+//! The background cache writer: fetched and uploaded blocks reach the disk cache off the transfer's path.
+
+use super::*;
+
+/// Blocks on their way into the disk cache. Hashing and writing a block costs about what fetching it
+/// does, so one background writer does it off the read's path; reads find the blocks here meanwhile.
+/// Past `PENDING_BLOCK_BYTES` the writer is behind, and the caller says what to do (`WhenBehind`).
+#[derive(Default)]
+pub(super) struct PendingBlocks {
+    blocks: std::collections::HashMap<String, Bytes>,
+    queue: std::collections::VecDeque<String>,
+    bytes: u64,
+    writing: bool,
+}
+
+const PENDING_BLOCK_BYTES: u64 = 16 << 20;
+
+/// What `cache_later` does with a block while the background writer is behind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WhenBehind {
+    /// Write it now, on the caller's thread: a block read once is likely read again.
+    Write,
+    /// Leave it uncached: a block just uploaded is in the bucket, and the upload must not wait.
+    Skip,
+}
+impl Mount {
+    /// Puts a freshly uploaded chunk in the cache, block by block, so reading it back is free.
+    pub(crate) fn cache_chunk(self: &Arc<Self>, key: &str, chunk: &Bytes) {
+        for (i, a) in (0..chunk.len()).step_by(BLOCK_SIZE as usize).enumerate() {
+            let b = (a + BLOCK_SIZE as usize).min(chunk.len());
+            self.cache_later(
+                unit_id(key, Some(i as u64)),
+                chunk.slice(a..b),
+                WhenBehind::Skip,
+            );
+        }
+    }
+
+    /// Queues a block for the disk cache (see `PendingBlocks`).
+    pub(crate) fn cache_later(self: &Arc<Self>, id: String, data: Bytes, behind: WhenBehind) {
+        let start_writer = {
+            let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
+                drop(p);
+                if behind == WhenBehind::Write {
+                    self.cache.put(&id, &data);
+                }
+                return;
+            }
+            p.bytes += data.len() as u64;
+            if let Some(old) = p.blocks.insert(id.clone(), data) {
+                p.bytes -= old.len() as u64;
+            }
+            p.queue.push_back(id);
+            !std::mem::replace(&mut p.writing, true)
+        };
+        if start_writer {
+            let m = self.clone();
+            self.runtime.spawn_blocking(move || m.write_pending());
+        }
+    }
+
+    /// The background writer: drains the queue, then stops until `cache_later` starts it again.
+    fn write_pending(&self) {
+        loop {
+            let (id, data) = {
+                let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(id) = p.queue.pop_front() else {
+                    p.writing = false;
+                    return;
+                };
+                match p.blocks.get(&id) {
+                    Some(d) => (id, d.clone()),
+                    None => continue,
+                }
+            };
+            self.cache.put(&id, &data);
+            let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if p.blocks
+                .get(&id)
+                .is_some_and(|d| d.as_ptr() == data.as_ptr())
+            {
+                p.blocks.remove(&id);
+                p.bytes -= data.len() as u64;
+            }
+        }
+    }
+
+    /// Writes every queued block now (at close, so that the next mount finds them all).
+    pub(crate) fn flush_cache_writes(&self) {
+        self.write_pending();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // The background writer may still be putting its last block.
+        while !self
+            .reads
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .blocks
+            .is_empty()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// A cache unit's bytes: on their way to the disk cache, or from it (checked there).
+    pub(super) fn cached(&self, id: &str) -> Option<Bytes> {
+        let pending = self
+            .reads
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .blocks
+            .get(id)
+            .cloned();
+        pending.or_else(|| self.cache.get(id).map(Bytes::from))
+    }
+}
