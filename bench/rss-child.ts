@@ -5,21 +5,13 @@
 // work nor the other phase's freed-but-kept heap shows in the numbers. Config in BENCH_RSS_CONFIG (JSON).
 import { join } from "node:path";
 import { S3CachedFsManagerImpl } from "../js/core.ts";
-import { bufferFill, measurePeakRss as phase, type RssPhase } from "./lib/peak-rss.ts";
+import { bufferFill, childMountOptions, measurePeakRss as phase, type ChildMountConfig, type RssPhase } from "./lib/peak-rss.ts";
 import { MiB, randomBytes, stamp } from "./lib/util.ts";
 
 export type { RssPhase };
 
-export interface RssConfig {
-  endpoint: string;
-  bucket: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  prefix: string;
+export interface RssConfig extends ChildMountConfig {
   size: number;
-  dir: string;
-  cacheBytes: number;
   phase: "write" | "read" | "transaction";
   /** For "transaction": how many files `size` is split into. */
   files?: number;
@@ -30,16 +22,7 @@ export interface RssConfig {
 const PIECE = 8 * MiB;
 
 const cfg = JSON.parse(process.env.BENCH_RSS_CONFIG ?? "") as RssConfig;
-const mountOpts = (name: string, mode: "readwrite" | "readonly") => ({
-  name,
-  mode,
-  bucket: cfg.bucket,
-  prefix: cfg.prefix,
-  region: cfg.region,
-  endpoint: cfg.endpoint,
-  credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
-  cacheBytes: cfg.cacheBytes,
-});
+const mountOpts = (name: string, mode: "readwrite" | "readonly") => childMountOptions(cfg, name, mode);
 
 if (cfg.phase === "write") {
   const manager = new S3CachedFsManagerImpl({ cacheRoot: join(cfg.dir, "writer") });

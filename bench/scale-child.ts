@@ -5,19 +5,10 @@
 // commits, the last of which writes a metadata snapshot (the mount's snapshotEvery is `tailCommits + 1`),
 // reports them as a second line, closes and exits. Config in BENCH_SCALE_CONFIG (JSON).
 import { S3CachedFsManagerImpl, type RequestCounts } from "../js/core.ts";
-import { measurePeakRss, type RssPhase } from "./lib/peak-rss.ts";
+import { childMountOptions, measurePeakRss, type ChildMountConfig, type RssPhase } from "./lib/peak-rss.ts";
 import { now, timeOnce } from "./lib/util.ts";
 
-export interface ScaleConfig {
-  endpoint: string;
-  bucket: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  prefix: string;
-  /** The writer's cacheRoot. */
-  dir: string;
-  cacheBytes: number;
+export interface ScaleConfig extends ChildMountConfig {
   files: number;
   fileBytes: number;
   bigDir: number;
@@ -59,17 +50,7 @@ if (import.meta.main) {
   const cfg = JSON.parse(process.env.BENCH_SCALE_CONFIG ?? "") as ScaleConfig;
   const filler = "lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(Math.ceil(cfg.fileBytes / 50));
   const manager = new S3CachedFsManagerImpl({ cacheRoot: cfg.dir });
-  const fs = await manager.mount({
-    name: "writer",
-    mode: "readwrite",
-    bucket: cfg.bucket,
-    prefix: cfg.prefix,
-    region: cfg.region,
-    endpoint: cfg.endpoint,
-    credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
-    cacheBytes: cfg.cacheBytes,
-    snapshotEvery: cfg.tailCommits + 1,
-  });
+  const fs = await manager.mount({ ...childMountOptions(cfg, "writer", "readwrite"), snapshotEvery: cfg.tailCommits + 1 });
   const dirs = Math.ceil(Math.max(0, cfg.files - cfg.bigDir) / cfg.perDir) + (cfg.bigDir > 0 ? 1 : 0);
   fs.resetStats();
   let loopStart = 0;

@@ -70,3 +70,30 @@ export function bufferFill(size: number, seed: number, index: number): Buffer {
   out.set(base);
   return stamp(out, seed, index) as Buffer;
 }
+
+/** Where a measuring child process mounts: the server, a key prefix and the mount's cacheRoot. */
+export interface ChildMountConfig {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  prefix: string;
+  /** The mount's cacheRoot. */
+  dir: string;
+  cacheBytes: number;
+}
+
+/** Mount options for a child's mount named `name` over `cfg`. */
+export function childMountOptions(cfg: ChildMountConfig, name: string, mode: "readwrite" | "readonly") {
+  return {
+    name,
+    mode,
+    bucket: cfg.bucket,
+    prefix: cfg.prefix,
+    region: cfg.region,
+    endpoint: cfg.endpoint,
+    credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+    cacheBytes: cfg.cacheBytes,
+  };
+}
