@@ -168,15 +168,16 @@ export declare function forkWorkspace(source: NativeObjectStore, toPrefix: strin
 
 export interface JsChange {
   path: string
-  /** added, modified, deleted, renamed, typeChanged or modeChanged. */
-  change: string
+  change: JsChangeKind
   /** Where a renamed entry was. */
   fromPath?: string
-  /** file, directory or symlink. */
-  kind: string
+  kind: JsEntryKind
   sizeBefore?: number
   sizeAfter?: number
 }
+
+/** How one path changed between two commits (`diff`). */
+export type JsChangeKind = 'added' | 'modified' | 'deleted' | 'renamed' | 'typeChanged' | 'modeChanged'
 
 export interface JsCheckpoint {
   name: string
@@ -198,7 +199,7 @@ export interface JsCredentials {
 
 export interface JsDirent {
   name: string
-  kind: string
+  kind: JsEntryKind
 }
 
 export interface JsDirentList {
@@ -207,6 +208,9 @@ export interface JsDirentList {
   /** One byte per entry: 1 file, 2 directory, 3 symlink. */
   kinds: Buffer
 }
+
+/** What an entry is. */
+export type JsEntryKind = 'file' | 'directory' | 'symlink'
 
 export interface JsFailRule {
   /** `"error"`, `"transient"`, `"lostResponse"`, `"delay"` or `"ignorePreconditions"`. */
@@ -343,10 +347,12 @@ export interface JsPutOptions {
 }
 
 export interface JsRefresh {
-  /** `"unchanged"`, `"advanced"` or `"rebuilt"`. */
-  outcome: string
+  outcome: JsRefreshOutcome
   seq: number
 }
+
+/** What a refresh did: nothing new, new commits applied, or the namespace rebuilt from a snapshot. */
+export type JsRefreshOutcome = 'unchanged' | 'advanced' | 'rebuilt'
 
 export interface JsRequestCounts {
   get: number
@@ -377,13 +383,15 @@ export interface JsS3Options {
 
 export interface JsStat {
   ino: number
-  /** `"file"`, `"directory"` or `"symlink"`. */
-  kind: string
+  kind: JsEntryKind
   mode: number
   size: number
   mtimeMs: number
   ctimeMs: number
 }
+
+/** The store's kind of failure, on an error as `storeError` (docs/errors.md). */
+export type JsStoreErrorKind = 'NotFound' | 'PreconditionFailed' | 'NotModified' | 'Transient' | 'Credentials' | 'Other'
 
 export interface JsWriteOptions {
   createParents?: boolean

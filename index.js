@@ -841,3 +841,7 @@ module.exports.NativeObjectStore = nativeBinding.NativeObjectStore
 module.exports.NativeTxn = nativeBinding.NativeTxn
 module.exports.NativeUpload = nativeBinding.NativeUpload
 module.exports.forkWorkspace = nativeBinding.forkWorkspace
+module.exports.JsChangeKind = nativeBinding.JsChangeKind
+module.exports.JsEntryKind = nativeBinding.JsEntryKind
+module.exports.JsRefreshOutcome = nativeBinding.JsRefreshOutcome
+module.exports.JsStoreErrorKind = nativeBinding.JsStoreErrorKind

@@ -1,11 +1,18 @@
 // Node-style errors made on the JS side (argument checks before anything reaches the engine). Errors
 // from the engine already carry `code`, `syscall` and `path`.
+import type { JsStoreErrorKind } from "../index.js";
+
+export type StoreErrorKind = JsStoreErrorKind;
 
 export interface FsError extends Error {
   code: string;
   syscall?: string;
   path?: string;
   dest?: string;
+  /** The HTTP status, when an object-store request failed. */
+  status?: number;
+  /** The store's kind of failure, when an object-store request failed (docs/errors.md). */
+  storeError?: StoreErrorKind;
 }
 
 export function fsError(code: string, description: string, syscall: string, path?: string): FsError {

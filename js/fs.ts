@@ -42,7 +42,7 @@ export { Dirent, Stats } from "./fs/stats.ts";
 export { Transaction } from "./fs/transaction.ts";
 
 /** `JsDirentList.kinds` bytes, as the kind names `JsDirent` uses. */
-const KIND_NAMES: Record<number, string> = { 1: "file", 2: "directory", 3: "symlink" };
+const KIND_NAMES: Record<number, "file" | "directory" | "symlink"> = { 1: "file", 2: "directory", 3: "symlink" };
 
 /** A `Blob` at least this large is written as a stream rather than read into memory first. */
 const STREAMED_BLOB_MIN = 4 << 20;

@@ -2,7 +2,7 @@
 
 use super::mount::NativeMount;
 use super::store::NativeObjectStore;
-use super::types::JsCommit;
+use super::types::{JsChangeKind, JsCommit, JsEntryKind};
 use super::{async_call, to_u64};
 use crate::engine::{At, Change, ForkInfo};
 use crate::error::FsResult;
@@ -40,12 +40,10 @@ impl From<Checkpoint> for JsCheckpoint {
 #[napi(object)]
 pub struct JsChange {
     pub path: String,
-    /// added, modified, deleted, renamed, typeChanged or modeChanged.
-    pub change: String,
+    pub change: JsChangeKind,
     /// Where a renamed entry was.
     pub from_path: Option<String>,
-    /// file, directory or symlink.
-    pub kind: String,
+    pub kind: JsEntryKind,
     pub size_before: Option<f64>,
     pub size_after: Option<f64>,
 }
@@ -54,9 +52,9 @@ impl From<Change> for JsChange {
     fn from(c: Change) -> Self {
         JsChange {
             path: c.path,
-            change: c.change.name().to_string(),
+            change: c.change.into(),
             from_path: c.from_path,
-            kind: super::types::kind_name(c.kind).to_string(),
+            kind: c.kind.into(),
             size_before: c.size_before.map(|s| s as f64),
             size_after: c.size_after.map(|s| s as f64),
         }

@@ -106,7 +106,7 @@ pub(crate) fn js_error(env: &Env, e: &FsError) -> napi::Error {
             obj.set_named_property("conflict", true)?;
         }
         if let Some(k) = e.store_kind {
-            obj.set_named_property("storeError", k.name())?;
+            obj.set_named_property("storeError", types::JsStoreErrorKind::from(k))?;
         }
         Ok(napi::Error::from(obj.to_unknown()))
     };

@@ -1,7 +1,8 @@
 //! The plain objects that cross to JS (options, stats, entries, results) and their conversions.
 
-use crate::engine::{CommitInfo, Stat, WriteOptions};
+use crate::engine::{ChangeKind, CommitInfo, RefreshOutcome, Stat, WriteOptions};
 use crate::namespace::Kind;
+use crate::store::StoreErrorKind;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -18,30 +19,43 @@ pub struct JsMountOptions {
     pub at: Option<Either<f64, String>>,
 }
 
+// The string enums here (`JsEntryKind`, `JsRefreshOutcome`, `JsChangeKind`, `JsStoreErrorKind`) are
+// string-literal unions in index.d.ts (`"constEnum": false` in package.json's `napi`), not TS enums:
+// JS compares them with plain strings. Inputs stay `string`, checked here with EINVAL messages.
+
+/// What an entry is.
+#[napi(string_enum = "lowercase")]
+pub enum JsEntryKind {
+    File,
+    Directory,
+    Symlink,
+}
+
+impl From<Kind> for JsEntryKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::File => JsEntryKind::File,
+            Kind::Dir => JsEntryKind::Directory,
+            Kind::Symlink => JsEntryKind::Symlink,
+        }
+    }
+}
+
 #[napi(object)]
 pub struct JsStat {
     pub ino: f64,
-    /// `"file"`, `"directory"` or `"symlink"`.
-    pub kind: String,
+    pub kind: JsEntryKind,
     pub mode: u32,
     pub size: f64,
     pub mtime_ms: f64,
     pub ctime_ms: f64,
 }
 
-pub(crate) fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::File => "file",
-        Kind::Dir => "directory",
-        Kind::Symlink => "symlink",
-    }
-}
-
 impl From<Stat> for JsStat {
     fn from(s: Stat) -> Self {
         JsStat {
             ino: s.ino as f64,
-            kind: kind_name(s.kind).into(),
+            kind: s.kind.into(),
             mode: s.mode,
             size: s.size as f64,
             mtime_ms: s.mtime_ms as f64,
@@ -53,7 +67,7 @@ impl From<Stat> for JsStat {
 #[napi(object)]
 pub struct JsDirent {
     pub name: String,
-    pub kind: String,
+    pub kind: JsEntryKind,
 }
 
 #[napi(object)]
@@ -101,10 +115,27 @@ impl From<CommitInfo> for JsCommit {
     }
 }
 
+/// What a refresh did: nothing new, new commits applied, or the namespace rebuilt from a snapshot.
+#[napi(string_enum = "lowercase")]
+pub enum JsRefreshOutcome {
+    Unchanged,
+    Advanced,
+    Rebuilt,
+}
+
+impl From<&RefreshOutcome> for JsRefreshOutcome {
+    fn from(o: &RefreshOutcome) -> Self {
+        match o {
+            RefreshOutcome::Unchanged => JsRefreshOutcome::Unchanged,
+            RefreshOutcome::Advanced { .. } => JsRefreshOutcome::Advanced,
+            RefreshOutcome::Rebuilt { .. } => JsRefreshOutcome::Rebuilt,
+        }
+    }
+}
+
 #[napi(object)]
 pub struct JsRefresh {
-    /// `"unchanged"`, `"advanced"` or `"rebuilt"`.
-    pub outcome: String,
+    pub outcome: JsRefreshOutcome,
     pub seq: f64,
 }
 
@@ -130,7 +161,7 @@ pub(crate) fn dirents(v: Vec<(String, Kind)>) -> Vec<JsDirent> {
     v.into_iter()
         .map(|(name, k)| JsDirent {
             name,
-            kind: kind_name(k).into(),
+            kind: k.into(),
         })
         .collect()
 }
@@ -169,4 +200,52 @@ pub struct JsFsckReport {
     pub missing: Vec<String>,
     pub corrupt: Vec<String>,
     pub ok: bool,
+}
+
+/// How one path changed between two commits (`diff`).
+#[napi(string_enum = "camelCase")]
+pub enum JsChangeKind {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+    TypeChanged,
+    ModeChanged,
+}
+
+impl From<ChangeKind> for JsChangeKind {
+    fn from(c: ChangeKind) -> Self {
+        match c {
+            ChangeKind::Added => JsChangeKind::Added,
+            ChangeKind::Modified => JsChangeKind::Modified,
+            ChangeKind::Deleted => JsChangeKind::Deleted,
+            ChangeKind::Renamed => JsChangeKind::Renamed,
+            ChangeKind::TypeChanged => JsChangeKind::TypeChanged,
+            ChangeKind::ModeChanged => JsChangeKind::ModeChanged,
+        }
+    }
+}
+
+/// The store's kind of failure, on an error as `storeError` (docs/errors.md).
+#[napi(string_enum)]
+pub enum JsStoreErrorKind {
+    NotFound,
+    PreconditionFailed,
+    NotModified,
+    Transient,
+    Credentials,
+    Other,
+}
+
+impl From<StoreErrorKind> for JsStoreErrorKind {
+    fn from(k: StoreErrorKind) -> Self {
+        match k {
+            StoreErrorKind::NotFound => JsStoreErrorKind::NotFound,
+            StoreErrorKind::PreconditionFailed => JsStoreErrorKind::PreconditionFailed,
+            StoreErrorKind::NotModified => JsStoreErrorKind::NotModified,
+            StoreErrorKind::Transient => JsStoreErrorKind::Transient,
+            StoreErrorKind::Credentials => JsStoreErrorKind::Credentials,
+            StoreErrorKind::Other => JsStoreErrorKind::Other,
+        }
+    }
 }

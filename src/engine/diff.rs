@@ -15,19 +15,6 @@ pub enum ChangeKind {
     ModeChanged,
 }
 
-impl ChangeKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ChangeKind::Added => "added",
-            ChangeKind::Modified => "modified",
-            ChangeKind::Deleted => "deleted",
-            ChangeKind::Renamed => "renamed",
-            ChangeKind::TypeChanged => "typeChanged",
-            ChangeKind::ModeChanged => "modeChanged",
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub path: String,

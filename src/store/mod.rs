@@ -189,19 +189,6 @@ pub enum StoreErrorKind {
     Other,
 }
 
-impl StoreErrorKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            StoreErrorKind::NotFound => "NotFound",
-            StoreErrorKind::PreconditionFailed => "PreconditionFailed",
-            StoreErrorKind::NotModified => "NotModified",
-            StoreErrorKind::Transient => "Transient",
-            StoreErrorKind::Credentials => "Credentials",
-            StoreErrorKind::Other => "Other",
-        }
-    }
-}
-
 impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Transient { .. })

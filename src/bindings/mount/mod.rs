@@ -10,7 +10,7 @@ use super::store::NativeObjectStore;
 use super::txn::NativeTxn;
 use super::types::*;
 use super::{async_call, sync_call, to_u64};
-use crate::engine::{meta, FsRead, Mount, MountConfig, RefreshOutcome, Txn};
+use crate::engine::{meta, FsRead, Mount, MountConfig, Txn};
 use crate::error::FsResult;
 use crate::store::RetryPolicy;
 use napi::bindgen_prelude::*;
@@ -199,13 +199,8 @@ impl NativeMount {
             "refresh",
             async move { Ok((mount.refresh().await?, mount.seq())) },
             |_, (outcome, seq)| {
-                let outcome = match outcome {
-                    RefreshOutcome::Unchanged => "unchanged",
-                    RefreshOutcome::Advanced { .. } => "advanced",
-                    RefreshOutcome::Rebuilt { .. } => "rebuilt",
-                };
                 Ok(JsRefresh {
-                    outcome: outcome.into(),
+                    outcome: JsRefreshOutcome::from(&outcome),
                     seq: seq as f64,
                 })
             },
