@@ -76,6 +76,11 @@ export declare class NativeMount {
    */
   begin(): Promise<NativeTxn>
   stat(path: string, follow: boolean): JsStat
+  /**
+   * `stat` written into `out` as `[ino, mode, size, mtimeMs, ctimeMs]`, returning the
+   * kind: the hot path builds no object here (that costs more than the lookup).
+   */
+  statInto(path: string, follow: boolean, out: Float64Array): JsEntryKind
   /** Like `stat`, but `null` where the path is absent (one call for exists-then-stat). */
   tryStat(path: string, follow: boolean): JsStat | null
   exists(path: string): boolean
@@ -120,6 +125,11 @@ export declare class NativeObjectStore {
 
 export declare class NativeTxn {
   stat(path: string, follow: boolean): JsStat
+  /**
+   * `stat` written into `out` as `[ino, mode, size, mtimeMs, ctimeMs]`, returning the
+   * kind: the hot path builds no object here (that costs more than the lookup).
+   */
+  statInto(path: string, follow: boolean, out: Float64Array): JsEntryKind
   /** Like `stat`, but `null` where the path is absent (one call for exists-then-stat). */
   tryStat(path: string, follow: boolean): JsStat | null
   exists(path: string): boolean

@@ -19,17 +19,26 @@ export function readThroughMemory(native: NativeMount | NativeTxn, path: string,
   });
 }
 
+/** Where `statInto` writes `[ino, mode, size, mtimeMs, ctimeMs]`: read at once, so one array serves all. */
+const STAT_FIELDS = new Float64Array(5);
+
+function statOf(native: NativeMount | NativeTxn, path: string, follow: boolean): Stats {
+  const kind = native.statInto(path, follow, STAT_FIELDS);
+  const [ino, mode, size, mtimeMs, ctimeMs] = STAT_FIELDS as unknown as [number, number, number, number, number];
+  return new Stats({ kind, ino, mode, size, mtimeMs, ctimeMs });
+}
+
 /** The read methods a mount and a transaction share; `source` is the engine view they read. */
 export abstract class FsView {
   protected abstract source(): NativeMount | NativeTxn;
 
   statSync(path: string): Stats {
     checkPath(path);
-    return new Stats(this.source().stat(path, true));
+    return statOf(this.source(), path, true);
   }
   lstatSync(path: string): Stats {
     checkPath(path);
-    return new Stats(this.source().stat(path, false));
+    return statOf(this.source(), path, false);
   }
   existsSync(path: string): boolean {
     checkPath(path);

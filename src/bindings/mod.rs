@@ -18,6 +18,30 @@ macro_rules! read_surface {
                     fs.stat(&path, follow).map(super::types::JsStat::from)
                 })
             }
+            /// `stat` written into `out` as `[ino, mode, size, mtimeMs, ctimeMs]`, returning the
+            /// kind: the hot path builds no object here (that costs more than the lookup).
+            #[napi]
+            pub fn stat_into(
+                &self,
+                env: Env,
+                path: String,
+                follow: bool,
+                mut out: Float64ArraySlice,
+            ) -> napi::Result<super::types::JsEntryKind> {
+                let st = self.read_view(&env, "stat", |fs| fs.stat(&path, follow))?;
+                // SAFETY: the JS side passes a private array it does not touch during this call.
+                let out = unsafe { out.as_mut() };
+                for (slot, v) in out.iter_mut().zip([
+                    st.ino as f64,
+                    f64::from(st.mode),
+                    st.size as f64,
+                    st.mtime_ms as f64,
+                    st.ctime_ms as f64,
+                ]) {
+                    *slot = v;
+                }
+                Ok(st.kind.into())
+            }
             /// Like `stat`, but `null` where the path is absent (one call for exists-then-stat).
             #[napi]
             pub fn try_stat(
