@@ -401,7 +401,7 @@ export interface JsStat {
 }
 
 /** The store's kind of failure, on an error as `storeError` (docs/errors.md). */
-export type JsStoreErrorKind = 'NotFound' | 'PreconditionFailed' | 'NotModified' | 'Transient' | 'Credentials' | 'Other'
+export type JsStoreErrorKind = 'NotFound' | 'AlreadyExists' | 'PreconditionFailed' | 'NotModified' | 'Transient' | 'Credentials' | 'Other'
 
 export interface JsWriteOptions {
   createParents?: boolean

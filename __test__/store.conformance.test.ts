@@ -2,7 +2,7 @@
 // the harness started (SeaweedFS, moto), through the napi binding.
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { LocalObjectStore, S3ObjectStore, type CountingObjectStore, type RequestCounts } from "../js/core.ts";
+import { LocalObjectStore, S3ObjectStore, type CountingObjectStore, type FsError, type RequestCounts } from "../js/core.ts";
 import { s3TestServers } from "./helpers/servers.ts";
 import { codeOf, removeDir, storeTargets, tempDir, type StoreTarget } from "./helpers/targets.ts";
 
@@ -44,7 +44,7 @@ for (const target of targets) {
         const winners = results.flatMap((res, i) => (res.status === "fulfilled" ? [i] : []));
         expect(winners.length).toBe(1);
         for (const res of results) {
-          if (res.status === "rejected") expect((res.reason as NodeJS.ErrnoException).code).toBe("EPRECONDITION");
+          if (res.status === "rejected") expect(res.reason as FsError).toMatchObject({ code: "EPRECONDITION", storeError: "AlreadyExists" });
         }
         expect(text((await store.get(key)).data)).toBe(`writer-${winners[0]}`);
       };
@@ -56,7 +56,8 @@ for (const target of targets) {
       const first = await store.put("head.json", "v1", { mode: "create" });
       const second = await store.put("head.json", "v2", { mode: "update", etag: first });
       expect(second).not.toBe(first);
-      expect(await codeOf(store.put("head.json", "v3", { mode: "update", etag: first }))).toBe("EPRECONDITION");
+      expect(await store.put("head.json", "v3", { mode: "update", etag: first }).catch((e: FsError) => e)).toMatchObject({ code: "EPRECONDITION", storeError: "PreconditionFailed" });
+      expect(await store.put("head.json", "v3", { mode: "create" }).catch((e: FsError) => e)).toMatchObject({ code: "EPRECONDITION", storeError: "AlreadyExists" });
       expect(text((await store.get("head.json")).data)).toBe("v2");
       const head = await store.head("head.json");
       expect(head.etag).toBe(second);

@@ -67,7 +67,10 @@ export class ObjectStore {
     return this.native.head(key);
   }
 
-  /** Resolves to the new ETag; rejects with code `EPRECONDITION` when a create-only or replace-if put loses. */
+  /**
+   * Resolves to the new ETag; rejects with code `EPRECONDITION` when a create-only put finds the key taken
+   * (`storeError: "AlreadyExists"`) or a replace-if put finds another version (`"PreconditionFailed"`).
+   */
   put(key: string, data: string | Uint8Array, options?: PutOptions): Promise<string> {
     return this.native.put(key, toBuffer(data), options);
   }

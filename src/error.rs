@@ -150,7 +150,9 @@ impl FsError {
         let kind = e.kind();
         let (code, status) = match &e {
             StoreError::NotFound { .. } => (Code::NoEnt, Some(404)),
-            StoreError::PreconditionFailed { .. } => (Code::Precondition, Some(412)),
+            StoreError::AlreadyExists { .. } | StoreError::PreconditionFailed { .. } => {
+                (Code::Precondition, Some(412))
+            }
             StoreError::NotModified { .. } => (Code::NotModified, Some(304)),
             StoreError::Transient { status, .. } => (Code::Again, *status),
             StoreError::Other { status, .. } if kind == StoreErrorKind::Credentials => {
@@ -164,6 +166,7 @@ impl FsError {
                 (String::new(), message.clone())
             }
             StoreError::NotFound { key }
+            | StoreError::AlreadyExists { key }
             | StoreError::PreconditionFailed { key }
             | StoreError::NotModified { key }
             | StoreError::Transient { key, .. }

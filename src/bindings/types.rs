@@ -230,6 +230,7 @@ impl From<ChangeKind> for JsChangeKind {
 #[napi(string_enum)]
 pub enum JsStoreErrorKind {
     NotFound,
+    AlreadyExists,
     PreconditionFailed,
     NotModified,
     Transient,
@@ -241,6 +242,7 @@ impl From<StoreErrorKind> for JsStoreErrorKind {
     fn from(k: StoreErrorKind) -> Self {
         match k {
             StoreErrorKind::NotFound => JsStoreErrorKind::NotFound,
+            StoreErrorKind::AlreadyExists => JsStoreErrorKind::AlreadyExists,
             StoreErrorKind::PreconditionFailed => JsStoreErrorKind::PreconditionFailed,
             StoreErrorKind::NotModified => JsStoreErrorKind::NotModified,
             StoreErrorKind::Transient => JsStoreErrorKind::Transient,

@@ -90,7 +90,8 @@ impl Mount {
             };
             let taken = match self.store.put(HEAD_KEY, next.encode(), mode).await {
                 Ok(etag) => Some((next, etag)),
-                Err(StoreError::PreconditionFailed { .. })
+                Err(StoreError::AlreadyExists { .. })
+                | Err(StoreError::PreconditionFailed { .. })
                 | Err(StoreError::NotFound { .. })
                 | Err(StoreError::Transient { .. }) => {
                     // Someone else moved the head, or our own answer was lost: the head says which.

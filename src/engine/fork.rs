@@ -108,7 +108,7 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
     {
         Ok(_) => {}
         // Our own head whose answer was lost, or someone else's workspace.
-        Err(StoreError::PreconditionFailed { .. }) => match read_head(target.as_ref()).await? {
+        Err(StoreError::AlreadyExists { .. }) => match read_head(target.as_ref()).await? {
             Some((h, _)) if h.snapshot == fork_head.snapshot => {}
             _ => {
                 return Err(FsError::new(Code::Exist, "fork", Some(&to))

@@ -48,7 +48,7 @@ pub fn hash_hex(data: &[u8]) -> String {
 pub async fn put_immutable(store: &dyn ObjectStore, key: &str, body: Bytes) -> FsResult<()> {
     match store.put(key, body.clone(), PutMode::Create).await {
         Ok(_) => Ok(()),
-        Err(StoreError::PreconditionFailed { .. }) => {
+        Err(StoreError::AlreadyExists { .. }) => {
             let existing = store
                 .get_all(key)
                 .await

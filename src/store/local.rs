@@ -177,7 +177,7 @@ impl LocalObjectStore {
         };
         if !allowed {
             let _ = fs::remove_file(&tmp);
-            return Err(StoreError::PreconditionFailed { key: key.into() });
+            return Err(StoreError::put_refused(&mode, key));
         }
         fs::rename(&tmp, &path).map_err(|e| {
             let _ = fs::remove_file(&tmp);
@@ -370,5 +370,33 @@ impl ObjectStore for LocalObjectStore {
     async fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
         let (this, keys) = (self.clone(), keys.to_vec());
         blocking(move || this.delete_blocking(&keys)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lost_create_is_already_exists_and_a_lost_update_a_failed_precondition() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalObjectStore::new(dir.path()).unwrap();
+        let etag = store
+            .put("k", Bytes::from_static(b"a"), PutMode::Create)
+            .await
+            .unwrap();
+        let lost_create = store.put("k", Bytes::from_static(b"b"), PutMode::Create);
+        assert_eq!(
+            lost_create.await,
+            Err(StoreError::AlreadyExists { key: "k".into() })
+        );
+        let lost_update = store.put("k", Bytes::from_static(b"c"), PutMode::Update("x".into()));
+        assert_eq!(
+            lost_update.await,
+            Err(StoreError::PreconditionFailed { key: "k".into() })
+        );
+        let won = store.put("k", Bytes::from_static(b"d"), PutMode::Update(etag));
+        assert!(won.await.is_ok());
+        assert_eq!(store.get_all("k").await.unwrap().data.as_ref(), b"d");
     }
 }

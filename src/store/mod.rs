@@ -139,7 +139,13 @@ pub enum StoreError {
     NotFound {
         key: String,
     },
-    /// 412, or 409 ConditionalRequestConflict: a create-only or replace-if PUT lost.
+    /// A create-only PUT (`PutMode::Create`) lost: the key exists (412, or 409
+    /// ConditionalRequestConflict, to `If-None-Match: *`).
+    AlreadyExists {
+        key: String,
+    },
+    /// A replace-if PUT (`PutMode::Update`) lost: the object is no longer the version named (412, or
+    /// 409 ConditionalRequestConflict, to `If-Match`).
     PreconditionFailed {
         key: String,
     },
@@ -182,6 +188,7 @@ pub const CREDENTIAL_CODES: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreErrorKind {
     NotFound,
+    AlreadyExists,
     PreconditionFailed,
     NotModified,
     Transient,
@@ -203,11 +210,21 @@ impl StoreError {
     pub fn kind(&self) -> StoreErrorKind {
         match self {
             StoreError::NotFound { .. } => StoreErrorKind::NotFound,
+            StoreError::AlreadyExists { .. } => StoreErrorKind::AlreadyExists,
             StoreError::PreconditionFailed { .. } => StoreErrorKind::PreconditionFailed,
             StoreError::NotModified { .. } => StoreErrorKind::NotModified,
             StoreError::Transient { .. } => StoreErrorKind::Transient,
             StoreError::Other { .. } if self.is_credentials() => StoreErrorKind::Credentials,
             StoreError::Other { .. } => StoreErrorKind::Other,
+        }
+    }
+
+    /// A conditional PUT refused: `AlreadyExists` for a create-only PUT, `PreconditionFailed` for a
+    /// replace-if PUT (the `object_store` crate's split).
+    pub fn put_refused(mode: &PutMode, key: &str) -> Self {
+        match mode {
+            PutMode::Create => StoreError::AlreadyExists { key: key.into() },
+            _ => StoreError::PreconditionFailed { key: key.into() },
         }
     }
 
@@ -236,6 +253,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::NotFound { key } => write!(f, "object not found: {key}"),
+            StoreError::AlreadyExists { key } => write!(f, "already exists: {key}"),
             StoreError::PreconditionFailed { key } => write!(f, "precondition failed: {key}"),
             StoreError::NotModified { key } => write!(f, "not modified: {key}"),
             StoreError::Transient {

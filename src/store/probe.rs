@@ -55,13 +55,13 @@ async fn wrote(
     match store.put(key, Bytes::from_static(body), mode).await {
         Ok(_) => Ok(true),
         // If-Match on a missing key: AWS says 404, SeaweedFS 412; both are refusals.
-        Err(StoreError::PreconditionFailed { .. }) | Err(StoreError::NotFound { .. }) => {
-            match store.get_all(key).await {
-                Ok(r) => Ok(r.data == body),
-                Err(StoreError::NotFound { .. }) => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
+        Err(StoreError::AlreadyExists { .. })
+        | Err(StoreError::PreconditionFailed { .. })
+        | Err(StoreError::NotFound { .. }) => match store.get_all(key).await {
+            Ok(r) => Ok(r.data == body),
+            Err(StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     }
 }

@@ -1,7 +1,7 @@
 //! `RetryingObjectStore`: retries transient failures with capped exponential backoff and full jitter,
 //! a bounded number of times. Conditional PUTs are retried too; a retry that then reports
-//! `PreconditionFailed` may mean the first attempt won, which is why the engine reads back before it
-//! trusts that answer.
+//! `AlreadyExists` or `PreconditionFailed` may mean the first attempt won, which is why the engine
+//! reads back before it trusts that answer.
 
 use super::*;
 use std::future::Future;

@@ -61,7 +61,7 @@ impl Mount {
         let body = cp.encode();
         match self.store.put(&key, body.clone(), PutMode::Create).await {
             Ok(_) => Ok(cp),
-            Err(StoreError::PreconditionFailed { .. }) => {
+            Err(StoreError::AlreadyExists { .. }) => {
                 let existing = self
                     .store
                     .get_all(&key)

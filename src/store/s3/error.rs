@@ -140,6 +140,7 @@ fn classify(op: &str, key: &str, status: u16, code: String, message: String) -> 
             message,
         },
         (404, _) | (_, "NoSuchKey") => StoreError::NotFound { key: key.into() },
+        // `put` makes it `AlreadyExists` when the PUT was create-only.
         (412, _) | (409, "ConditionalRequestConflict") => {
             StoreError::PreconditionFailed { key: key.into() }
         }

@@ -245,6 +245,7 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn put(&self, key: &str, body: Bytes, mode: PutMode) -> StoreResult<String> {
+        let create = mode == PutMode::Create;
         let mut req = self
             .client
             .put_object()
@@ -257,7 +258,15 @@ impl ObjectStore for S3ObjectStore {
             PutMode::Create => req.if_none_match("*"),
             PutMode::Update(etag) => req.if_match(etag),
         };
-        let out = req.send().await.map_err(|e| self.error("put", key, e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| match self.error("put", key, e) {
+                StoreError::PreconditionFailed { key } if create => {
+                    StoreError::AlreadyExists { key }
+                }
+                other => other,
+            })?;
         Ok(out.e_tag().unwrap_or_default().to_string())
     }
 
