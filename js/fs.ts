@@ -254,7 +254,7 @@ export class CachedFs extends MountHistory {
   /** Applies what the writer published since (one conditional GET when nothing changed). */
   async refresh(): Promise<RefreshResult> {
     const r = await this.#mount.refresh();
-    return { outcome: r.outcome as RefreshResult["outcome"], seq: r.seq };
+    return { outcome: r.outcome, seq: r.seq };
   }
 
   /** Fetches every object the namespace references and checks it against its hashes. */

@@ -59,7 +59,7 @@ export abstract class MountHistory extends FsView {
    */
   async diff(from: CommitRef, to?: CommitRef, options: { path?: string } = {}): Promise<Change[]> {
     if (options.path !== undefined) checkPath(options.path);
-    return (await this.source().diff(checkCommitRef(from), to === undefined ? undefined : checkCommitRef(to), options.path)) as Change[];
+    return this.source().diff(checkCommitRef(from), to === undefined ? undefined : checkCommitRef(to), options.path);
   }
   /**
    * Makes the tree (or just `paths`) what it was at `at`, as one new commit that reuses the stored

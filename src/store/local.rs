@@ -283,7 +283,12 @@ fn collect_keys(dir: &Path, rel: &str, out: &mut Vec<(String, u64)>) -> std::io:
         if rel.is_empty() && name.starts_with(RESERVED_PREFIX) {
             continue;
         }
-        let meta = entry.metadata()?;
+        // A listing runs beside deletes (they take the lock, a listing does not): gone is not an error.
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         let key = format!("{rel}{name}");
         if meta.is_dir() {
             collect_keys(&entry.path(), &format!("{key}/"), out)?;
