@@ -18,8 +18,9 @@ const PENDING_BLOCK_BYTES: u64 = 16 << 20;
 /// What `cache_later` does with a block while the background writer is behind.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WhenBehind {
-    /// Write it now, on the caller's thread: a block read once is likely read again.
-    Write,
+    /// Queue it anyway; the caller then waits in `cache_room` (a block read once is likely read again,
+    /// so a reader waits for the disk rather than leave a hole in the cache).
+    Wait,
     /// Leave it uncached: a block just uploaded is in the bucket, and the upload must not wait.
     Skip,
 }
@@ -40,11 +41,7 @@ impl Mount {
     pub(crate) fn cache_later(self: &Arc<Self>, id: String, data: Bytes, behind: WhenBehind) {
         let start_writer = {
             let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
-            if p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
-                drop(p);
-                if behind == WhenBehind::Write {
-                    self.cache.put(&id, &data);
-                }
+            if behind == WhenBehind::Skip && p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
                 return;
             }
             p.bytes += data.len() as u64;
@@ -57,6 +54,19 @@ impl Mount {
         if start_writer {
             let m = self.clone();
             self.runtime.spawn_blocking(move || m.write_pending());
+        }
+    }
+
+    /// Waits while the background writer is more than `PENDING_BLOCK_BYTES` behind.
+    pub(crate) async fn cache_room(&self) {
+        loop {
+            let room = self.reads.pending_room.notified();
+            if self.reads.pending.lock().unwrap_or_else(|p| p.into_inner()).bytes
+                <= PENDING_BLOCK_BYTES
+            {
+                return;
+            }
+            room.await;
         }
     }
 
@@ -83,6 +93,8 @@ impl Mount {
                 p.blocks.remove(&id);
                 p.bytes -= data.len() as u64;
             }
+            drop(p);
+            self.reads.pending_room.notify_waiters();
         }
     }
 
