@@ -18,9 +18,10 @@ const PENDING_BLOCK_BYTES: u64 = 16 << 20;
 /// What `cache_later` does with a block while the background writer is behind.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WhenBehind {
-    /// Queue it anyway; the caller then waits in `cache_room` (a block read once is likely read again,
-    /// so a reader waits for the disk rather than leave a hole in the cache).
-    Wait,
+    /// Write it now on the caller's task (a block read once is likely read again, so a reader pays for
+    /// the disk rather than leave a hole in the cache; several readers then write in parallel, where
+    /// waiting for the one background writer would hold them all to its pace).
+    Write,
     /// Leave it uncached: a block just uploaded is in the bucket, and the upload must not wait.
     Skip,
 }
@@ -41,7 +42,11 @@ impl Mount {
     pub(crate) fn cache_later(self: &Arc<Self>, id: String, data: Bytes, behind: WhenBehind) {
         let start_writer = {
             let mut p = self.reads.pending.lock().unwrap_or_else(|p| p.into_inner());
-            if behind == WhenBehind::Skip && p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
+            if p.bytes + data.len() as u64 > PENDING_BLOCK_BYTES {
+                drop(p);
+                if behind == WhenBehind::Write {
+                    self.cache.put(&id, &data);
+                }
                 return;
             }
             p.bytes += data.len() as u64;
@@ -54,19 +59,6 @@ impl Mount {
         if start_writer {
             let m = self.clone();
             self.runtime.spawn_blocking(move || m.write_pending());
-        }
-    }
-
-    /// Waits while the background writer is more than `PENDING_BLOCK_BYTES` behind.
-    pub(crate) async fn cache_room(&self) {
-        loop {
-            let room = self.reads.pending_room.notified();
-            if self.reads.pending.lock().unwrap_or_else(|p| p.into_inner()).bytes
-                <= PENDING_BLOCK_BYTES
-            {
-                return;
-            }
-            room.await;
         }
     }
 
@@ -93,8 +85,6 @@ impl Mount {
                 p.blocks.remove(&id);
                 p.bytes -= data.len() as u64;
             }
-            drop(p);
-            self.reads.pending_room.notify_waiters();
         }
     }
 

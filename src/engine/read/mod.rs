@@ -31,8 +31,6 @@ pub(crate) struct ReadPath {
     pub hot: HotPacks,
     pub files: HotFiles,
     pending: Mutex<PendingBlocks>,
-    /// Signalled each time the background writer puts a block away.
-    pending_room: tokio::sync::Notify,
     /// Where the last read of each recently read chunk ended: a read starting there is sequential.
     recent_ends: Mutex<lru::LruCache<String, u64>>,
 }
@@ -45,7 +43,6 @@ impl ReadPath {
             hot: HotPacks::new(HOT_PACK_BYTES),
             files: HotFiles::default(),
             pending: Mutex::new(PendingBlocks::default()),
-            pending_room: tokio::sync::Notify::new(),
             recent_ends: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(256).expect("non-zero"),
             )),
@@ -154,8 +151,7 @@ impl Mount {
                         return Ok(d);
                     }
                     let data = self.get_range(key, None).await?;
-                    self.cache_later(id.clone(), data.clone(), WhenBehind::Wait);
-                    self.cache_room().await;
+                    self.cache_later(id.clone(), data.clone(), WhenBehind::Write);
                     Ok(data)
                 })
                 .await?
@@ -195,9 +191,8 @@ impl Mount {
                     for (i, a) in (0..data.len()).step_by(BLOCK_SIZE as usize).enumerate() {
                         let b = (a + BLOCK_SIZE as usize).min(data.len());
                         let id = unit_id(key, Some(lo + i as u64));
-                        self.cache_later(id, data.slice(a..b), WhenBehind::Wait);
+                        self.cache_later(id, data.slice(a..b), WhenBehind::Write);
                     }
-                    self.cache_room().await;
                     Ok(data)
                 })
                 .await?;
