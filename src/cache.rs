@@ -6,7 +6,7 @@
 use lru::LruCache;
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,16 +108,38 @@ impl BlockCache {
 
     /// The block's bytes when cached and intact.
     pub fn get(&self, id: &str) -> Option<Vec<u8>> {
+        let mut data = Vec::new();
+        self.read_with(id, |len| {
+            data.resize(len, 0);
+            &mut data[..]
+        })
+        .then_some(data)
+    }
+
+    /// Whether `id` is cached (not checked: a read may still find it damaged).
+    pub fn contains(&self, id: &str) -> bool {
+        self.lock().lru.contains(&id_hash(id))
+    }
+
+    /// Reads the block, when cached and intact, into the buffer `dest(len)` gives for its length (so a
+    /// caller can read straight into its result); false when missing or damaged (then dropped).
+    pub fn read_with<'a>(&self, id: &str, dest: impl FnOnce(usize) -> &'a mut [u8]) -> bool {
         let idh = id_hash(id);
         let entry = self.lock().lru.get(&idh).cloned();
         let Some(entry) = entry else {
             self.misses.fetch_add(1, Ordering::Relaxed);
-            return None;
+            return false;
         };
-        match fs::read(self.dir.join(&entry.file)) {
-            Ok(data) if blake3::hash(&data).to_hex()[..32] == entry.hash[..] => {
+        let read = fs::File::open(self.dir.join(&entry.file)).and_then(|mut f| {
+            let buf = dest(entry.size as usize);
+            f.read_exact(buf)?;
+            // Longer than recorded is damage too.
+            Ok(f.read(&mut [0u8; 1])? == 0 && blake3::hash(buf).to_hex()[..32] == entry.hash[..])
+        });
+        match read {
+            Ok(true) => {
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(data)
+                true
             }
             _ => {
                 // Flipped, truncated or deleted behind our back: forget it; the caller refetches.
@@ -129,7 +151,7 @@ impl BlockCache {
                 }
                 drop(st);
                 let _ = fs::remove_file(self.dir.join(&entry.file));
-                None
+                false
             }
         }
     }
