@@ -5,7 +5,8 @@
 use super::*;
 
 /// Opens the namespace database (writer and reader connections) and reads the replication state,
-/// discarding state that was made for another store or with another layout (`LOCAL_SCHEMA`). Files are private to the owner.
+/// discarding state that was made for another store or with another layout (`LOCAL_SCHEMA`). Files
+/// are private to the owner.
 pub(crate) fn open_local_state(
     db_path: &std::path::Path,
     store_id: &str,

@@ -25,16 +25,25 @@ pub(crate) enum WhenBehind {
     /// Leave it uncached: a block just uploaded is in the bucket, and the upload must not wait.
     Skip,
 }
+
 impl Mount {
     /// Puts a freshly uploaded chunk in the cache, block by block, so reading it back is free.
     pub(crate) fn cache_chunk(self: &Arc<Self>, key: &str, chunk: &Bytes) {
-        for (i, a) in (0..chunk.len()).step_by(BLOCK_SIZE as usize).enumerate() {
-            let b = (a + BLOCK_SIZE as usize).min(chunk.len());
-            self.cache_later(
-                unit_id(key, Some(i as u64)),
-                chunk.slice(a..b),
-                WhenBehind::Skip,
-            );
+        self.cache_blocks(key, 0, chunk, WhenBehind::Skip);
+    }
+
+    /// Queues `data`, the blocks of chunk `key` from block `first` on, block by block.
+    pub(super) fn cache_blocks(
+        self: &Arc<Self>,
+        key: &str,
+        first: u64,
+        data: &Bytes,
+        behind: WhenBehind,
+    ) {
+        for (i, a) in (0..data.len()).step_by(BLOCK_SIZE as usize).enumerate() {
+            let b = (a + BLOCK_SIZE as usize).min(data.len());
+            let id = unit_id(key, Some(first + i as u64));
+            self.cache_later(id, data.slice(a..b), behind);
         }
     }
 

@@ -60,7 +60,6 @@ impl HotFiles {
 
 /// Recently read packs, verified and in memory, so reading many small files of one pack costs neither
 /// disk reads nor re-hashing the pack each time.
-
 pub(crate) struct HotPacks {
     lru: Mutex<(lru::LruCache<String, Bytes>, u64)>,
     max_bytes: u64,

@@ -62,6 +62,24 @@ struct BlockRead {
     to: usize,
 }
 
+/// The extents of a file that `[offset, end)` of it touches, each with where it starts in the file and
+/// the part `[a, b)` of it (relative to the extent) the range covers.
+fn overlapping(
+    extents: &[Extent],
+    offset: u64,
+    end: u64,
+) -> impl Iterator<Item = (&Extent, u64, u64, u64)> {
+    extents
+        .iter()
+        .scan(0u64, |pos, x| {
+            let xs = *pos;
+            *pos += x.len;
+            Some((x, xs))
+        })
+        .filter(move |(x, xs)| xs + x.len > offset && *xs < end)
+        .map(move |(x, xs)| (x, xs, offset.max(xs) - xs, end.min(xs + x.len) - xs))
+}
+
 /// Whether `parts`, joined, hash to `hash` (without joining them).
 fn hash_is(parts: &[Bytes], hash: &str) -> bool {
     let mut h = blake3::Hasher::new();
@@ -196,11 +214,7 @@ impl Mount {
                             }),
                         )
                         .await?;
-                    for (i, a) in (0..data.len()).step_by(BLOCK_SIZE as usize).enumerate() {
-                        let b = (a + BLOCK_SIZE as usize).min(data.len());
-                        let id = unit_id(key, Some(lo + i as u64));
-                        self.cache_later(id, data.slice(a..b), WhenBehind::Write);
-                    }
+                    self.cache_blocks(key, lo, &data, WhenBehind::Write);
                     Ok(data)
                 })
                 .await?;
@@ -312,20 +326,12 @@ impl Mount {
                 return Ok(out);
             }
         }
-        let mut parts = Vec::new();
-        let mut pos = 0u64;
-        for x in &extents {
-            let (xs, xe) = (pos, pos + x.len);
-            pos = xe;
-            if xe <= offset || xs >= end {
-                continue;
-            }
-            parts.push((x.clone(), offset.max(xs) - xs, end.min(xe) - xs));
-        }
         // Extents are read (and hashed) as separate tasks, so large reads use every core.
-        let tasks: Vec<_> = parts
-            .into_iter()
-            .map(|(x, a, b)| self.runtime.spawn(self.clone().checked_part(x, a, b)))
+        let tasks: Vec<_> = overlapping(&extents, offset, end)
+            .map(|(x, _, a, b)| {
+                self.runtime
+                    .spawn(self.clone().checked_part(x.clone(), a, b))
+            })
             .collect();
         let pieces = try_join_all(tasks.into_iter().map(|t| async move {
             t.await
@@ -346,17 +352,11 @@ impl Mount {
     /// Large reads are split over two threads.
     fn read_cached_blocks(&self, extents: &[Extent], offset: u64, end: u64) -> Option<Vec<u8>> {
         let mut plan = Vec::new();
-        let mut pos = 0u64;
-        for x in extents {
-            let (xs, xe) = (pos, pos + x.len);
-            pos = xe;
-            if xe <= offset || xs >= end {
-                continue;
-            }
+        for (x, xs, a, b) in overlapping(extents, offset, end) {
             if whole_object(&x.key) {
                 return None;
             }
-            let (a, b) = (x.off + offset.max(xs) - xs, x.off + end.min(xe) - xs);
+            let (a, b) = (x.off + a, x.off + b);
             for block in a / BLOCK_SIZE..b.div_ceil(BLOCK_SIZE) {
                 let id = unit_id(&x.key, Some(block));
                 if !self.cache.contains(&id) {
@@ -365,7 +365,12 @@ impl Mount {
                 let base = block * BLOCK_SIZE;
                 let (ra, rb) = (a.max(base), b.min(base + BLOCK_SIZE));
                 let at = (xs + ra - x.off - offset) as usize;
-                plan.push(BlockRead { id, at, from: (ra - base) as usize, to: (rb - base) as usize });
+                plan.push(BlockRead {
+                    id,
+                    at,
+                    from: (ra - base) as usize,
+                    to: (rb - base) as usize,
+                });
             }
         }
         let mut out = vec![0u8; (end - offset) as usize];
