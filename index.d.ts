@@ -75,7 +75,6 @@ export declare class NativeMount {
    * visible until `commit`.
    */
   begin(): Promise<NativeTxn>
-  stat(path: string, follow: boolean): JsStat
   /**
    * `stat` written into `out` as `[ino, mode, size, mtimeMs, ctimeMs]`, returning the
    * kind: the hot path builds no object here (that costs more than the lookup).
@@ -124,7 +123,6 @@ export declare class NativeObjectStore {
 }
 
 export declare class NativeTxn {
-  stat(path: string, follow: boolean): JsStat
   /**
    * `stat` written into `out` as `[ino, mode, size, mtimeMs, ctimeMs]`, returning the
    * kind: the hot path builds no object here (that costs more than the lookup).

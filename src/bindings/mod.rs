@@ -7,17 +7,6 @@ macro_rules! read_surface {
     ($ty:ident) => {
         #[napi]
         impl $ty {
-            #[napi]
-            pub fn stat(
-                &self,
-                env: Env,
-                path: String,
-                follow: bool,
-            ) -> napi::Result<super::types::JsStat> {
-                self.read_view(&env, "stat", |fs| {
-                    fs.stat(&path, follow).map(super::types::JsStat::from)
-                })
-            }
             /// `stat` written into `out` as `[ino, mode, size, mtimeMs, ctimeMs]`, returning the
             /// kind: the hot path builds no object here (that costs more than the lookup).
             #[napi]
