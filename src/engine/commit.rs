@@ -8,11 +8,12 @@
 //! group and the committer goes on with the next.
 
 use super::fence::Published;
-use super::request::{execute, NsTarget, Recorder, Request};
+use super::request::{execute, Recorder, Request};
 use super::stager::Stager;
 use super::writes::FsWrites;
 use super::*;
-use crate::namespace::{snapshot, Op};
+use crate::namespace::{snapshot, ApplyOps};
+use crate::protocol::op_log::OpLog;
 use crate::protocol::head::{now_ms, Head, SnapshotRef};
 use crate::protocol::record::Record;
 use crate::protocol::{hash_hex, put_immutable, record_key, snapshot_key};
@@ -61,7 +62,7 @@ pub struct CommitInfo {
 pub struct CommitBatch {
     pub(crate) mount: Arc<Mount>,
     guard: OwnedMutexGuard<WriterState>,
-    ops: Vec<Op>,
+    ops: OpLog,
     stager: Stager,
     /// The commit could not be confirmed: the writer must resynchronise with the bucket.
     needs_catch_up: bool,
@@ -81,7 +82,7 @@ impl CommitBatch {
             stager: Stager::new(mount.clone()),
             mount,
             guard,
-            ops: Vec::new(),
+            ops: OpLog::default(),
             needs_catch_up: false,
         })
     }
@@ -98,11 +99,13 @@ impl CommitBatch {
                 .map_err(|e| namespace::db_err("commit", e))
         };
         sql(self, "SAVEPOINT request")?;
-        let n = self.ops.len();
+        let mark = self.ops.mark();
         let r = f(self);
         if r.is_err() {
-            self.ops.truncate(n);
+            self.ops.rollback(mark);
             sql(self, "ROLLBACK TO request")?;
+        } else {
+            self.ops.release(mark);
         }
         sql(self, "RELEASE request")?;
         r
@@ -123,12 +126,16 @@ impl CommitBatch {
         &mut self,
         base_seq: u64,
         requests: &[(Request, i64)],
-        staged_ops: Vec<Op>,
+        staged_ops: OpLog,
     ) -> FsResult<()> {
         self.atomically(|b| {
             if b.ops.is_empty() && b.guard.head.seq == base_seq {
-                let mut ns = b.target();
-                return staged_ops.into_iter().try_for_each(|op| ns.push(op));
+                for op in staged_ops.iter() {
+                    let op = op.map_err(|e| FsError::internal("commit", e.to_string()))?;
+                    b.guard.conn.apply_op(&op)?;
+                }
+                b.ops.take_from_empty(staged_ops);
+                return Ok(());
             }
             let mut ns = b.target();
             for (req, at) in requests {
@@ -149,7 +156,7 @@ impl CommitBatch {
 
     fn rollback(&mut self) {
         let _ = self.guard.conn.execute_batch("ROLLBACK");
-        self.ops.clear();
+        self.ops = OpLog::default();
     }
 
     /// Makes the batch durable and visible, or leaves everything as it was and says why.
@@ -190,10 +197,10 @@ impl CommitBatch {
             prev_hash: w.head.record_hash.clone(),
             time_ms: now_ms(),
             bytes: self.stager.bytes,
-            ops: std::mem::take(&mut self.ops),
+            ops: Vec::new(),
         };
         let key = record_key(seq, epoch);
-        let body = record.encode();
+        let body = record.encode_with(&std::mem::take(&mut self.ops));
         let hash = hash_hex(&body);
         put_immutable(mount.store.as_ref(), &key, body).await?;
         // A snapshot now and then, written before the head that names it.

@@ -9,7 +9,8 @@ use super::request::{execute, Recorder, Request};
 use super::stager::{Stager, UploadSet, STAGED_BYTES_MAX};
 use super::writes::FsWrites;
 use super::*;
-use crate::namespace::{Extent, Op, Overlay};
+use crate::namespace::{Extent, Overlay};
+use crate::protocol::op_log::OpLog;
 use crate::protocol::head::now_ms;
 use bytes::Bytes;
 
@@ -26,7 +27,7 @@ pub struct Txn {
     base_seq: u64,
     requests: Vec<(Request, i64)>,
     /// The ops `requests` made against the snapshot (applied as they are when nothing moved since).
-    ops: Vec<Op>,
+    ops: OpLog,
     stager: Stager,
 }
 
@@ -41,7 +42,7 @@ impl Txn {
             view: Overlay::new(conn),
             base_seq,
             requests: Vec::new(),
-            ops: Vec::new(),
+            ops: OpLog::default(),
         })
     }
 
@@ -144,7 +145,7 @@ impl FsWrites for Txn {
     fn submit(&mut self, req: Request) -> FsResult<()> {
         let at = now_ms();
         self.view.begin();
-        let n = self.ops.len();
+        let mark = self.ops.mark();
         let mut ns = Recorder {
             ns: &mut self.view,
             ops: &mut self.ops,
@@ -152,12 +153,13 @@ impl FsWrites for Txn {
         };
         match execute(&mut ns, &req, at) {
             Ok(()) => {
+                self.ops.release(mark);
                 self.requests.push((req, at));
                 Ok(())
             }
             Err(e) => {
                 self.view.undo();
-                self.ops.truncate(n);
+                self.ops.rollback(mark);
                 Err(e)
             }
         }

@@ -89,6 +89,27 @@ impl Writer {
         self.bytes(&col.buf);
     }
 
+    /// Appends bytes encoded elsewhere, as they are.
+    pub fn raw(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf
+    }
+
     pub fn into_inner(self) -> Vec<u8> {
         self.buf
     }

@@ -7,25 +7,51 @@ use crate::error::{Code, FsError, FsResult};
 use crate::namespace::Extent;
 use std::collections::HashMap;
 
-#[derive(Default)]
-pub struct ExtentWriter<'a> {
-    index: HashMap<&'a str, usize>,
-    keys: Vec<&'a str>,
-    ends: Vec<u64>,
+/// Numbers object keys in the order they are first written (the table a record or op log carries) and
+/// remembers where each key's last extent ended.
+#[derive(Default, Clone)]
+pub struct ExtentWriter {
+    index: HashMap<String, usize>,
+    keys: Vec<String>,
+    pub(super) ends: Vec<u64>,
 }
 
-impl<'a> ExtentWriter<'a> {
+impl ExtentWriter {
     /// Learns every key first, so the table can be written ahead of the extents.
-    pub fn new(all: impl Iterator<Item = &'a Extent>) -> Self {
+    pub fn new<'a>(all: impl Iterator<Item = &'a Extent>) -> Self {
         let mut t = ExtentWriter::default();
         for e in all {
-            if !t.index.contains_key(e.key.as_str()) {
-                t.index.insert(&e.key, t.keys.len());
-                t.keys.push(&e.key);
-            }
+            t.learn(&e.key);
         }
-        t.ends = vec![0; t.keys.len()];
         t
+    }
+
+    /// The key's number, given on first sight.
+    pub(super) fn learn(&mut self, key: &str) -> usize {
+        if let Some(&i) = self.index.get(key) {
+            return i;
+        }
+        let i = self.keys.len();
+        self.index.insert(key.to_string(), i);
+        self.keys.push(key.to_string());
+        self.ends.push(0);
+        i
+    }
+
+    pub(super) fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Forgets the keys numbered `n` and above.
+    pub(super) fn forget_from(&mut self, n: usize) {
+        for k in self.keys.drain(n..) {
+            self.index.remove(&k);
+        }
+        self.ends.truncate(n);
+    }
+
+    pub(super) fn keys(&self) -> &[String] {
+        &self.keys
     }
 
     pub fn write_table(&self, w: &mut Writer) {
@@ -38,7 +64,7 @@ impl<'a> ExtentWriter<'a> {
     pub fn write(&mut self, w: &mut Writer, extents: &[Extent]) {
         w.uvar(extents.len() as u64);
         for e in extents {
-            let i = self.index[e.key.as_str()];
+            let i = self.learn(&e.key);
             w.uvar(i as u64);
             w.ivar(e.off.wrapping_sub(self.ends[i]) as i64);
             w.uvar(e.len);
@@ -54,13 +80,17 @@ pub struct ExtentReader {
 }
 
 impl ExtentReader {
+    pub fn with_keys(keys: Vec<String>) -> Self {
+        ExtentReader {
+            ends: vec![0; keys.len()],
+            keys,
+        }
+    }
+
     pub fn read_table(r: &mut Reader) -> CodecResult<Self> {
         let n = r.count(1)?;
         let keys = (0..n).map(|_| r.str()).collect::<CodecResult<Vec<_>>>()?;
-        Ok(ExtentReader {
-            ends: vec![0; keys.len()],
-            keys,
-        })
+        Ok(Self::with_keys(keys))
     }
 
     pub fn read(&mut self, r: &mut Reader) -> CodecResult<Vec<Extent>> {

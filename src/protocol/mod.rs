@@ -7,6 +7,7 @@ pub mod codec;
 pub mod extents;
 pub mod format;
 pub mod head;
+pub mod op_log;
 pub mod record;
 pub mod snapshot;
 

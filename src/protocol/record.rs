@@ -4,6 +4,7 @@
 
 use super::codec::{CodecError, CodecResult, Reader, Writer};
 use super::extents::{ExtentReader, ExtentWriter};
+use super::op_log::OpLog;
 use super::format::Compact;
 use super::*;
 use crate::namespace::{Ino, Op};
@@ -27,6 +28,24 @@ impl Record {
         format::encode_compact(self)
     }
 
+    /// This record with `ops` as its ops (its own `ops` are not written): how the writer encodes a
+    /// commit whose ops are already encoded.
+    pub fn encode_with(&self, ops: &OpLog) -> Bytes {
+        let mut w = Writer::default();
+        self.write_header(&mut w);
+        ops.write_to(&mut w);
+        Bytes::from(codec::seal(Self::TAG, <Self as format::Format>::CURRENT, &w.into_inner()))
+    }
+
+    fn write_header(&self, w: &mut Writer) {
+        w.uvar(self.seq);
+        w.uvar(self.epoch);
+        w.opt_str(self.prev.as_deref());
+        w.opt_str(self.prev_hash.as_deref());
+        w.ivar(self.time_ms);
+        w.uvar(self.bytes);
+    }
+
     pub fn decode(key: &str, data: &[u8]) -> FsResult<Self> {
         format::decode_compact(key, data)
     }
@@ -43,19 +62,10 @@ impl Compact for Record {
     const TAG: u8 = 1;
 
     fn write_body(&self, w: &mut Writer) {
-        w.uvar(self.seq);
-        w.uvar(self.epoch);
-        w.opt_str(self.prev.as_deref());
-        w.opt_str(self.prev_hash.as_deref());
-        w.ivar(self.time_ms);
-        w.uvar(self.bytes);
-        let mut extents = ExtentWriter::new(self.ops.iter().flat_map(|o| o.extents()));
-        extents.write_table(w);
-        w.uvar(self.ops.len() as u64);
-        let mut d = Deltas::default();
-        for op in &self.ops {
-            write_op(w, &mut d, &mut extents, op);
-        }
+        self.write_header(w);
+        let mut ops = OpLog::default();
+        self.ops.iter().for_each(|op| ops.push(op));
+        ops.write_to(w);
     }
 
     fn read_body(_version: u32, r: &mut Reader) -> CodecResult<Self> {
@@ -83,8 +93,8 @@ impl Compact for Record {
 
 /// Inodes, parents and times of consecutive ops are close (a transaction writes a directory's files in
 /// a row), so each is stored as the difference from the last one seen.
-#[derive(Default)]
-struct Deltas {
+#[derive(Default, Clone, Copy)]
+pub(super) struct Deltas {
     parent: Ino,
     ino: Ino,
     mtime: i64,
@@ -110,7 +120,7 @@ const REMOVE: u8 = 4;
 const RENAME: u8 = 5;
 const SET_ATTR: u8 = 6;
 
-fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWriter, op: &Op) {
+pub(super) fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWriter, op: &Op) {
     match op {
         Op::Mkdir {
             parent,
@@ -201,7 +211,7 @@ fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWriter, op: &Op)
     }
 }
 
-fn read_op(r: &mut Reader, d: &mut Deltas, extents: &mut ExtentReader) -> CodecResult<Op> {
+pub(super) fn read_op(r: &mut Reader, d: &mut Deltas, extents: &mut ExtentReader) -> CodecResult<Op> {
     Ok(match r.u8()? {
         MKDIR => Op::Mkdir {
             parent: Deltas::get(&mut d.parent, r)?,

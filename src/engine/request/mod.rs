@@ -7,6 +7,7 @@ mod ops;
 
 use super::*;
 use crate::namespace::{ApplyOps, Extent, Ino, NsView, Op, Resolved};
+use crate::protocol::op_log::OpLog;
 use ops::{copy, mkdir_path, parent_dir, put_extents, rename, resolve, rm, rmdir};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -111,7 +112,7 @@ pub(crate) trait NsTarget: NsView {
 /// records them; inode numbers come from the mount.
 pub(crate) struct Recorder<'a, S: ApplyOps> {
     pub ns: &'a mut S,
-    pub ops: &'a mut Vec<Op>,
+    pub ops: &'a mut OpLog,
     pub mount: &'a Mount,
 }
 
@@ -133,7 +134,7 @@ impl<S: ApplyOps> NsView for Recorder<'_, S> {
 impl<S: ApplyOps> NsTarget for Recorder<'_, S> {
     fn push(&mut self, op: Op) -> FsResult<()> {
         self.ns.apply_op(&op)?;
-        self.ops.push(op);
+        self.ops.push(&op);
         Ok(())
     }
     fn alloc_ino(&mut self) -> Ino {
