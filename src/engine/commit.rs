@@ -8,7 +8,7 @@
 //! group and the committer goes on with the next.
 
 use super::fence::Published;
-use super::request::{execute, Recorder, Request};
+use super::request::{execute, Recorder, Request, RequestLog};
 use super::stager::Stager;
 use super::writes::FsWrites;
 use super::*;
@@ -125,7 +125,7 @@ impl CommitBatch {
     pub(crate) fn replay(
         &mut self,
         base_seq: u64,
-        requests: &[(Request, i64)],
+        requests: &RequestLog,
         staged_ops: OpLog,
     ) -> FsResult<()> {
         self.atomically(|b| {
@@ -138,8 +138,9 @@ impl CommitBatch {
                 return Ok(());
             }
             let mut ns = b.target();
-            for (req, at) in requests {
-                execute(&mut ns, req, *at).map_err(|e| conflict(req, e))?;
+            for item in requests.iter() {
+                let (req, at) = item.map_err(|e| FsError::internal("commit", e.to_string()))?;
+                execute(&mut ns, &req, at).map_err(|e| conflict(&req, e))?;
             }
             Ok(())
         })

@@ -5,7 +5,7 @@
 //! all of them hold and the transaction is one WAL record, or none is applied (ECONFLICT).
 
 use super::commit::CommitInfo;
-use super::request::{execute, Recorder, Request};
+use super::request::{execute, Recorder, Request, RequestLog};
 use super::stager::{Stager, UploadSet, STAGED_BYTES_MAX};
 use super::writes::FsWrites;
 use super::*;
@@ -25,7 +25,7 @@ pub struct Txn {
     view: Overlay,
     /// The committed seq the transaction's snapshot shows.
     base_seq: u64,
-    requests: Vec<(Request, i64)>,
+    requests: RequestLog,
     /// The ops `requests` made against the snapshot (applied as they are when nothing moved since).
     ops: OpLog,
     stager: Stager,
@@ -41,7 +41,7 @@ impl Txn {
             mount,
             view: Overlay::new(conn),
             base_seq,
-            requests: Vec::new(),
+            requests: RequestLog::default(),
             ops: OpLog::default(),
         })
     }
@@ -154,7 +154,7 @@ impl FsWrites for Txn {
         match execute(&mut ns, &req, at) {
             Ok(()) => {
                 self.ops.release(mark);
-                self.requests.push((req, at));
+                self.requests.push(&req, at);
                 Ok(())
             }
             Err(e) => {

@@ -1,24 +1,34 @@
 //! A transaction's private view: the committed namespace as of the transaction's start (a SQLite read
 //! transaction on its own connection) with the transaction's staged ops laid over it in memory. Ops are
 //! the same primitive ops the WAL carries, so what a transaction reads is what its commit would apply.
+//! Inodes it changes are kept encoded (object keys numbered once), so a transaction of a million files
+//! holds about a hundred bytes per file here.
 
-use super::{apply_err, DirEntry, Ino, Inode, NsView, Op};
+use super::{apply_err, DirEntry, Extent, Ino, Inode, Kind, NsView, Op};
 use crate::error::{FsError, FsResult};
+use crate::protocol::codec::{CodecResult, Reader, Writer};
+use crate::protocol::extents::ExtentWriter;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap};
 
+/// An entry this transaction removed.
+const GONE: Ino = 0;
+
 /// One overwritten slot, to put back when a request fails half-way.
 enum Undo {
-    Entry(Ino, String, Option<Option<Ino>>),
-    Node(Ino, Option<Inode>),
+    Entry(Ino, Box<str>, Option<Ino>),
+    Node(Ino, Option<usize>),
 }
 
 pub struct Overlay {
     base: Connection,
-    /// Per directory, the entries this transaction set (`None`: removed).
-    entries: HashMap<Ino, BTreeMap<String, Option<Ino>>>,
-    /// Inodes this transaction created or changed.
-    nodes: HashMap<Ino, Inode>,
+    /// Per directory, the entries this transaction set (`GONE`: removed).
+    entries: HashMap<Ino, BTreeMap<Box<str>, Ino>>,
+    /// Inodes this transaction created or changed: where each one's latest encoding starts in `arena`.
+    nodes: HashMap<Ino, usize>,
+    arena: Writer,
+    /// The object keys of the extents in `arena`, each written there as its number.
+    keys: ExtentWriter,
     undo: Vec<Undo>,
 }
 
@@ -29,6 +39,8 @@ impl Overlay {
             base,
             entries: HashMap::new(),
             nodes: HashMap::new(),
+            arena: Writer::default(),
+            keys: ExtentWriter::default(),
             undo: Vec::new(),
         }
     }
@@ -59,8 +71,8 @@ impl Overlay {
                     };
                 }
                 Undo::Node(ino, prev) => match prev {
-                    Some(n) => {
-                        self.nodes.insert(ino, n);
+                    Some(at) => {
+                        self.nodes.insert(ino, at);
                     }
                     None => {
                         self.nodes.remove(&ino);
@@ -70,19 +82,79 @@ impl Overlay {
         }
     }
 
-    fn set_entry(&mut self, parent: Ino, name: &str, ino: Option<Ino>) {
+    fn set_entry(&mut self, parent: Ino, name: &str, ino: Ino) {
+        let name: Box<str> = name.into();
         let prev = self
             .entries
             .entry(parent)
             .or_default()
-            .insert(name.to_string(), ino);
-        self.undo.push(Undo::Entry(parent, name.to_string(), prev));
+            .insert(name.clone(), ino);
+        self.undo.push(Undo::Entry(parent, name, prev));
     }
 
-    fn set_node(&mut self, node: Inode) {
-        let ino = node.ino;
-        let prev = self.nodes.insert(ino, node);
-        self.undo.push(Undo::Node(ino, prev));
+    /// The entry this transaction set at `parent`/`name`: `Some(None)` when it removed it.
+    fn own_entry(&self, parent: Ino, name: &str) -> Option<Option<Ino>> {
+        let ino = *self.entries.get(&parent)?.get(name)?;
+        Some((ino != GONE).then_some(ino))
+    }
+
+    fn set_node(&mut self, node: Inode) -> FsResult<()> {
+        let at = self.arena.len();
+        let w = &mut self.arena;
+        w.u8(node.kind as u8);
+        w.uvar(u64::from(node.mode));
+        w.uvar(node.size);
+        w.ivar(node.mtime);
+        w.ivar(node.ctime.wrapping_sub(node.mtime));
+        w.opt_str(node.target.as_deref());
+        let extents = node.extents()?;
+        w.uvar(extents.len() as u64);
+        for e in &extents {
+            w.uvar(self.keys.learn(&e.key) as u64);
+            w.uvar(e.off);
+            w.uvar(e.len);
+            w.hash(&e.hash);
+        }
+        let prev = self.nodes.insert(node.ino, at);
+        self.undo.push(Undo::Node(node.ino, prev));
+        Ok(())
+    }
+
+    fn own_node(&self, ino: Ino) -> Option<FsResult<Inode>> {
+        let at = *self.nodes.get(&ino)?;
+        let read = || -> CodecResult<Inode> {
+            let mut r = Reader::new(&self.arena.as_slice()[at..]);
+            let kind = Kind::from_i64(i64::from(r.u8()?));
+            let mode = r.u32()?;
+            let size = r.uvar()?;
+            let mtime = r.ivar()?;
+            let ctime = mtime.wrapping_add(r.ivar()?);
+            let target = r.opt_str()?;
+            let n = r.count(4)?;
+            let mut extents = Vec::with_capacity(n);
+            for _ in 0..n {
+                let key = r.uvar()? as usize;
+                extents.push(Extent {
+                    key: self.keys.keys()[key].clone(),
+                    off: r.uvar()?,
+                    len: r.uvar()?,
+                    hash: r.hash()?,
+                });
+            }
+            Ok(Inode {
+                ino,
+                kind,
+                mode,
+                size,
+                mtime,
+                ctime,
+                target,
+                extents_blob: super::stored_extents(&extents),
+            })
+        };
+        Some(read().map_err(|e| {
+            FsError::internal("transaction", format!("inode {ino} in the transaction: {e}"))
+        }))
     }
 
     fn existing(&self, ino: Ino, what: &str) -> FsResult<Inode> {
@@ -98,9 +170,8 @@ impl Overlay {
                 if self.lookup(parent, name)?.is_some() {
                     return Err(apply_err(format!("create over an existing entry {name:?}")));
                 }
-                self.set_entry(parent, name, Some(node.ino));
-                self.set_node(node);
-                Ok(())
+                self.set_entry(parent, name, node.ino);
+                self.set_node(node)
             }
             Op::SetContent {
                 ino,
@@ -113,14 +184,13 @@ impl Overlay {
                 n.mtime = *mtime;
                 n.ctime = *mtime;
                 n.set_extents(extents)?;
-                self.set_node(n);
-                Ok(())
+                self.set_node(n)
             }
             Op::Remove { parent, name } => {
                 if self.lookup(*parent, name)?.is_none() {
                     return Err(apply_err(format!("remove of a missing entry {name:?}")));
                 }
-                self.set_entry(*parent, name, None);
+                self.set_entry(*parent, name, GONE);
                 Ok(())
             }
             Op::Rename {
@@ -135,8 +205,8 @@ impl Overlay {
                 let ino = self
                     .lookup(*parent, name)?
                     .ok_or_else(|| apply_err("rename of a missing entry"))?;
-                self.set_entry(*new_parent, new_name, Some(ino));
-                self.set_entry(*parent, name, None);
+                self.set_entry(*new_parent, new_name, ino);
+                self.set_entry(*parent, name, GONE);
                 Ok(())
             }
             Op::SetAttr { ino, mode, mtime } => {
@@ -147,8 +217,7 @@ impl Overlay {
                 if let Some(t) = mtime {
                     n.mtime = *t;
                 }
-                self.set_node(n);
-                Ok(())
+                self.set_node(n)
             }
         }
     }
@@ -156,26 +225,26 @@ impl Overlay {
 
 impl NsView for Overlay {
     fn lookup(&self, parent: Ino, name: &str) -> FsResult<Option<Ino>> {
-        match self.entries.get(&parent).and_then(|d| d.get(name)) {
-            Some(set) => Ok(*set),
+        match self.own_entry(parent, name) {
+            Some(set) => Ok(set),
             None => self.base.lookup(parent, name),
         }
     }
 
     fn get_inode(&self, ino: Ino) -> FsResult<Option<Inode>> {
-        match self.nodes.get(&ino) {
-            Some(n) => Ok(Some(n.clone())),
+        match self.own_node(ino) {
+            Some(n) => n.map(Some),
             None => self.base.get_inode(ino),
         }
     }
 
     fn lookup_inode(&self, parent: Ino, name: &str) -> FsResult<Option<Inode>> {
-        match self.entries.get(&parent).and_then(|d| d.get(name)) {
-            Some(Some(ino)) => self.get_inode(*ino),
+        match self.own_entry(parent, name) {
+            Some(Some(ino)) => self.get_inode(ino),
             Some(None) => Ok(None),
             // Not touched here: the snapshot's inode, unless this transaction changed it.
             None => match self.base.lookup_inode(parent, name)? {
-                Some(n) => Ok(Some(self.nodes.get(&n.ino).cloned().unwrap_or(n))),
+                Some(n) => self.own_node(n.ino).unwrap_or(Ok(n)).map(Some),
                 None => Ok(None),
             },
         }
@@ -191,10 +260,10 @@ impl NsView for Overlay {
             .into_iter()
             .map(|e| (e.name, e.ino))
             .collect();
-        for (name, ino) in set {
+        for (name, &ino) in set {
             match ino {
-                Some(i) => merged.insert(name.clone(), *i),
-                None => merged.remove(name),
+                GONE => merged.remove(&**name),
+                i => merged.insert(name.to_string(), i),
             };
         }
         merged

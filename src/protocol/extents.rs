@@ -27,7 +27,7 @@ impl ExtentWriter {
     }
 
     /// The key's number, given on first sight.
-    pub(super) fn learn(&mut self, key: &str) -> usize {
+    pub fn learn(&mut self, key: &str) -> usize {
         if let Some(&i) = self.index.get(key) {
             return i;
         }
@@ -50,7 +50,7 @@ impl ExtentWriter {
         self.ends.truncate(n);
     }
 
-    pub(super) fn keys(&self) -> &[String] {
+    pub fn keys(&self) -> &[String] {
         &self.keys
     }
 

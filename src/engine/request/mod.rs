@@ -3,7 +3,10 @@
 //! transaction stages a request against its private view, and the committer replays it against the
 //! current namespace, so a request that no longer holds at commit is found by the same checks.
 
+mod log;
 mod ops;
+
+pub use log::RequestLog;
 
 use super::*;
 use crate::namespace::{ApplyOps, Extent, Ino, NsView, Op, Resolved};
