@@ -90,7 +90,7 @@ proptest! {
     /// Valid compression around arbitrary bodies: the body decoders see every shape of garbage.
     #[test]
     fn garbage_bodies_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..256), tag in 1u8..3) {
-        let sealed = crate::protocol::codec::seal(tag, 2, &bytes);
+        let sealed = crate::protocol::codec::seal(tag, 2, &[&bytes]);
         let _ = Record::decode("wal/x", &sealed);
         let _ = Snapshot::decode("snapshots/x", &sealed);
     }

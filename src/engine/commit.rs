@@ -138,7 +138,7 @@ impl CommitBatch {
                 return Ok(());
             }
             let mut ns = b.target();
-            for item in requests.iter() {
+            for item in requests.iter(&staged_ops) {
                 let (req, at) = item.map_err(|e| FsError::internal("commit", e.to_string()))?;
                 execute(&mut ns, &req, at).map_err(|e| conflict(&req, e))?;
             }

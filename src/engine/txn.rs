@@ -146,6 +146,7 @@ impl FsWrites for Txn {
         let at = now_ms();
         self.view.begin();
         let mark = self.ops.mark();
+        let before = self.ops.len();
         let mut ns = Recorder {
             ns: &mut self.view,
             ops: &mut self.ops,
@@ -154,7 +155,7 @@ impl FsWrites for Txn {
         match execute(&mut ns, &req, at) {
             Ok(()) => {
                 self.ops.release(mark);
-                self.requests.push(&req, at);
+                self.requests.push(&req, at, self.ops.len() - before);
                 Ok(())
             }
             Err(e) => {

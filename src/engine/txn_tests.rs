@@ -277,3 +277,56 @@ async fn stage_cost() {
         t.elapsed()
     );
 }
+
+fn rss_line(field: &str) -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a transaction of many small files costs the engine, without JS: time per write and memory.
+/// By hand: `FILES=1000000 cargo test --release --no-default-features many_files_in_one_transaction -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn many_files_in_one_transaction() {
+    let n: usize = std::env::var("FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    eprintln!("before: {} {}", rss_line("VmRSS"), rss_line("RssAnon"));
+    let mut tx = Txn::begin(w.clone()).unwrap();
+    let start = std::time::Instant::now();
+    for d in 0..n.div_ceil(1000) {
+        tx.mkdir(&format!("/d{d}"), false).unwrap();
+    }
+    for i in 0..n {
+        let body = format!("file {i} {}", "x".repeat(90));
+        tx.write_file(&format!("/d{}/f{i}", i / 1000), body.as_bytes(), WriteOptions::default())
+            .unwrap();
+        if tx.needs_drain() {
+            tx.uploads().wait_below(STAGED_BYTES_MAX).await.unwrap();
+        }
+    }
+    let loop_time = start.elapsed();
+    eprintln!(
+        "{n} writes: {:.2} µs each; after: {} {}",
+        loop_time.as_secs_f64() * 1e6 / n as f64,
+        rss_line("VmRSS"),
+        rss_line("RssAnon")
+    );
+    let start = std::time::Instant::now();
+    tx.commit().await.unwrap();
+    eprintln!(
+        "commit {:.2} s; after: {} {}",
+        start.elapsed().as_secs_f64(),
+        rss_line("VmHWM"),
+        rss_line("RssAnon")
+    );
+}

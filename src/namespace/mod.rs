@@ -183,7 +183,7 @@ impl Resolved {
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
-PRAGMA cache_size = -65536;
+PRAGMA cache_size = -16384;
 PRAGMA mmap_size = 1073741824;
 PRAGMA temp_store = MEMORY;
 CREATE TABLE IF NOT EXISTS inodes(

@@ -245,14 +245,24 @@ pub struct Envelope {
     pub version: u32,
 }
 
-pub fn seal(tag: u8, version: u32, body: &[u8]) -> Vec<u8> {
+/// A compact object whose body is `parts` one after another (compressed as they come, so a large body
+/// is never copied whole first).
+pub fn seal(tag: u8, version: u32, parts: &[&[u8]]) -> Vec<u8> {
+    use std::io::Write;
     let mut w = Writer::default();
     w.buf.extend_from_slice(MAGIC);
     w.u8(tag);
     w.uvar(u64::from(version));
-    let mut out = w.into_inner();
-    out.extend(zstd::bulk::compress(body, ZSTD_LEVEL).expect("zstd compresses any input"));
-    out
+    let compress = || -> std::io::Result<Vec<u8>> {
+        let mut z = zstd::stream::write::Encoder::new(w.into_inner(), ZSTD_LEVEL)?;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        z.set_pledged_src_size(Some(len as u64))?;
+        for p in parts {
+            z.write_all(p)?;
+        }
+        z.finish()
+    };
+    compress().expect("zstd compresses any input into memory")
 }
 
 /// Splits a compact object into its header and the rest (still compressed).
@@ -315,7 +325,7 @@ mod tests {
 
     #[test]
     fn sealed_bodies_open() {
-        let sealed = seal(7, 2, b"body");
+        let sealed = seal(7, 2, &[b"bo", b"dy"]);
         let (env, rest) = open(&sealed).unwrap();
         assert_eq!((env.tag, env.version), (7, 2));
         assert_eq!(inflate(rest).unwrap(), b"body");

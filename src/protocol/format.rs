@@ -87,7 +87,7 @@ pub fn decode_compact<T: Compact>(key: &str, data: &[u8]) -> FsResult<T> {
 pub fn encode_compact<T: Compact>(value: &T) -> Bytes {
     let mut w = Writer::default();
     value.write_body(&mut w);
-    Bytes::from(codec::seal(T::TAG, T::CURRENT, &w.into_inner()))
+    Bytes::from(codec::seal(T::TAG, T::CURRENT, &[w.as_slice()]))
 }
 
 pub fn encode<T: Format>(value: &T) -> Bytes {
@@ -108,7 +108,7 @@ mod tests {
         assert!(e.to_string().contains("head format version 99"), "{e}");
         let e = Record::decode("wal/x", br#"{"v":2,"seq":1}"#).unwrap_err();
         assert!(e.to_string().contains("WAL record format version 2"), "{e}");
-        let e = Record::decode("wal/x", &codec::seal(Record::TAG, 9, b"")).unwrap_err();
+        let e = Record::decode("wal/x", &codec::seal(Record::TAG, 9, &[b""])).unwrap_err();
         assert!(e.to_string().contains("WAL record format version 9"), "{e}");
         assert!(e.to_string().contains("upgrade"), "{e}");
         assert!(decode::<Head>("heads/main.json", b"{not json").is_err());

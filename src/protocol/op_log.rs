@@ -101,9 +101,19 @@ impl OpLog {
 
     /// The ops section of a WAL record: the key table, the count, the ops.
     pub fn write_to(&self, w: &mut Writer) {
+        self.write_head(w);
+        w.raw(self.body());
+    }
+
+    /// The ops section up to the ops: the key table and the count.
+    pub fn write_head(&self, w: &mut Writer) {
         self.extents.write_table(w);
         w.uvar(self.count);
-        w.raw(self.ops.as_slice());
+    }
+
+    /// The ops as they are encoded, after `write_head`.
+    pub fn body(&self) -> &[u8] {
+        self.ops.as_slice()
     }
 
     /// Decodes the ops, in order.

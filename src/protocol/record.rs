@@ -33,8 +33,8 @@ impl Record {
     pub fn encode_with(&self, ops: &OpLog) -> Bytes {
         let mut w = Writer::default();
         self.write_header(&mut w);
-        ops.write_to(&mut w);
-        Bytes::from(codec::seal(Self::TAG, <Self as format::Format>::CURRENT, &w.into_inner()))
+        ops.write_head(&mut w);
+        Bytes::from(codec::seal(Self::TAG, <Self as format::Format>::CURRENT, &[w.as_slice(), ops.body()]))
     }
 
     fn write_header(&self, w: &mut Writer) {

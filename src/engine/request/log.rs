@@ -1,8 +1,11 @@
 //! A transaction's requests, held encoded until its commit replays them (only needed when something was
-//! committed since its snapshot): with the codec and key table WAL records use, a `writeFile` costs about
-//! its path and 40 bytes instead of a `Request` with its strings (~350 bytes).
+//! committed since its snapshot), beside the ops they made (`OpLog`). Each request notes how many ops it
+//! made, and a `writeFile` leaves its content out: it is the content of the file op it made. So a
+//! `writeFile` costs its path and a few bytes instead of a `Request` with its strings (~350 bytes).
 
 use super::{Content, Request, WriteOptions};
+use crate::namespace::Op;
+use crate::protocol::op_log::OpLog;
 use crate::protocol::codec::{CodecError, CodecResult, Reader, Writer};
 use crate::protocol::extents::{ExtentReader, ExtentWriter};
 
@@ -38,22 +41,18 @@ impl RequestLog {
         self.count == 0
     }
 
-    /// Appends `req`, made at `at` (ms since the epoch).
-    pub fn push(&mut self, req: &Request, at: i64) {
+    /// Appends `req`, made at `at` (ms since the epoch), which made the last `ops` ops of the log.
+    pub fn push(&mut self, req: &Request, at: i64, ops: u64) {
         let w = &mut self.w;
+        w.uvar(ops);
         let content = |w: &mut Writer, x: &mut ExtentWriter, c: &Content| {
             w.uvar(c.size);
             x.write(w, &c.extents);
         };
         match req {
-            Request::Write {
-                path,
-                content: c,
-                opts,
-            } => {
+            Request::Write { path, opts, .. } => {
                 w.u8(WRITE);
                 w.str(path);
-                content(w, &mut self.extents, c);
                 w.u8(flags(&[
                     opts.create_parents,
                     opts.exclusive,
@@ -133,20 +132,40 @@ impl RequestLog {
         self.count += 1;
     }
 
-    /// The requests with the times they were made, in order.
-    pub fn iter(&self) -> impl Iterator<Item = CodecResult<(Request, i64)>> + '_ {
+    /// The requests with the times they were made, in order; `ops` is the log their ops went to.
+    pub fn iter<'a>(
+        &'a self,
+        ops: &'a OpLog,
+    ) -> impl Iterator<Item = CodecResult<(Request, i64)>> + 'a {
         let mut r = Reader::new(self.w.as_slice());
         let mut x = ExtentReader::with_keys(self.extents.keys().to_vec());
+        let mut ops = ops.iter();
         let mut at = 0i64;
         (0..self.count).map(move |_| {
-            let req = read(&mut r, &mut x)?;
+            let made = (0..r.uvar()?)
+                .map(|_| ops.next().unwrap_or_else(|| Err(CodecError("fewer ops than requests made".into()))))
+                .collect::<CodecResult<Vec<Op>>>()?;
+            let req = read(&mut r, &mut x, &made)?;
             at = at.wrapping_add(r.ivar()?);
             Ok((req, at))
         })
     }
 }
 
-fn read(r: &mut Reader, x: &mut ExtentReader) -> CodecResult<Request> {
+/// A `writeFile`'s content: that of the file op it made.
+fn written(made: &[Op]) -> CodecResult<Content> {
+    made.iter()
+        .find_map(|op| match op {
+            Op::Create { size, extents, .. } | Op::SetContent { size, extents, .. } => Some(Content {
+                extents: extents.clone(),
+                size: *size,
+            }),
+            _ => None,
+        })
+        .ok_or_else(|| CodecError("a write request made no file op".into()))
+}
+
+fn read(r: &mut Reader, x: &mut ExtentReader, made: &[Op]) -> CodecResult<Request> {
     let content = |r: &mut Reader, x: &mut ExtentReader| -> CodecResult<Content> {
         let size = r.uvar()?;
         Ok(Content {
@@ -158,7 +177,7 @@ fn read(r: &mut Reader, x: &mut ExtentReader) -> CodecResult<Request> {
     Ok(match r.u8()? {
         WRITE => {
             let path = r.str()?;
-            let content = content(r, x)?;
+            let content = written(made)?;
             let f = r.u8()?;
             let mode = if bit(f, 2) { Some(r.u32()?) } else { None };
             let mtime = if bit(f, 3) { Some(r.ivar()?) } else { None };
@@ -300,11 +319,37 @@ mod tests {
                 syscall: "chmod",
             },
         ];
+        // What each request made: writes a file op with their content (the first after a parent).
+        let file_op = |ino: i64, c: &Content| Op::Create {
+            parent: 2,
+            name: format!("f{ino}"),
+            ino,
+            mode: 0o644,
+            mtime: 9,
+            size: c.size,
+            extents: c.extents.clone(),
+        };
+        let mut ops = OpLog::default();
         let mut log = RequestLog::default();
         for (i, r) in reqs.iter().enumerate() {
-            log.push(r, 1_000 + i as i64 * 7);
+            let made: Vec<Op> = match r {
+                Request::Write { content, .. } if i == 0 => vec![
+                    Op::Mkdir {
+                        parent: 1,
+                        name: "a".into(),
+                        ino: 2,
+                        mode: 0o755,
+                        mtime: 9,
+                    },
+                    file_op(3, content),
+                ],
+                Request::Write { content, .. } => vec![file_op(10 + i as i64, content)],
+                _ => vec![],
+            };
+            made.iter().for_each(|op| ops.push(op));
+            log.push(r, 1_000 + i as i64 * 7, made.len() as u64);
         }
-        let back: Vec<(Request, i64)> = log.iter().collect::<CodecResult<_>>().unwrap();
+        let back: Vec<(Request, i64)> = log.iter(&ops).collect::<CodecResult<_>>().unwrap();
         assert_eq!(back.len(), reqs.len());
         for (i, ((got, at), want)) in back.iter().zip(&reqs).enumerate() {
             assert_eq!(format!("{got:?}"), format!("{want:?}"));
