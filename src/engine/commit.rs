@@ -114,7 +114,7 @@ impl CommitBatch {
     fn target(&mut self) -> Recorder<'_, Connection> {
         Recorder {
             ns: &mut self.guard.conn,
-            ops: &mut self.ops,
+            ops: Some(&mut self.ops),
             mount: &self.mount,
         }
     }

@@ -10,7 +10,6 @@ use super::stager::{Stager, UploadSet, STAGED_BYTES_MAX};
 use super::writes::FsWrites;
 use super::*;
 use crate::namespace::{Extent, Overlay};
-use crate::protocol::op_log::OpLog;
 use crate::protocol::head::now_ms;
 use bytes::Bytes;
 
@@ -22,12 +21,12 @@ pub enum Piece {
 
 pub struct Txn {
     mount: Arc<Mount>,
+    /// Also holds the ops the requests made against the snapshot (applied as they are at commit when
+    /// nothing moved since).
     view: Overlay,
     /// The committed seq the transaction's snapshot shows.
     base_seq: u64,
     requests: RequestLog,
-    /// The ops `requests` made against the snapshot (applied as they are when nothing moved since).
-    ops: OpLog,
     stager: Stager,
 }
 
@@ -42,7 +41,6 @@ impl Txn {
             view: Overlay::new(conn),
             base_seq,
             requests: RequestLog::default(),
-            ops: OpLog::default(),
         })
     }
 
@@ -113,10 +111,10 @@ impl Txn {
             view,
             base_seq,
             requests,
-            ops,
             stager,
         } = self;
-        mount.release_snapshot(view.into_base());
+        let (base, ops) = view.into_parts();
+        mount.release_snapshot(base);
         let (bytes, pins) = stager.into_parts();
         mount
             .write(Box::new(move |batch| {
@@ -145,22 +143,21 @@ impl FsWrites for Txn {
     fn submit(&mut self, req: Request) -> FsResult<()> {
         let at = now_ms();
         self.view.begin();
-        let mark = self.ops.mark();
-        let before = self.ops.len();
+        let before = self.view.log().len();
         let mut ns = Recorder {
             ns: &mut self.view,
-            ops: &mut self.ops,
+            ops: None,
             mount: &self.mount,
         };
         match execute(&mut ns, &req, at) {
             Ok(()) => {
-                self.ops.release(mark);
-                self.requests.push(&req, at, self.ops.len() - before);
+                self.view.keep();
+                let made = self.view.log().len() - before;
+                self.requests.push(&req, at, made);
                 Ok(())
             }
             Err(e) => {
                 self.view.undo();
-                self.ops.rollback(mark);
                 Err(e)
             }
         }

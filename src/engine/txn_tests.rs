@@ -329,4 +329,11 @@ async fn many_files_in_one_transaction() {
         rss_line("VmHWM"),
         rss_line("RssAnon")
     );
+    let start = std::time::Instant::now();
+    let r = mount(&store, &dir, "cold", false).await;
+    eprintln!(
+        "a cold reader replaying the record: open {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(exists(&r, &format!("/d0/f{}", n.min(999) - 1)));
 }

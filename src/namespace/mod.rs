@@ -3,9 +3,11 @@
 //! (committed state, on the caller's thread) and the writer's open transaction (its own pending ops).
 
 mod apply;
+mod ino_map;
 mod op;
 mod overlay;
 pub mod query;
+mod short_name;
 pub mod snapshot;
 mod view;
 

@@ -1,13 +1,16 @@
 //! A transaction's private view: the committed namespace as of the transaction's start (a SQLite read
 //! transaction on its own connection) with the transaction's staged ops laid over it in memory. Ops are
 //! the same primitive ops the WAL carries, so what a transaction reads is what its commit would apply.
-//! Inodes it changes are kept encoded (object keys numbered once), so a transaction of a million files
-//! holds about a hundred bytes per file here.
+//! Inodes it changes are kept encoded (object keys numbered once) and names inline, so a transaction of
+//! a million files holds about 150 bytes per file here.
 
+use super::ino_map::InoMap;
+use super::short_name::ShortName;
 use super::{apply_err, DirEntry, Extent, Ino, Inode, Kind, NsView, Op};
 use crate::error::{FsError, FsResult};
-use crate::protocol::codec::{CodecResult, Reader, Writer};
+use crate::protocol::codec::{CodecError, CodecResult, Reader, Writer};
 use crate::protocol::extents::ExtentWriter;
+use crate::protocol::op_log::{OpLog, OpMark};
 use rusqlite::Connection;
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,20 +19,27 @@ const GONE: Ino = 0;
 
 /// One overwritten slot, to put back when a request fails half-way.
 enum Undo {
-    Entry(Ino, Box<str>, Option<Ino>),
+    Entry(Ino, ShortName, Option<Ino>),
     Node(Ino, Option<usize>),
 }
 
 pub struct Overlay {
     base: Connection,
     /// Per directory, the entries this transaction set (`GONE`: removed).
-    entries: HashMap<Ino, BTreeMap<Box<str>, Ino>>,
+    entries: HashMap<Ino, BTreeMap<ShortName, Ino>>,
     /// Inodes this transaction created or changed: where each one's latest encoding starts in `arena`.
-    nodes: HashMap<Ino, usize>,
+    nodes: InoMap,
     arena: Writer,
+    /// Times in `arena` are kept as the difference from this one (the first written), a byte or three.
+    arena_time: i64,
     /// The object keys of the extents in `arena`, each written there as its number.
     keys: ExtentWriter,
+    /// The ops laid over the snapshot, as the commit's WAL record will carry them. `arena` points into
+    /// it for the hashes of the extents they set rather than keep a second copy.
+    log: OpLog,
     undo: Vec<Undo>,
+    /// Where `log` and `arena` stood when the current request began.
+    mark: Option<(OpMark, usize)>,
 }
 
 impl Overlay {
@@ -38,10 +48,13 @@ impl Overlay {
         Overlay {
             base,
             entries: HashMap::new(),
-            nodes: HashMap::new(),
+            nodes: InoMap::default(),
             arena: Writer::default(),
+            arena_time: 0,
             keys: ExtentWriter::default(),
+            log: OpLog::default(),
             undo: Vec::new(),
+            mark: None,
         }
     }
 
@@ -50,24 +63,47 @@ impl Overlay {
         self.base
     }
 
+    /// The snapshot connection and the ops laid over it.
+    pub fn into_parts(self) -> (Connection, OpLog) {
+        (self.base, self.log)
+    }
+
+    /// The ops applied so far.
+    pub fn log(&self) -> &OpLog {
+        &self.log
+    }
+
     pub fn base(&self) -> &Connection {
         &self.base
     }
 
-    /// Starts a request: what it changes can be undone until the next `begin`.
+    /// Starts a request: what it changes can be undone until it is kept.
     pub fn begin(&mut self) {
+        self.keep();
+        self.mark = Some((self.log.mark(), self.arena.len()));
+    }
+
+    /// Keeps what the request since `begin` changed.
+    pub fn keep(&mut self) {
         self.undo.clear();
+        if let Some((m, _)) = self.mark.take() {
+            self.log.release(m);
+        }
     }
 
     /// Undoes everything since `begin`, newest first.
     pub fn undo(&mut self) {
+        if let Some((m, arena)) = self.mark.take() {
+            self.log.rollback(m);
+            self.arena.truncate(arena);
+        }
         while let Some(u) = self.undo.pop() {
             match u {
                 Undo::Entry(parent, name, prev) => {
                     let dir = self.entries.entry(parent).or_default();
                     match prev {
                         Some(v) => dir.insert(name, v),
-                        None => dir.remove(&name),
+                        None => dir.remove(name.as_str()),
                     };
                 }
                 Undo::Node(ino, prev) => match prev {
@@ -75,7 +111,7 @@ impl Overlay {
                         self.nodes.insert(ino, at);
                     }
                     None => {
-                        self.nodes.remove(&ino);
+                        self.nodes.remove(ino);
                     }
                 },
             }
@@ -83,7 +119,7 @@ impl Overlay {
     }
 
     fn set_entry(&mut self, parent: Ino, name: &str, ino: Ino) {
-        let name: Box<str> = name.into();
+        let name = ShortName::from(name);
         let prev = self
             .entries
             .entry(parent)
@@ -98,22 +134,34 @@ impl Overlay {
         Some((ino != GONE).then_some(ino))
     }
 
-    fn set_node(&mut self, node: Inode) -> FsResult<()> {
+    /// Keeps `node`; `logged`: its extents are those of the op just logged, whose hashes it points at.
+    fn set_node(&mut self, node: Inode, logged: bool) -> FsResult<()> {
         let at = self.arena.len();
+        if at == 0 {
+            self.arena_time = node.mtime;
+        }
         let w = &mut self.arena;
         w.u8(node.kind as u8);
         w.uvar(u64::from(node.mode));
         w.uvar(node.size);
-        w.ivar(node.mtime);
+        w.ivar(node.mtime.wrapping_sub(self.arena_time));
         w.ivar(node.ctime.wrapping_sub(node.mtime));
         w.opt_str(node.target.as_deref());
         let extents = node.extents()?;
+        let in_log = if logged { self.log.last_hashes() } else { &[] };
         w.uvar(extents.len() as u64);
-        for e in &extents {
+        for (i, e) in extents.iter().enumerate() {
             w.uvar(self.keys.learn(&e.key) as u64);
             w.uvar(e.off);
             w.uvar(e.len);
-            w.hash(&e.hash);
+            // 0, then the hash; or where in the log it is, plus one.
+            match in_log.get(i).copied().flatten() {
+                Some(at) => w.uvar(at as u64 + 1),
+                None => {
+                    w.uvar(0);
+                    w.hash(&e.hash);
+                }
+            }
         }
         let prev = self.nodes.insert(node.ino, at);
         self.undo.push(Undo::Node(node.ino, prev));
@@ -121,24 +169,33 @@ impl Overlay {
     }
 
     fn own_node(&self, ino: Ino) -> Option<FsResult<Inode>> {
-        let at = *self.nodes.get(&ino)?;
+        let at = self.nodes.get(ino)?;
         let read = || -> CodecResult<Inode> {
             let mut r = Reader::new(&self.arena.as_slice()[at..]);
             let kind = Kind::from_i64(i64::from(r.u8()?));
             let mode = r.u32()?;
             let size = r.uvar()?;
-            let mtime = r.ivar()?;
+            let mtime = self.arena_time.wrapping_add(r.ivar()?);
             let ctime = mtime.wrapping_add(r.ivar()?);
             let target = r.opt_str()?;
             let n = r.count(4)?;
             let mut extents = Vec::with_capacity(n);
             for _ in 0..n {
                 let key = r.uvar()? as usize;
+                let key = self.keys.keys().get(key).cloned();
+                let (off, len) = (r.uvar()?, r.uvar()?);
+                let hash = match r.uvar()? {
+                    0 => Some(r.hash()?),
+                    at => self.log.hash_at(at as usize - 1),
+                };
+                let (Some(key), Some(hash)) = (key, hash) else {
+                    return Err(CodecError("an extent's key or hash is not kept".into()));
+                };
                 extents.push(Extent {
-                    key: self.keys.keys()[key].clone(),
-                    off: r.uvar()?,
-                    len: r.uvar()?,
-                    hash: r.hash()?,
+                    key,
+                    off,
+                    len,
+                    hash,
                 });
             }
             Ok(Inode {
@@ -164,6 +221,7 @@ impl Overlay {
 
     /// Applies one op to the overlay, with the checks `namespace::apply` makes on the database.
     pub fn apply(&mut self, op: &Op) -> FsResult<()> {
+        self.log.push(op);
         match op {
             Op::Mkdir { .. } | Op::Create { .. } | Op::Symlink { .. } => {
                 let (parent, name, node) = op.new_entry()?.expect("creating ops make an entry");
@@ -171,7 +229,7 @@ impl Overlay {
                     return Err(apply_err(format!("create over an existing entry {name:?}")));
                 }
                 self.set_entry(parent, name, node.ino);
-                self.set_node(node)
+                self.set_node(node, true)
             }
             Op::SetContent {
                 ino,
@@ -184,7 +242,7 @@ impl Overlay {
                 n.mtime = *mtime;
                 n.ctime = *mtime;
                 n.set_extents(extents)?;
-                self.set_node(n)
+                self.set_node(n, true)
             }
             Op::Remove { parent, name } => {
                 if self.lookup(*parent, name)?.is_none() {
@@ -217,7 +275,7 @@ impl Overlay {
                 if let Some(t) = mtime {
                     n.mtime = *t;
                 }
-                self.set_node(n)
+                self.set_node(n, false)
             }
         }
     }
@@ -262,8 +320,8 @@ impl NsView for Overlay {
             .collect();
         for (name, &ino) in set {
             match ino {
-                GONE => merged.remove(&**name),
-                i => merged.insert(name.to_string(), i),
+                GONE => merged.remove(name.as_str()),
+                i => merged.insert(name.as_str().to_string(), i),
             };
         }
         merged

@@ -70,16 +70,20 @@ impl Writer {
         }
     }
 
-    /// A blake3 hex digest as its 32 bytes; anything else as text (so any string round-trips).
-    pub fn hash(&mut self, h: &str) {
+    /// A blake3 hex digest as its 32 bytes; anything else as text (so any string round-trips). Says
+    /// where the 32 bytes went, when they did.
+    pub fn hash(&mut self, h: &str) -> Option<usize> {
         match hex32(h) {
             Some(raw) => {
                 self.u8(0);
+                let at = self.buf.len();
                 self.buf.extend_from_slice(&raw);
+                Some(at)
             }
             None => {
                 self.u8(1);
                 self.str(h);
+                None
             }
         }
     }
@@ -229,7 +233,7 @@ fn hex32(h: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn to_hex(raw: &[u8]) -> String {
+pub fn to_hex(raw: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(raw.len() * 2);
     for b in raw {

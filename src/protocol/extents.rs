@@ -14,6 +14,8 @@ pub struct ExtentWriter {
     index: HashMap<String, usize>,
     keys: Vec<String>,
     pub(super) ends: Vec<u64>,
+    /// Where the last `write` put each extent's hash bytes (`None`: not a blake3 digest, kept as text).
+    written: Vec<Option<usize>>,
 }
 
 impl ExtentWriter {
@@ -62,15 +64,21 @@ impl ExtentWriter {
     }
 
     pub fn write(&mut self, w: &mut Writer, extents: &[Extent]) {
+        self.written.clear();
         w.uvar(extents.len() as u64);
         for e in extents {
             let i = self.learn(&e.key);
             w.uvar(i as u64);
             w.ivar(e.off.wrapping_sub(self.ends[i]) as i64);
             w.uvar(e.len);
-            w.hash(&e.hash);
+            self.written.push(w.hash(&e.hash));
             self.ends[i] = e.off.wrapping_add(e.len);
         }
+    }
+
+    /// Where the last `write` put each extent's hash bytes in its writer.
+    pub(super) fn written(&self) -> &[Option<usize>] {
+        &self.written
     }
 }
 

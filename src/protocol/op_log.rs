@@ -48,9 +48,15 @@ impl OpLog {
         self.count == 0
     }
 
-    /// Bytes held (ops and key table), for accounting.
-    pub fn encoded_len(&self) -> usize {
-        self.ops.len()
+    /// Where the last op pushed keeps each of its extents' hashes (see `hash_at`), when it was a
+    /// create or set-content (the ops with extents).
+    pub fn last_hashes(&self) -> &[Option<usize>] {
+        self.extents.written()
+    }
+
+    /// The hash kept at `at` (from `last_hashes`), while what was pushed there is not rolled back.
+    pub fn hash_at(&self, at: usize) -> Option<String> {
+        self.ops.as_slice().get(at..at + 32).map(super::codec::to_hex)
     }
 
     /// Opens a mark: until it is released or rolled back, what is pushed can be taken back.

@@ -115,7 +115,8 @@ pub(crate) trait NsTarget: NsView {
 /// records them; inode numbers come from the mount.
 pub(crate) struct Recorder<'a, S: ApplyOps> {
     pub ns: &'a mut S,
-    pub ops: &'a mut OpLog,
+    /// Where ops are recorded; `None` when the namespace records them itself (a transaction's overlay).
+    pub ops: Option<&'a mut OpLog>,
     pub mount: &'a Mount,
 }
 
@@ -137,7 +138,9 @@ impl<S: ApplyOps> NsView for Recorder<'_, S> {
 impl<S: ApplyOps> NsTarget for Recorder<'_, S> {
     fn push(&mut self, op: Op) -> FsResult<()> {
         self.ns.apply_op(&op)?;
-        self.ops.push(&op);
+        if let Some(ops) = self.ops.as_deref_mut() {
+            ops.push(&op);
+        }
         Ok(())
     }
     fn alloc_ino(&mut self) -> Ino {
