@@ -82,12 +82,7 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
     };
     put_immutable(source.as_ref(), &fork_ref_key(&id), registration.encode()).await?;
     let skey = snapshot_key(FORK_SEQ);
-    put_immutable(
-        target.as_ref(),
-        &skey,
-        snap.encode(),
-    )
-    .await?;
+    put_immutable(target.as_ref(), &skey, snap.encode()).await?;
     let fork_head = Head {
         v: 1,
         epoch: 0,

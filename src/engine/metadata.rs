@@ -3,6 +3,8 @@
 //! the JS thread, and inode allocation. Writes go through the writer's own connection (commit.rs).
 
 use super::*;
+use crate::namespace::NsView;
+use std::collections::HashMap;
 
 /// Opens the namespace database (writer and reader connections) and reads the replication state,
 /// discarding state that was made for another store or with another layout (`LOCAL_SCHEMA`). Files
@@ -50,11 +52,67 @@ pub(crate) fn open_local_state(
 #[derive(Default)]
 struct StatCache {
     generation: u64,
-    follow: std::collections::HashMap<Box<str>, Result<Stat, Code>>,
-    nofollow: std::collections::HashMap<Box<str>, Result<Stat, Code>>,
+    follow: HashMap<Box<str>, Result<Stat, Code>>,
+    nofollow: HashMap<Box<str>, Result<Stat, Code>>,
+    /// Directories met while resolving, by parent and name: paths share their directories, so a
+    /// `stat` among a million files asks SQLite for its last name only.
+    dirs: HashMap<Ino, HashMap<Box<str>, Inode>>,
+    dir_count: usize,
 }
 
 const STAT_CACHE_MAX: usize = 32_768;
+const DIR_CACHE_MAX: usize = 16_384;
+
+/// The read connection with the directories the stat cache remembers in front of it.
+struct WithDirs<'a> {
+    conn: &'a Connection,
+    cache: &'a Mutex<StatCache>,
+    /// The stat cache's generation when the caller began: a directory found after a change since is
+    /// not remembered.
+    generation: u64,
+}
+
+impl WithDirs<'_> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, StatCache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl NsView for WithDirs<'_> {
+    fn lookup(&self, parent: Ino, name: &str) -> FsResult<Option<Ino>> {
+        Ok(self.lookup_inode(parent, name)?.map(|n| n.ino))
+    }
+    fn get_inode(&self, ino: Ino) -> FsResult<Option<Inode>> {
+        self.conn.get_inode(ino)
+    }
+    fn lookup_inode(&self, parent: Ino, name: &str) -> FsResult<Option<Inode>> {
+        if let Some(n) = self.lock().dirs.get(&parent).and_then(|d| d.get(name)) {
+            return Ok(Some(n.clone()));
+        }
+        let node = self.conn.lookup_inode(parent, name)?;
+        if let Some(n) = node.as_ref().filter(|n| n.kind == Kind::Dir) {
+            let mut c = self.lock();
+            if c.generation == self.generation {
+                if c.dir_count >= DIR_CACHE_MAX {
+                    c.dirs.clear();
+                    c.dir_count = 0;
+                }
+                c.dirs
+                    .entry(parent)
+                    .or_default()
+                    .insert(name.into(), n.clone());
+                c.dir_count += 1;
+            }
+        }
+        Ok(node)
+    }
+    fn list_dir(&self, dir: Ino) -> FsResult<Vec<DirEntry>> {
+        self.conn.list_dir(dir)
+    }
+    fn has_children(&self, dir: Ino) -> FsResult<bool> {
+        self.conn.has_children(dir)
+    }
+}
 
 /// The read connection, kept inside one read transaction until the committed state changes: opening a
 /// WAL read transaction per statement costs several times the lookup itself.
@@ -184,7 +242,14 @@ impl Mount {
             }
             c.generation
         };
-        let r = self.with_read(|c| meta::stat(c, raw, follow));
+        let r = self.with_read(|conn| {
+            let view = WithDirs {
+                conn,
+                cache: &self.local.stat_cache,
+                generation,
+            };
+            meta::stat(&view, raw, follow)
+        });
         let cached = match &r {
             Ok(s) => Some(Ok(s.clone())),
             Err(e) if absent(e) => Some(Err(e.code)),
@@ -221,6 +286,8 @@ impl Mount {
             c.generation += 1;
             c.follow.clear();
             c.nofollow.clear();
+            c.dirs.clear();
+            c.dir_count = 0;
         }
         self.reads.files.clear();
         let mut r = self

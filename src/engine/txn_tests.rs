@@ -308,8 +308,12 @@ async fn many_files_in_one_transaction() {
     }
     for i in 0..n {
         let body = format!("file {i} {}", "x".repeat(90));
-        tx.write_file(&format!("/d{}/f{i}", i / 1000), body.as_bytes(), WriteOptions::default())
-            .unwrap();
+        tx.write_file(
+            &format!("/d{}/f{i}", i / 1000),
+            body.as_bytes(),
+            WriteOptions::default(),
+        )
+        .unwrap();
         if tx.needs_drain() {
             tx.uploads().wait_below(STAGED_BYTES_MAX).await.unwrap();
         }
@@ -336,4 +340,21 @@ async fn many_files_in_one_transaction() {
         start.elapsed().as_secs_f64()
     );
     assert!(exists(&r, &format!("/d0/f{}", n.min(999) - 1)));
+    // A different file each call, spread over all of them.
+    let stats: usize = std::env::var("STATS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let paths: Vec<String> = (0..stats)
+        .map(|k| (k * 7919) % n)
+        .map(|i| format!("/d{}/f{i}", i / 1000))
+        .collect();
+    let start = std::time::Instant::now();
+    for p in &paths {
+        r.stat(p, true).unwrap();
+    }
+    eprintln!(
+        "stat among {n} files: {:.2} µs each",
+        start.elapsed().as_secs_f64() * 1e6 / paths.len() as f64
+    );
 }

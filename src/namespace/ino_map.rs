@@ -75,7 +75,11 @@ mod tests {
         assert_eq!(m.insert(101, 10), None);
         assert_eq!(m.insert(50, 20), None, "below the run");
         assert_eq!(m.insert(100 + 10_000, 30), None, "far past the run");
-        assert_eq!(m.insert(105, usize::MAX), None, "an offset too large for the run");
+        assert_eq!(
+            m.insert(105, usize::MAX),
+            None,
+            "an offset too large for the run"
+        );
         assert_eq!(m.insert(101, 11), Some(10));
         assert_eq!(m.get(100), Some(0));
         assert_eq!(m.get(101), Some(11));

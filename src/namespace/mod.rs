@@ -11,8 +11,8 @@ mod short_name;
 pub mod snapshot;
 mod view;
 
-pub use apply::{apply, remember_next_ino};
 pub(crate) use apply::{add_refs, apply_err, stored_extents};
+pub use apply::{apply, remember_next_ino};
 pub use op::{Extent, Ino, Op, ROOT_INO};
 pub use overlay::Overlay;
 pub use view::{ApplyOps, NsView};
@@ -193,7 +193,8 @@ CREATE TABLE IF NOT EXISTS inodes(
   mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, target TEXT, extents BLOB);
 CREATE TABLE IF NOT EXISTS dentries(
   parent INTEGER NOT NULL, name TEXT NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(parent, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS dentries_ino ON dentries(ino);
+-- No query finds an entry by its inode: such an index only slowed every create (older databases drop it).
+DROP INDEX IF EXISTS dentries_ino;
 -- Which inode uses which chunk: dedup asks whether a chunk is in use (GC reads extents from inodes).
 CREATE TABLE IF NOT EXISTS refs(key TEXT NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(key, ino)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refs_ino ON refs(ino);
@@ -206,9 +207,27 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHO
 /// chunks only).
 pub const LOCAL_SCHEMA: &str = "2";
 
+/// Prepared statements kept per connection: more than the writer uses (rusqlite keeps 16, and a commit
+/// that cycles through more than that compiles its SQL again on every op).
+const STATEMENT_CACHE: usize = 64;
+
+/// What every connection needs so a prepared statement stays prepared: room in the cache, and a plan
+/// that does not depend on the values bound (without the query planner stability guarantee, SQLite
+/// compiles a lookup's join again on every call, most of a `stat`'s time).
+fn tune(conn: &Connection) -> FsResult<()> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map(|_| ())
+    .map_err(|e| db_err("open", e))
+}
+
 /// Opens (creating if needed) the namespace database with its root directory.
 pub fn open(path: &Path) -> FsResult<Connection> {
     let conn = Connection::open(path).map_err(|e| db_err("open", e))?;
+    tune(&conn)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| db_err("open", e))?;
     conn.execute_batch(SCHEMA).map_err(|e| db_err("open", e))?;
@@ -225,10 +244,13 @@ pub fn open_reader(path: &Path) -> FsResult<Connection> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| db_err("open", e))?;
+    tune(&conn)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(|e| db_err("open", e))?;
-    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;")
-        .map_err(|e| db_err("open", e))?;
+    conn.execute_batch(
+        "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 1073741824;",
+    )
+    .map_err(|e| db_err("open", e))?;
     Ok(conn)
 }
 
@@ -292,13 +314,16 @@ pub fn get_inode(conn: &Connection, ino: Ino) -> FsResult<Option<Inode>> {
     .map_err(|e| db_err("stat", e))
 }
 
+const LOOKUP_INODE: &str =
+    "SELECT i.ino, i.kind, i.mode, i.size, i.mtime, i.ctime, i.target, i.extents
+    FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.name = ?2";
+const LIST_DIR: &str = "SELECT d.name, d.ino, i.kind FROM dentries d JOIN inodes i ON i.ino = d.ino
+    WHERE d.parent = ?1 ORDER BY d.name";
+
 pub fn lookup_inode(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Inode>> {
-    conn.prepare_cached(
-        "SELECT i.ino, i.kind, i.mode, i.size, i.mtime, i.ctime, i.target, i.extents
-         FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.name = ?2",
-    )
-    .and_then(|mut s| s.query_row(params![parent, name], row_to_inode).optional())
-    .map_err(|e| db_err("stat", e))
+    conn.prepare_cached(LOOKUP_INODE)
+        .and_then(|mut s| s.query_row(params![parent, name], row_to_inode).optional())
+        .map_err(|e| db_err("stat", e))
 }
 
 pub fn lookup(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Ino>> {
@@ -309,7 +334,7 @@ pub fn lookup(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Ino
 
 pub fn list_dir(conn: &Connection, dir: Ino) -> FsResult<Vec<DirEntry>> {
     let mut stmt = conn
-        .prepare_cached("SELECT d.name, d.ino, i.kind FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 ORDER BY d.name")
+        .prepare_cached(LIST_DIR)
         .map_err(|e| db_err("scandir", e))?;
     let rows = stmt
         .query_map([dir], |r| {
@@ -345,14 +370,19 @@ pub fn resolve<V: NsView + ?Sized>(
     let mut cur = VPath::root();
     let mut cur_ino = ROOT_INO;
     let mut parent = None;
-    let mut node = ns.get_inode(ROOT_INO)?;
+    let mut node: Option<Inode> = None;
+    // At the root, a directory that is always there, so it is fetched only when it is the answer.
+    let mut at_root = true;
     while let Some(name) = pending.pop() {
-        let dir = node
-            .as_ref()
-            .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(shown)))?;
-        if dir.kind != Kind::Dir {
-            return Err(FsError::new(Code::NotDir, syscall, Some(shown)));
+        if !at_root {
+            let dir = node
+                .as_ref()
+                .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(shown)))?;
+            if dir.kind != Kind::Dir {
+                return Err(FsError::new(Code::NotDir, syscall, Some(shown)));
+            }
         }
+        at_root = false;
         parent = Some(cur_ino);
         node = ns.lookup_inode(cur_ino, &name)?;
         cur.parts.push(name);
@@ -376,13 +406,17 @@ pub fn resolve<V: NsView + ?Sized>(
                 cur = VPath::root();
                 cur_ino = ROOT_INO;
                 parent = None;
-                node = ns.get_inode(ROOT_INO)?;
+                node = None;
+                at_root = true;
                 continue;
             }
             cur_ino = n.ino;
         } else if !is_last {
             return Err(FsError::new(Code::NoEnt, syscall, Some(shown)));
         }
+    }
+    if at_root {
+        node = ns.get_inode(ROOT_INO)?;
     }
     Ok(Resolved {
         path: cur,
@@ -433,4 +467,28 @@ pub fn walk<V: NsView + ?Sized>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without the query planner stability guarantee SQLite compiled these joins again on every call.
+    #[test]
+    fn lookups_stay_prepared_across_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("m.db")).unwrap();
+        for i in 0..5 {
+            lookup_inode(&conn, ROOT_INO + i, &format!("x{i}")).unwrap();
+            list_dir(&conn, ROOT_INO + i).unwrap();
+        }
+        for sql in [LOOKUP_INODE, LIST_DIR] {
+            let s = conn.prepare_cached(sql).unwrap();
+            assert_eq!(
+                s.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "{sql}"
+            );
+        }
+    }
 }

@@ -210,7 +210,10 @@ impl Overlay {
             })
         };
         Some(read().map_err(|e| {
-            FsError::internal("transaction", format!("inode {ino} in the transaction: {e}"))
+            FsError::internal(
+                "transaction",
+                format!("inode {ino} in the transaction: {e}"),
+            )
         }))
     }
 

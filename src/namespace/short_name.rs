@@ -73,15 +73,24 @@ mod tests {
     #[test]
     fn short_and_long_names_order_and_look_up_as_strings() {
         let names = ["b", "a", "", "é", &"x".repeat(22), &"y".repeat(23), "ab"];
-        let map: BTreeMap<ShortName, usize> =
-            names.iter().enumerate().map(|(i, n)| (ShortName::from(*n), i)).collect();
+        let map: BTreeMap<ShortName, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (ShortName::from(*n), i))
+            .collect();
         let mut sorted = names.to_vec();
         sorted.sort();
-        assert_eq!(map.keys().map(ShortName::as_str).collect::<Vec<_>>(), sorted);
+        assert_eq!(
+            map.keys().map(ShortName::as_str).collect::<Vec<_>>(),
+            sorted
+        );
         for (i, n) in names.iter().enumerate() {
             assert_eq!(map.get(*n), Some(&i));
         }
-        assert!(matches!(ShortName::from("y".repeat(23).as_str()), ShortName::Heap(_)));
+        assert!(matches!(
+            ShortName::from("y".repeat(23).as_str()),
+            ShortName::Heap(_)
+        ));
         assert_eq!(std::mem::size_of::<ShortName>(), 24);
     }
 }

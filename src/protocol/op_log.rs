@@ -56,7 +56,10 @@ impl OpLog {
 
     /// The hash kept at `at` (from `last_hashes`), while what was pushed there is not rolled back.
     pub fn hash_at(&self, at: usize) -> Option<String> {
-        self.ops.as_slice().get(at..at + 32).map(super::codec::to_hex)
+        self.ops
+            .as_slice()
+            .get(at..at + 32)
+            .map(super::codec::to_hex)
     }
 
     /// Opens a mark: until it is released or rolled back, what is pushed can be taken back.
@@ -176,14 +179,25 @@ mod tests {
         let (mut w1, mut w2) = (Writer::default(), Writer::default());
         log.write_to(&mut w1);
         straight.write_to(&mut w2);
-        assert_eq!(w1.into_inner(), w2.into_inner(), "same bytes as a log that never had b");
+        assert_eq!(
+            w1.into_inner(),
+            w2.into_inner(),
+            "same bytes as a log that never had b"
+        );
         assert_eq!(decoded(&log), vec![a, c]);
     }
 
     #[test]
     fn released_marks_keep_what_was_pushed_and_a_moved_log_reads_back() {
         let ops: Vec<Op> = (0..50)
-            .map(|i| create(&format!("f{i}"), i + 2, &format!("packs/{}", i / 7), (i % 7) as u64 * 3))
+            .map(|i| {
+                create(
+                    &format!("f{i}"),
+                    i + 2,
+                    &format!("packs/{}", i / 7),
+                    (i % 7) as u64 * 3,
+                )
+            })
             .collect();
         let mut tx = OpLog::default();
         for op in &ops {

@@ -4,8 +4,8 @@
 
 use super::codec::{CodecError, CodecResult, Reader, Writer};
 use super::extents::{ExtentReader, ExtentWriter};
-use super::op_log::OpLog;
 use super::format::Compact;
+use super::op_log::OpLog;
 use super::*;
 use crate::namespace::{Ino, Op};
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,11 @@ impl Record {
         let mut w = Writer::default();
         self.write_header(&mut w);
         ops.write_head(&mut w);
-        Bytes::from(codec::seal(Self::TAG, <Self as format::Format>::CURRENT, &[w.as_slice(), ops.body()]))
+        Bytes::from(codec::seal(
+            Self::TAG,
+            <Self as format::Format>::CURRENT,
+            &[w.as_slice(), ops.body()],
+        ))
     }
 
     fn write_header(&self, w: &mut Writer) {
@@ -211,7 +215,11 @@ pub(super) fn write_op(w: &mut Writer, d: &mut Deltas, extents: &mut ExtentWrite
     }
 }
 
-pub(super) fn read_op(r: &mut Reader, d: &mut Deltas, extents: &mut ExtentReader) -> CodecResult<Op> {
+pub(super) fn read_op(
+    r: &mut Reader,
+    d: &mut Deltas,
+    extents: &mut ExtentReader,
+) -> CodecResult<Op> {
     Ok(match r.u8()? {
         MKDIR => Op::Mkdir {
             parent: Deltas::get(&mut d.parent, r)?,

@@ -5,9 +5,9 @@
 
 use super::{Content, Request, WriteOptions};
 use crate::namespace::Op;
-use crate::protocol::op_log::OpLog;
 use crate::protocol::codec::{CodecError, CodecResult, Reader, Writer};
 use crate::protocol::extents::{ExtentReader, ExtentWriter};
+use crate::protocol::op_log::OpLog;
 
 #[derive(Default)]
 pub struct RequestLog {
@@ -143,7 +143,10 @@ impl RequestLog {
         let mut at = 0i64;
         (0..self.count).map(move |_| {
             let made = (0..r.uvar()?)
-                .map(|_| ops.next().unwrap_or_else(|| Err(CodecError("fewer ops than requests made".into()))))
+                .map(|_| {
+                    ops.next()
+                        .unwrap_or_else(|| Err(CodecError("fewer ops than requests made".into())))
+                })
                 .collect::<CodecResult<Vec<Op>>>()?;
             let req = read(&mut r, &mut x, &made)?;
             at = at.wrapping_add(r.ivar()?);
@@ -156,10 +159,12 @@ impl RequestLog {
 fn written(made: &[Op]) -> CodecResult<Content> {
     made.iter()
         .find_map(|op| match op {
-            Op::Create { size, extents, .. } | Op::SetContent { size, extents, .. } => Some(Content {
-                extents: extents.clone(),
-                size: *size,
-            }),
+            Op::Create { size, extents, .. } | Op::SetContent { size, extents, .. } => {
+                Some(Content {
+                    extents: extents.clone(),
+                    size: *size,
+                })
+            }
             _ => None,
         })
         .ok_or_else(|| CodecError("a write request made no file op".into()))
@@ -257,7 +262,11 @@ mod tests {
             hash: blake3::hash(key.as_bytes()).to_hex().to_string(),
         };
         let content = Content {
-            extents: vec![extent("packs/a", 0), extent("chunks/b", 0), extent("packs/a", 5)],
+            extents: vec![
+                extent("packs/a", 0),
+                extent("chunks/b", 0),
+                extent("packs/a", 5),
+            ],
             size: 15,
         };
         let reqs = vec![
