@@ -20,12 +20,17 @@ export async function toBytes(data: FileData): Promise<Buffer> {
   throw Object.assign(new TypeError('The "data" argument must be a string, Uint8Array, ArrayBuffer, Blob or ReadableStream'), { code: "ERR_INVALID_ARG_TYPE" });
 }
 
-export const nativeWriteOptions = (o: WriteFileOptions): JsWriteOptions => ({
-  createParents: o.recursive === true,
-  exclusive: o.flag === "wx",
-  mode: checkInt(o.mode, "mode", 0, MAX_MODE, "open"),
-  mtimeMs: o.mtime === undefined ? undefined : toEpochMs(o.mtime),
-});
+/** The options as the binding takes them; none at all for the defaults (reading an options object's
+ * fields across the native boundary is a good part of a small write's cost). */
+export const nativeWriteOptions = (o: WriteFileOptions): JsWriteOptions | undefined =>
+  o.recursive === undefined && o.flag === undefined && o.mode === undefined && o.mtime === undefined
+    ? undefined
+    : {
+        createParents: o.recursive === true,
+        exclusive: o.flag === "wx",
+        mode: checkInt(o.mode, "mode", 0, MAX_MODE, "open"),
+        mtimeMs: o.mtime === undefined ? undefined : toEpochMs(o.mtime),
+      };
 
 /** A time as Node's `utimes` takes it (a Date, or seconds since the epoch) in milliseconds. */
 export const toEpochMs = (t: Date | number): number => (t instanceof Date ? t.getTime() : t * 1000);

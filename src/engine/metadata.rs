@@ -161,6 +161,11 @@ impl LocalMetadata {
 }
 
 impl Mount {
+    /// The inode number `alloc_ino` hands out next: every inode committed so far is below it.
+    pub(crate) fn next_ino(&self) -> Ino {
+        self.local.next_ino.load(Ordering::Acquire)
+    }
+
     /// An inode number no other entry has or will have.
     pub(crate) fn alloc_ino(&self) -> Ino {
         self.local.next_ino.fetch_add(1, Ordering::AcqRel)

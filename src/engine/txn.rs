@@ -35,10 +35,11 @@ impl Txn {
     pub fn begin(mount: Arc<Mount>) -> FsResult<Txn> {
         mount.check_writable("transaction", "/")?;
         let (conn, base_seq) = mount.snapshot()?;
+        let first_new = mount.next_ino();
         Ok(Txn {
             stager: Stager::new(mount.clone()),
             mount,
-            view: Overlay::new(conn),
+            view: Overlay::new(conn, first_new),
             base_seq,
             requests: RequestLog::default(),
         })

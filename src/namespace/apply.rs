@@ -9,7 +9,8 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("apply", e);
     match op {
         Op::Mkdir { .. } | Op::Create { .. } | Op::Symlink { .. } => {
-            let (parent, name, node) = op.new_entry()?.expect("creating ops make an entry");
+            let (parent, name, mut node) = op.new_entry().expect("creating ops make an entry");
+            node.set_extents(op.extents())?;
             insert_node(conn, parent, name, &node)?;
             add_refs(conn, node.ino, op.extents())?;
         }

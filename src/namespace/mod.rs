@@ -64,9 +64,10 @@ pub struct Inode {
 }
 
 impl Op {
-    /// The entry a creating op (mkdir, create, symlink) makes: its parent, name and new inode.
-    pub(crate) fn new_entry(&self) -> FsResult<Option<(Ino, &str, Inode)>> {
-        Ok(Some(match self {
+    /// The entry a creating op (mkdir, create, symlink) makes: its parent, name and new inode (whose
+    /// extents, if any, are the op's: `extents()`, not yet stored in it).
+    pub(crate) fn new_entry(&self) -> Option<(Ino, &str, Inode)> {
+        Some(match self {
             Op::Mkdir {
                 parent,
                 name,
@@ -76,7 +77,7 @@ impl Op {
             } => (
                 *parent,
                 name.as_str(),
-                Inode::new(*ino, Kind::Dir, *mode, 0, *mtime, None, None)?,
+                Inode::new(*ino, Kind::Dir, *mode, 0, *mtime, None),
             ),
             Op::Create {
                 parent,
@@ -85,11 +86,11 @@ impl Op {
                 mode,
                 mtime,
                 size,
-                extents,
+                ..
             } => (
                 *parent,
                 name.as_str(),
-                Inode::new(*ino, Kind::File, *mode, *size, *mtime, None, Some(extents))?,
+                Inode::new(*ino, Kind::File, *mode, *size, *mtime, None),
             ),
             Op::Symlink {
                 parent,
@@ -107,17 +108,15 @@ impl Op {
                     target.len() as u64,
                     *mtime,
                     Some(target.clone()),
-                    None,
-                )?,
+                ),
             ),
-            _ => return Ok(None),
-        }))
+            _ => return None,
+        })
     }
 }
 
 impl Inode {
-    /// A new inode as an op makes it.
-    #[allow(clippy::too_many_arguments)]
+    /// A new inode as an op makes it, without extents (`set_extents`).
     pub(crate) fn new(
         ino: Ino,
         kind: Kind,
@@ -125,9 +124,8 @@ impl Inode {
         size: u64,
         mtime: i64,
         target: Option<String>,
-        extents: Option<&[Extent]>,
-    ) -> FsResult<Inode> {
-        Ok(Inode {
+    ) -> Inode {
+        Inode {
             ino,
             kind,
             mode,
@@ -135,8 +133,8 @@ impl Inode {
             mtime,
             ctime: mtime,
             target,
-            extents_blob: extents.and_then(stored_extents),
-        })
+            extents_blob: None,
+        }
     }
 
     pub(crate) fn set_extents(&mut self, extents: &[Extent]) -> FsResult<()> {

@@ -25,6 +25,9 @@ enum Undo {
 
 pub struct Overlay {
     base: Connection,
+    /// Inodes numbered from here were made after the snapshot: the snapshot has nothing of them (nor
+    /// under them), so it is not asked.
+    first_new: Ino,
     /// Per directory, the entries this transaction set (`GONE`: removed).
     entries: HashMap<Ino, BTreeMap<ShortName, Ino>>,
     /// Inodes this transaction created or changed: where each one's latest encoding starts in `arena`.
@@ -43,10 +46,12 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    /// `base` must be inside a read transaction that has already read, so its snapshot is fixed.
-    pub fn new(base: Connection) -> Overlay {
+    /// `base` must be inside a read transaction that has already read, so its snapshot is fixed;
+    /// `first_new`: the mount's next inode number, read after that.
+    pub fn new(base: Connection, first_new: Ino) -> Overlay {
         Overlay {
             base,
+            first_new,
             entries: HashMap::new(),
             nodes: InoMap::default(),
             arena: Writer::default(),
@@ -75,6 +80,11 @@ impl Overlay {
 
     pub fn base(&self) -> &Connection {
         &self.base
+    }
+
+    /// Whether the snapshot can hold `ino` (or entries under it).
+    fn in_base(&self, ino: Ino) -> bool {
+        ino < self.first_new
     }
 
     /// Starts a request: what it changes can be undone until it is kept.
@@ -134,8 +144,9 @@ impl Overlay {
         Some((ino != GONE).then_some(ino))
     }
 
-    /// Keeps `node`; `logged`: its extents are those of the op just logged, whose hashes it points at.
-    fn set_node(&mut self, node: Inode, logged: bool) -> FsResult<()> {
+    /// Keeps `node` with `extents` (its own are not read); `logged`: they are the extents of the op just
+    /// logged, whose hashes they point at.
+    fn set_node(&mut self, node: Inode, extents: &[Extent], logged: bool) -> FsResult<()> {
         let at = self.arena.len();
         if at == 0 {
             self.arena_time = node.mtime;
@@ -147,7 +158,6 @@ impl Overlay {
         w.ivar(node.mtime.wrapping_sub(self.arena_time));
         w.ivar(node.ctime.wrapping_sub(node.mtime));
         w.opt_str(node.target.as_deref());
-        let extents = node.extents()?;
         let in_log = if logged { self.log.last_hashes() } else { &[] };
         w.uvar(extents.len() as u64);
         for (i, e) in extents.iter().enumerate() {
@@ -227,12 +237,12 @@ impl Overlay {
         self.log.push(op);
         match op {
             Op::Mkdir { .. } | Op::Create { .. } | Op::Symlink { .. } => {
-                let (parent, name, node) = op.new_entry()?.expect("creating ops make an entry");
+                let (parent, name, node) = op.new_entry().expect("creating ops make an entry");
                 if self.lookup(parent, name)?.is_some() {
                     return Err(apply_err(format!("create over an existing entry {name:?}")));
                 }
                 self.set_entry(parent, name, node.ino);
-                self.set_node(node, true)
+                self.set_node(node, op.extents(), true)
             }
             Op::SetContent {
                 ino,
@@ -244,8 +254,7 @@ impl Overlay {
                 n.size = *size;
                 n.mtime = *mtime;
                 n.ctime = *mtime;
-                n.set_extents(extents)?;
-                self.set_node(n, true)
+                self.set_node(n, extents, true)
             }
             Op::Remove { parent, name } => {
                 if self.lookup(*parent, name)?.is_none() {
@@ -278,7 +287,8 @@ impl Overlay {
                 if let Some(t) = mtime {
                     n.mtime = *t;
                 }
-                self.set_node(n, false)
+                let extents = n.extents()?;
+                self.set_node(n, &extents, false)
             }
         }
     }
@@ -288,14 +298,16 @@ impl NsView for Overlay {
     fn lookup(&self, parent: Ino, name: &str) -> FsResult<Option<Ino>> {
         match self.own_entry(parent, name) {
             Some(set) => Ok(set),
-            None => self.base.lookup(parent, name),
+            None if self.in_base(parent) => self.base.lookup(parent, name),
+            None => Ok(None),
         }
     }
 
     fn get_inode(&self, ino: Ino) -> FsResult<Option<Inode>> {
         match self.own_node(ino) {
             Some(n) => n.map(Some),
-            None => self.base.get_inode(ino),
+            None if self.in_base(ino) => self.base.get_inode(ino),
+            None => Ok(None),
         }
     }
 
@@ -304,20 +316,25 @@ impl NsView for Overlay {
             Some(Some(ino)) => self.get_inode(ino),
             Some(None) => Ok(None),
             // Not touched here: the snapshot's inode, unless this transaction changed it.
-            None => match self.base.lookup_inode(parent, name)? {
+            None if self.in_base(parent) => match self.base.lookup_inode(parent, name)? {
                 Some(n) => self.own_node(n.ino).unwrap_or(Ok(n)).map(Some),
                 None => Ok(None),
             },
+            None => Ok(None),
         }
     }
 
     fn list_dir(&self, dir: Ino) -> FsResult<Vec<DirEntry>> {
-        let Some(set) = self.entries.get(&dir).filter(|d| !d.is_empty()) else {
-            return self.base.list_dir(dir);
+        let from_base = || -> FsResult<Vec<DirEntry>> {
+            match self.in_base(dir) {
+                true => self.base.list_dir(dir),
+                false => Ok(Vec::new()),
+            }
         };
-        let mut merged: BTreeMap<String, Ino> = self
-            .base
-            .list_dir(dir)?
+        let Some(set) = self.entries.get(&dir).filter(|d| !d.is_empty()) else {
+            return from_base();
+        };
+        let mut merged: BTreeMap<String, Ino> = from_base()?
             .into_iter()
             .map(|e| (e.name, e.ino))
             .collect();
@@ -342,7 +359,7 @@ impl NsView for Overlay {
     fn has_children(&self, dir: Ino) -> FsResult<bool> {
         match self.entries.get(&dir) {
             Some(set) if !set.is_empty() => Ok(!self.list_dir(dir)?.is_empty()),
-            _ => self.base.has_children(dir),
+            _ => Ok(self.in_base(dir) && self.base.has_children(dir)?),
         }
     }
 }
