@@ -82,9 +82,9 @@ export const smallWrites: Measure = {
         ratio: fmtRatio(ratio),
         oursRequests: txReq,
         peerRequests: fmtRequests(mastraSeqReq),
-        target: "≥ 100× faster than @mastra/s3; ≤ 5 data PUTs",
+        target: "≥ 200× faster than @mastra/s3; ≤ 5 data PUTs",
         ...missed([
-          [ratio >= 100, `only ${fmtRatio(ratio)}`],
+          [ratio >= 200, `only ${fmtRatio(ratio)}`],
           [txPuts <= 5, `${txPuts} data PUTs`],
         ]),
       },

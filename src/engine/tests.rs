@@ -319,3 +319,37 @@ async fn gc_reclaims_after_grace_and_spares_readers_meanwhile() {
     assert!(fresh.fsck().await.unwrap().ok);
     assert!(w.log(100).await.unwrap().len() >= 1);
 }
+
+/// `stat` remembers directories it resolved through; a rename, a removal or a refresh that changes them
+/// must not leave it answering from the old tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stat_never_answers_from_a_directory_that_moved() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    let r = mount(&store, &dir, "r", false).await;
+    write(&w, "/d/sub/f", b"1").await.unwrap();
+    r.refresh().await.unwrap();
+    for m in [&w, &r] {
+        assert_eq!(m.stat("/d/sub/f", true).unwrap().size, 1);
+    }
+    w.write(Box::new(|tx| tx.rename("/d", "/e")))
+        .await
+        .unwrap();
+    write(&w, "/d/sub/f", b"22").await.unwrap();
+    assert_eq!(w.stat("/d/sub/f", true).unwrap().size, 2, "a new /d, not the moved one");
+    assert_eq!(w.stat("/e/sub/f", true).unwrap().size, 1);
+    assert_eq!(
+        r.stat("/d/sub/f", true).unwrap().size,
+        1,
+        "the reader keeps its view until it refreshes"
+    );
+    r.refresh().await.unwrap();
+    assert_eq!(r.stat("/d/sub/f", true).unwrap().size, 2);
+    assert_eq!(r.stat("/e/sub/f", true).unwrap().size, 1);
+    w.write(Box::new(|tx| tx.rm("/e", true, false)))
+        .await
+        .unwrap();
+    assert_eq!(w.stat("/e/sub/f", true).unwrap_err().code, "ENOENT");
+    r.refresh().await.unwrap();
+    assert_eq!(r.stat("/e/sub", true).unwrap_err().code, "ENOENT");
+}
