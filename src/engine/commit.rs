@@ -198,10 +198,11 @@ impl CommitBatch {
             prev_hash: w.head.record_hash.clone(),
             time_ms: now_ms(),
             bytes: self.stager.bytes,
-            ops: Vec::new(),
+            ops: std::mem::take(&mut self.ops),
         };
         let key = record_key(seq, epoch);
-        let body = record.encode_with(&std::mem::take(&mut self.ops));
+        let body = record.encode();
+        drop(record);
         let hash = hash_hex(&body);
         put_immutable(mount.store.as_ref(), &key, body).await?;
         // A snapshot now and then, written before the head that names it.

@@ -94,11 +94,9 @@ impl Mount {
             if in_window {
                 floor = floor.min(rec.seq);
             }
-            history_extents.extend(
-                rec.ops
-                    .iter()
-                    .flat_map(|op| op.extents().iter().map(|x| x.key.clone())),
-            );
+            for op in rec.each_op() {
+                history_extents.extend(op?.extents().iter().map(|x| x.key.clone()));
+            }
             reachable.insert(k);
             key = rec.prev;
             seq = rec.seq.saturating_sub(1);
@@ -124,7 +122,7 @@ impl Mount {
                 record: c.record,
             };
             match history::history_in(self.store.as_ref(), &listing, &commit).await {
-                Ok(h) => reachable.extend(h.keys()),
+                Ok(h) => reachable.extend(h.keys()?),
                 // Already unrebuildable (collected before checkpoints were kept): nothing to keep.
                 Err(e) if e.code == "ENOENT" => {}
                 Err(e) => return Err(e),

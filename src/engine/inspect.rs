@@ -46,11 +46,10 @@ impl Mount {
                 Err(e) => return Err(FsError::from_store("log", e)),
             };
             let rec = Record::decode(&k, &data)?;
-            let files_changed = rec
-                .ops
-                .iter()
-                .filter(|op| !matches!(op, Op::Mkdir { .. }))
-                .count() as u64;
+            let mut files_changed = 0;
+            for op in rec.each_op() {
+                files_changed += u64::from(!matches!(op?, Op::Mkdir { .. }));
+            }
             out.push(LogEntry {
                 seq: rec.seq,
                 epoch: rec.epoch,

@@ -199,8 +199,8 @@ impl Mount {
                 }
             }
             for rec in &records {
-                for op in &rec.ops {
-                    namespace::apply(conn, op)?;
+                for op in rec.each_op() {
+                    namespace::apply(conn, &op?)?;
                 }
             }
             namespace::remember_next_ino(conn)?;

@@ -333,11 +333,16 @@ async fn many_files_in_one_transaction() {
         rss_line("VmHWM"),
         rss_line("RssAnon")
     );
+    drop(w);
+    // Peak RSS from here (Linux: writing 5 to clear_refs resets VmHWM).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = rss_line("VmRSS");
     let start = std::time::Instant::now();
     let r = mount(&store, &dir, "cold", false).await;
     eprintln!(
-        "a cold reader replaying the record: open {:.2} s",
-        start.elapsed().as_secs_f64()
+        "a cold reader replaying the record: open {:.2} s; {before} before, peak {}",
+        start.elapsed().as_secs_f64(),
+        rss_line("VmHWM")
     );
     assert!(exists(&r, &format!("/d0/f{}", n.min(999) - 1)));
     // A different file each call, spread over all of them.

@@ -27,7 +27,7 @@ fn err<T>(what: impl Into<String>) -> CodecResult<T> {
     Err(CodecError(what.into()))
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Writer {
     buf: Vec<u8>,
 }
@@ -140,6 +140,17 @@ impl<'a> Reader<'a> {
 
     pub fn u8(&mut self) -> CodecResult<u8> {
         Ok(self.take(1)?[0])
+    }
+
+    /// Everything not read yet.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let out = &self.data[self.pos..];
+        self.pos = self.data.len();
+        out
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.pos == self.data.len()
     }
 
     pub fn uvar(&mut self) -> CodecResult<u64> {

@@ -28,6 +28,20 @@ impl ExtentWriter {
         t
     }
 
+    /// The table as it was stored, numbered in that order (a repeated key keeps both numbers).
+    pub(super) fn with_keys(keys: Vec<String>) -> Self {
+        let mut index = HashMap::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            index.entry(k.clone()).or_insert(i);
+        }
+        ExtentWriter {
+            index,
+            ends: vec![0; keys.len()],
+            keys,
+            written: Vec::new(),
+        }
+    }
+
     /// The key's number, given on first sight.
     pub fn learn(&mut self, key: &str) -> usize {
         if let Some(&i) = self.index.get(key) {
@@ -88,6 +102,10 @@ pub struct ExtentReader {
 }
 
 impl ExtentReader {
+    pub fn keys(self) -> Vec<String> {
+        self.keys
+    }
+
     pub fn with_keys(keys: Vec<String>) -> Self {
         ExtentReader {
             ends: vec![0; keys.len()],

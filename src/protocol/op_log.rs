@@ -1,13 +1,14 @@
 //! Ops held encoded, the way a WAL record carries them, from the moment they are made: a transaction or
 //! a commit of a million files keeps ~40 bytes per op instead of the `Op` itself (~350 bytes with its
-//! strings), and the record's body is these bytes behind its header, not a second encoding.
+//! strings), and the record's body is these bytes behind its header, not a second encoding. A record
+//! read back keeps its ops the same way, decoded one at a time as they are applied.
 
-use super::codec::{CodecResult, Reader, Writer};
+use super::codec::{CodecError, CodecResult, Reader, Writer};
 use super::extents::{ExtentReader, ExtentWriter};
 use super::record::{read_op, write_op, Deltas};
 use crate::namespace::Op;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct OpLog {
     ops: Writer,
     count: u64,
@@ -125,12 +126,84 @@ impl OpLog {
         self.ops.as_slice()
     }
 
-    /// Decodes the ops, in order.
+    /// The ops section of a stored record (`write_to`): kept as it is, each op decoded when read.
+    /// Such a log is for reading; nothing is pushed onto it.
+    pub fn read_from(r: &mut Reader) -> CodecResult<OpLog> {
+        let keys = ExtentReader::read_table(r)?.keys();
+        let count = r.count(2)? as u64;
+        let mut ops = Writer::default();
+        ops.raw(r.rest());
+        Ok(OpLog {
+            ops,
+            count,
+            extents: ExtentWriter::with_keys(keys),
+            ..OpLog::default()
+        })
+    }
+
+    /// Decodes the ops, in order; bytes left after the last one are an error too.
     pub fn iter(&self) -> impl Iterator<Item = CodecResult<Op>> + '_ {
         let mut r = Reader::new(self.ops.as_slice());
         let mut d = Deltas::default();
         let mut extents = ExtentReader::with_keys(self.extents.keys().to_vec());
-        (0..self.count).map(move |_| read_op(&mut r, &mut d, &mut extents))
+        let ops = (0..self.count).map(move |i| {
+            let op = read_op(&mut r, &mut d, &mut extents);
+            match op {
+                Ok(_) if i + 1 == self.count && !r.at_end() => {
+                    Err(CodecError("bytes after the last op".into()))
+                }
+                other => other,
+            }
+        });
+        let trailing = (self.count == 0 && !self.ops.is_empty())
+            .then(|| Err(CodecError("bytes after the last op".into())));
+        ops.chain(trailing)
+    }
+
+    /// Every op, decoded.
+    pub fn to_vec(&self) -> CodecResult<Vec<Op>> {
+        self.iter().collect()
+    }
+}
+
+impl<'a> FromIterator<&'a Op> for OpLog {
+    fn from_iter<I: IntoIterator<Item = &'a Op>>(ops: I) -> Self {
+        let mut log = OpLog::default();
+        ops.into_iter().for_each(|op| log.push(op));
+        log
+    }
+}
+
+/// Two logs are equal when they hold the same ops (their key tables may differ in unused keys).
+impl PartialEq for OpLog {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_vec() == other.to_vec()
+    }
+}
+
+impl std::fmt::Debug for OpLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.to_vec() {
+            Ok(ops) => f.debug_list().entries(ops).finish(),
+            Err(e) => write!(f, "<{} undecodable ops: {e}>", self.count),
+        }
+    }
+}
+
+/// A log in JSON (format 1 records) is the list of its ops.
+pub mod as_list {
+    use super::OpLog;
+    use crate::namespace::Op;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(log: &OpLog, s: S) -> Result<S::Ok, S::Error> {
+        log.to_vec()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OpLog, D::Error> {
+        Ok(Vec::<Op>::deserialize(d)?.iter().collect())
     }
 }
 

@@ -83,24 +83,25 @@ pub(crate) struct History {
 }
 
 impl History {
-    /// Every key it takes to rebuild the commit, and every data object its files may use.
-    pub fn keys(&self) -> impl Iterator<Item = String> + '_ {
-        let snap = self.snapshot.iter().flat_map(|(s, k)| {
-            std::iter::once(k.clone()).chain(
+    /// Every key it takes to rebuild the commit, and every data object its files may use (`ECORRUPT`
+    /// when a record's ops do not decode: nothing is judged unused from a record not read whole).
+    pub fn keys(&self) -> FsResult<Vec<String>> {
+        let mut keys = Vec::new();
+        if let Some((s, k)) = &self.snapshot {
+            keys.push(k.clone());
+            keys.extend(
                 s.inodes
                     .iter()
                     .flat_map(|i| i.extents.iter().map(|x| x.key.clone())),
-            )
-        });
-        let recs = self.records.iter().flat_map(|(k, r)| {
-            std::iter::once(k.clone()).chain(r.ops.iter().flat_map(|op| {
-                op.extents()
-                    .iter()
-                    .map(|x| x.key.clone())
-                    .collect::<Vec<_>>()
-            }))
-        });
-        snap.chain(recs)
+            );
+        }
+        for (k, r) in &self.records {
+            keys.push(k.clone());
+            for op in r.each_op() {
+                keys.extend(op?.extents().iter().map(|x| x.key.clone()));
+            }
+        }
+        Ok(keys)
     }
 }
 
@@ -111,8 +112,8 @@ pub(crate) fn tree_db(h: &History) -> FsResult<Connection> {
         snapshot::import(&conn, s)?;
     }
     for (_, rec) in &h.records {
-        for op in &rec.ops {
-            namespace::apply(&conn, op)?;
+        for op in rec.each_op() {
+            namespace::apply(&conn, &op?)?;
         }
     }
     Ok(conn)
