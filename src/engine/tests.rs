@@ -332,11 +332,13 @@ async fn stat_never_answers_from_a_directory_that_moved() {
     for m in [&w, &r] {
         assert_eq!(m.stat("/d/sub/f", true).unwrap().size, 1);
     }
-    w.write(Box::new(|tx| tx.rename("/d", "/e")))
-        .await
-        .unwrap();
+    w.write(Box::new(|tx| tx.rename("/d", "/e"))).await.unwrap();
     write(&w, "/d/sub/f", b"22").await.unwrap();
-    assert_eq!(w.stat("/d/sub/f", true).unwrap().size, 2, "a new /d, not the moved one");
+    assert_eq!(
+        w.stat("/d/sub/f", true).unwrap().size,
+        2,
+        "a new /d, not the moved one"
+    );
     assert_eq!(w.stat("/e/sub/f", true).unwrap().size, 1);
     assert_eq!(
         r.stat("/d/sub/f", true).unwrap().size,

@@ -334,10 +334,8 @@ impl NsView for Overlay {
         let Some(set) = self.entries.get(&dir).filter(|d| !d.is_empty()) else {
             return from_base();
         };
-        let mut merged: BTreeMap<String, Ino> = from_base()?
-            .into_iter()
-            .map(|e| (e.name, e.ino))
-            .collect();
+        let mut merged: BTreeMap<String, Ino> =
+            from_base()?.into_iter().map(|e| (e.name, e.ino)).collect();
         for (name, &ino) in set {
             match ino {
                 GONE => merged.remove(name.as_str()),

@@ -44,10 +44,8 @@ impl Record {
     pub fn each_op(&self) -> impl Iterator<Item = FsResult<Op>> + '_ {
         self.ops.iter().map(move |op| {
             op.map_err(|e| {
-                FsError::new(Code::Corrupt, "decode", None).with_description(format!(
-                    "unreadable WAL record (seq {}): {e}",
-                    self.seq
-                ))
+                FsError::new(Code::Corrupt, "decode", None)
+                    .with_description(format!("unreadable WAL record (seq {}): {e}", self.seq))
             })
         })
     }
