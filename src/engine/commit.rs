@@ -134,7 +134,9 @@ impl CommitBatch {
                     let op = op.map_err(|e| FsError::internal("commit", e.to_string()))?;
                     b.guard.conn.apply_op(&op)?;
                 }
-                b.ops.take_from_empty(staged_ops);
+                b.ops
+                    .append(staged_ops)
+                    .map_err(|e| FsError::internal("commit", e.to_string()))?;
                 return Ok(());
             }
             let mut ns = b.target();

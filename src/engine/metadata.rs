@@ -282,6 +282,13 @@ impl Mount {
     /// Called after every change to committed state: forget cached answers, and end the read
     /// transaction so the next lookup sees the change.
     pub(crate) fn invalidate_stats(&self) {
+        // The read connection first (the order lookups take the two locks in): no lookup can read the
+        // old state under the new generation and remember what it found.
+        let mut r = self
+            .local
+            .read_conn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         {
             let mut c = self
                 .local
@@ -295,11 +302,6 @@ impl Mount {
             c.dir_count = 0;
         }
         self.reads.files.clear();
-        let mut r = self
-            .local
-            .read_conn
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
         if r.in_txn {
             r.in_txn = false;
             let _ = r.conn.execute_batch("COMMIT");

@@ -215,10 +215,11 @@ impl Mount {
         })();
         match result {
             Ok(()) => {
+                // Inode numbers above what is being committed before anyone can see it.
+                self.note_inodes(conn)?;
                 conn.execute_batch("COMMIT")
                     .map_err(|e| namespace::db_err("refresh", e))?;
                 self.invalidate_stats();
-                self.note_inodes(conn)?;
             }
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");

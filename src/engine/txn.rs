@@ -35,7 +35,9 @@ impl Txn {
     pub fn begin(mount: Arc<Mount>) -> FsResult<Txn> {
         mount.check_writable("transaction", "/")?;
         let (conn, base_seq) = mount.snapshot()?;
-        let first_new = mount.next_ino();
+        // Above every inode in the snapshot, by the snapshot's own count too (the mount's counter may
+        // not have caught up with a catch-up that just committed).
+        let first_new = mount.next_ino().max(crate::namespace::next_ino(&conn)?);
         Ok(Txn {
             stager: Stager::new(mount.clone()),
             mount,

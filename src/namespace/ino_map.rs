@@ -9,7 +9,6 @@ const ABSENT: u32 = u32::MAX;
 /// How far past the run's end an inode may land and still extend it (the gap is filled with `ABSENT`).
 const GAP: u64 = 4096;
 
-#[derive(Default)]
 pub struct InoMap {
     first: Ino,
     run: Vec<u32>,
@@ -17,6 +16,15 @@ pub struct InoMap {
 }
 
 impl InoMap {
+    /// A map whose run starts at `first` (the first inode a transaction may make).
+    pub fn new(first: Ino) -> InoMap {
+        InoMap {
+            first,
+            run: Vec::new(),
+            others: HashMap::new(),
+        }
+    }
+
     fn slot(&self, ino: Ino) -> Option<usize> {
         let i = u64::try_from(ino.checked_sub(self.first)?).ok()?;
         (i < self.run.len() as u64).then_some(i as usize)
@@ -31,9 +39,6 @@ impl InoMap {
 
     pub fn insert(&mut self, ino: Ino, at: usize) -> Option<usize> {
         let prev = self.remove(ino);
-        if self.run.is_empty() {
-            self.first = ino;
-        }
         let fits = u32::try_from(at).ok().filter(|a| *a != ABSENT);
         let i = ino
             .checked_sub(self.first)
@@ -70,7 +75,9 @@ mod tests {
 
     #[test]
     fn inodes_in_a_run_and_off_it_are_found_replaced_and_removed() {
-        let mut m = InoMap::default();
+        let mut m = InoMap::new(100);
+        assert_eq!(m.insert(7, 1), None, "below the run: an inode from before");
+        assert_eq!(m.get(7), Some(1));
         assert_eq!(m.insert(100, 0), None);
         assert_eq!(m.insert(101, 10), None);
         assert_eq!(m.insert(50, 20), None, "below the run");

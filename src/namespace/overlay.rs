@@ -53,7 +53,7 @@ impl Overlay {
             base,
             first_new,
             entries: HashMap::new(),
-            nodes: InoMap::default(),
+            nodes: InoMap::new(first_new),
             arena: Writer::default(),
             arena_time: 0,
             keys: ExtentWriter::default(),

@@ -90,6 +90,11 @@ impl ExtentWriter {
         }
     }
 
+    /// After an op with no extents: no hash positions to give.
+    pub(super) fn forget_written(&mut self) {
+        self.written.clear();
+    }
+
     /// Where the last `write` put each extent's hash bytes in its writer.
     pub(super) fn written(&self) -> &[Option<usize>] {
         &self.written

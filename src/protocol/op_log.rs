@@ -31,6 +31,9 @@ pub struct OpMark {
 
 impl OpLog {
     pub fn push(&mut self, op: &Op) {
+        if op.extents().is_empty() {
+            self.extents.forget_written();
+        }
         if self.open_marks > 0 {
             for e in op.extents() {
                 let i = self.extents.learn(&e.key);
@@ -98,15 +101,18 @@ impl OpLog {
         self.release(mark);
     }
 
-    /// Moves `other`'s ops to the end of this log, which must be empty (ops are delta-coded against the
-    /// ones before them, so a log only continues from its own start).
-    pub fn take_from_empty(&mut self, other: OpLog) {
-        debug_assert!(self.is_empty(), "only an empty log takes another's ops");
+    /// Moves `other`'s ops to the end of this log: as they are when this log is empty, decoded and
+    /// pushed again otherwise (ops are delta-coded against the ones before them).
+    pub fn append(&mut self, other: OpLog) -> CodecResult<()> {
+        if !self.is_empty() {
+            return other.iter().try_for_each(|op| op.map(|op| self.push(&op)));
+        }
         let open_marks = self.open_marks;
         *self = other;
         // The marks open here stay open; none of `other`'s were.
         self.open_marks = open_marks;
         self.undo.clear();
+        Ok(())
     }
 
     /// The ops section of a WAL record: the key table, the count, the ops.
@@ -141,19 +147,25 @@ impl OpLog {
         })
     }
 
-    /// Decodes the ops, in order; bytes left after the last one are an error too.
+    /// Decodes the ops, in order, up to the first that does not decode; bytes left after the last one
+    /// are an error too.
     pub fn iter(&self) -> impl Iterator<Item = CodecResult<Op>> + '_ {
         let mut r = Reader::new(self.ops.as_slice());
         let mut d = Deltas::default();
         let mut extents = ExtentReader::with_keys(self.extents.keys().to_vec());
-        let ops = (0..self.count).map(move |i| {
-            let op = read_op(&mut r, &mut d, &mut extents);
-            match op {
+        let mut failed = false;
+        let ops = (0..self.count).map_while(move |i| {
+            if failed {
+                return None;
+            }
+            let op = match read_op(&mut r, &mut d, &mut extents) {
                 Ok(_) if i + 1 == self.count && !r.at_end() => {
                     Err(CodecError("bytes after the last op".into()))
                 }
                 other => other,
-            }
+            };
+            failed = op.is_err();
+            Some(op)
         });
         let trailing = (self.count == 0 && !self.ops.is_empty())
             .then(|| Err(CodecError("bytes after the last op".into())));
@@ -280,10 +292,16 @@ mod tests {
         }
         let mut batch = OpLog::default();
         let m = batch.mark();
-        batch.take_from_empty(tx);
+        batch.append(tx).unwrap();
         assert_eq!(decoded(&batch), ops);
         batch.rollback(m);
         assert!(batch.is_empty());
         assert_eq!(decoded(&batch), Vec::<Op>::new());
+
+        // Onto a log that already holds ops, they are pushed again after its own.
+        let (head, tail) = ops.split_at(20);
+        let mut batch: OpLog = head.iter().collect();
+        batch.append(tail.iter().collect()).unwrap();
+        assert_eq!(decoded(&batch), ops);
     }
 }

@@ -141,18 +141,35 @@ impl RequestLog {
         let mut x = ExtentReader::with_keys(self.extents.keys().to_vec());
         let mut ops = ops.iter();
         let mut at = 0i64;
-        (0..self.count).map(move |_| {
-            let made = (0..r.uvar()?)
-                .map(|_| {
-                    ops.next()
-                        .unwrap_or_else(|| Err(CodecError("fewer ops than requests made".into())))
-                })
-                .collect::<CodecResult<Vec<Op>>>()?;
-            let req = read(&mut r, &mut x, &made)?;
-            at = at.wrapping_add(r.ivar()?);
-            Ok((req, at))
+        let count = self.count;
+        // One step past the last request, to find ops no request made.
+        (0..=count).map_while(move |i| {
+            if i == count {
+                return ops
+                    .next()
+                    .map(|_| Err(CodecError("more ops than the requests made".into())));
+            }
+            Some(read_request(&mut r, &mut x, &mut ops, &mut at))
         })
     }
+}
+
+/// The next request, with the ops it made taken from `ops`.
+fn read_request(
+    r: &mut Reader,
+    x: &mut ExtentReader,
+    ops: &mut impl Iterator<Item = CodecResult<Op>>,
+    at: &mut i64,
+) -> CodecResult<(Request, i64)> {
+    let made = (0..r.uvar()?)
+        .map(|_| {
+            ops.next()
+                .unwrap_or_else(|| Err(CodecError("fewer ops than requests made".into())))
+        })
+        .collect::<CodecResult<Vec<Op>>>()?;
+    let req = read(r, x, &made)?;
+    *at = at.wrapping_add(r.ivar()?);
+    Ok((req, *at))
 }
 
 /// A `writeFile`'s content: that of the file op it made.
@@ -359,6 +376,15 @@ mod tests {
             log.push(r, 1_000 + i as i64 * 7, made.len() as u64);
         }
         let back: Vec<(Request, i64)> = log.iter(&ops).collect::<CodecResult<_>>().unwrap();
+        let mut extra = ops.clone();
+        extra.push(&Op::Remove {
+            parent: 1,
+            name: "x".into(),
+        });
+        assert!(
+            log.iter(&extra).any(|r| r.is_err()),
+            "an op no request made is an error"
+        );
         assert_eq!(back.len(), reqs.len());
         for (i, ((got, at), want)) in back.iter().zip(&reqs).enumerate() {
             assert_eq!(format!("{got:?}"), format!("{want:?}"));
