@@ -158,9 +158,6 @@ impl LocalObjectStore {
             };
             f.write_all(&body)?;
             f.sync_data()?;
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)?;
-            }
             Ok(())
         };
         if let Err(e) = write() {
@@ -178,6 +175,13 @@ impl LocalObjectStore {
         if !allowed {
             let _ = fs::remove_file(&tmp);
             return Err(StoreError::put_refused(&mode, key));
+        }
+        // Under the lock: a delete prunes the directories it empties, also one a put just made.
+        if let Some(parent) = path.parent() {
+            if let Err(e) = fs::create_dir_all(parent) {
+                let _ = fs::remove_file(&tmp);
+                return Err(io_err("put", key, e));
+            }
         }
         fs::rename(&tmp, &path).map_err(|e| {
             let _ = fs::remove_file(&tmp);
@@ -403,5 +407,33 @@ mod tests {
         let won = store.put("k", Bytes::from_static(b"d"), PutMode::Update(etag));
         assert!(won.await.is_ok());
         assert_eq!(store.get_all("k").await.unwrap().data.as_ref(), b"d");
+    }
+
+    /// A delete prunes the directories it empties; a put into one of them at that moment still lands.
+    #[test]
+    fn a_put_beside_a_delete_that_empties_its_directory_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalObjectStore::new(dir.path()).unwrap();
+        let rounds = 2_000;
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let (other, go) = (store.clone(), start.clone());
+        // One thread keeps emptying each directory while the other puts into it.
+        let deleter = std::thread::spawn(move || {
+            for i in 0..rounds {
+                go.wait();
+                other.delete_blocking(&[format!("refs/d{i}/b")]).unwrap();
+            }
+        });
+        for i in 0..rounds {
+            let (a, b) = (format!("refs/d{i}/a"), format!("refs/d{i}/b"));
+            store
+                .put_blocking(&b, Bytes::from_static(b"b"), PutMode::Create)
+                .unwrap();
+            start.wait();
+            let put = store.put_blocking(&a, Bytes::from_static(b"a"), PutMode::Create);
+            assert!(put.is_ok(), "put {a}: {put:?}");
+            assert!(store.path_of("get", &a).unwrap().exists());
+        }
+        deleter.join().unwrap();
     }
 }
