@@ -13,6 +13,7 @@ use super::stager::Stager;
 use super::writes::FsWrites;
 use super::*;
 use crate::namespace::{snapshot, ApplyOps};
+use crate::protocol::codec::CodecError;
 use crate::protocol::head::{now_ms, Head, SnapshotRef};
 use crate::protocol::op_log::OpLog;
 use crate::protocol::record::Record;
@@ -128,20 +129,18 @@ impl CommitBatch {
         requests: &RequestLog,
         staged_ops: OpLog,
     ) -> FsResult<()> {
+        // The transaction's own logs: one that does not decode is a bug, not a conflict.
+        let undecodable = |e: CodecError| FsError::internal("commit", e.to_string());
         self.atomically(|b| {
             if b.ops.is_empty() && b.guard.head.seq == base_seq {
                 for op in staged_ops.iter() {
-                    let op = op.map_err(|e| FsError::internal("commit", e.to_string()))?;
-                    b.guard.conn.apply_op(&op)?;
+                    b.guard.conn.apply_op(&op.map_err(undecodable)?)?;
                 }
-                b.ops
-                    .append(staged_ops)
-                    .map_err(|e| FsError::internal("commit", e.to_string()))?;
-                return Ok(());
+                return b.ops.append(staged_ops).map_err(undecodable);
             }
             let mut ns = b.target();
             for item in requests.iter(&staged_ops) {
-                let (req, at) = item.map_err(|e| FsError::internal("commit", e.to_string()))?;
+                let (req, at) = item.map_err(undecodable)?;
                 execute(&mut ns, &req, at).map_err(|e| conflict(&req, e))?;
             }
             Ok(())

@@ -132,7 +132,7 @@ impl Txn {
 
     /// Drops the transaction: nothing of it becomes visible. Data already uploaded is garbage.
     pub fn abort(self) {
-        self.mount.release_snapshot(self.view.into_base());
+        self.mount.release_snapshot(self.view.into_parts().0);
     }
 }
 

@@ -63,12 +63,7 @@ impl Overlay {
         }
     }
 
-    /// Gives the snapshot connection back (to end its read transaction and reuse it).
-    pub fn into_base(self) -> Connection {
-        self.base
-    }
-
-    /// The snapshot connection and the ops laid over it.
+    /// The snapshot connection (to end its read transaction and reuse it) and the ops laid over it.
     pub fn into_parts(self) -> (Connection, OpLog) {
         (self.base, self.log)
     }
@@ -146,7 +141,7 @@ impl Overlay {
 
     /// Keeps `node` with `extents` (its own are not read); `logged`: they are the extents of the op just
     /// logged, whose hashes they point at.
-    fn set_node(&mut self, node: Inode, extents: &[Extent], logged: bool) -> FsResult<()> {
+    fn set_node(&mut self, node: Inode, extents: &[Extent], logged: bool) {
         let at = self.arena.len();
         if at == 0 {
             self.arena_time = node.mtime;
@@ -175,7 +170,6 @@ impl Overlay {
         }
         let prev = self.nodes.insert(node.ino, at);
         self.undo.push(Undo::Node(node.ino, prev));
-        Ok(())
     }
 
     fn own_node(&self, ino: Ino) -> Option<FsResult<Inode>> {
@@ -242,7 +236,8 @@ impl Overlay {
                     return Err(apply_err(format!("create over an existing entry {name:?}")));
                 }
                 self.set_entry(parent, name, node.ino);
-                self.set_node(node, op.extents(), true)
+                self.set_node(node, op.extents(), true);
+                Ok(())
             }
             Op::SetContent {
                 ino,
@@ -254,7 +249,8 @@ impl Overlay {
                 n.size = *size;
                 n.mtime = *mtime;
                 n.ctime = *mtime;
-                self.set_node(n, extents, true)
+                self.set_node(n, extents, true);
+                Ok(())
             }
             Op::Remove { parent, name } => {
                 if self.lookup(*parent, name)?.is_none() {
@@ -288,7 +284,8 @@ impl Overlay {
                     n.mtime = *t;
                 }
                 let extents = n.extents()?;
-                self.set_node(n, &extents, false)
+                self.set_node(n, &extents, false);
+                Ok(())
             }
         }
     }

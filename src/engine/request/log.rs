@@ -45,10 +45,6 @@ impl RequestLog {
     pub fn push(&mut self, req: &Request, at: i64, ops: u64) {
         let w = &mut self.w;
         w.uvar(ops);
-        let content = |w: &mut Writer, x: &mut ExtentWriter, c: &Content| {
-            w.uvar(c.size);
-            x.write(w, &c.extents);
-        };
         match req {
             Request::Write { path, opts, .. } => {
                 w.u8(WRITE);
@@ -66,10 +62,11 @@ impl RequestLog {
                     w.ivar(t);
                 }
             }
-            Request::Append { path, content: c } => {
+            Request::Append { path, content } => {
                 w.u8(APPEND);
                 w.str(path);
-                content(w, &mut self.extents, c);
+                w.uvar(content.size);
+                self.extents.write(w, &content.extents);
             }
             Request::Mkdir { path, recursive } => {
                 w.u8(MKDIR);
@@ -188,13 +185,6 @@ fn written(made: &[Op]) -> CodecResult<Content> {
 }
 
 fn read(r: &mut Reader, x: &mut ExtentReader, made: &[Op]) -> CodecResult<Request> {
-    let content = |r: &mut Reader, x: &mut ExtentReader| -> CodecResult<Content> {
-        let size = r.uvar()?;
-        Ok(Content {
-            size,
-            extents: x.read(r)?,
-        })
-    };
     let bit = |f: u8, i: u8| f & (1 << i) != 0;
     Ok(match r.u8()? {
         WRITE => {
@@ -216,7 +206,10 @@ fn read(r: &mut Reader, x: &mut ExtentReader, made: &[Op]) -> CodecResult<Reques
         }
         APPEND => Request::Append {
             path: r.str()?,
-            content: content(r, x)?,
+            content: Content {
+                size: r.uvar()?,
+                extents: x.read(r)?,
+            },
         },
         MKDIR => Request::Mkdir {
             path: r.str()?,
