@@ -1,15 +1,22 @@
-// Writes __test__/fixtures/format-v1/: a LocalObjectStore bucket made by the release that stored WAL records
-// and snapshots as JSON (format version 1), and manifest.json, the tree it holds at each seq. The format test
-// mounts it with the current release (which writes the compact format) and checks every seq reads back.
+// Writes __test__/fixtures/format-v<N>/: a LocalObjectStore bucket made by the release that wrote WAL records
+// and snapshots in format version N, and manifest.json, the tree it holds at each seq. The format test mounts
+// each with the current release and checks every seq reads back. Made so far: format 1 (JSON, by the release
+// before issue 13) and format 2 (compact, chunks without block hashes, by de324fc).
 //
-//   bun scripts/make-format-fixture.ts     (run once with the old release; the output is committed)
+//   bun scripts/make-format-fixture.ts <N>     (run once with that release; the output is committed)
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { LocalObjectStore, S3CachedFsManagerImpl, type CachedFs } from "../js/core.ts";
 import { manifestTree } from "../__test__/fixtures/format-tree.ts";
 
-const out = join(import.meta.dir, "..", "__test__", "fixtures", "format-v1");
+const version = process.argv[2];
+const described: Record<string, string> = {
+  "1": "format version 1 (JSON WAL records and snapshots)",
+  "2": "format version 2 (compact WAL records and snapshots, chunks without block hashes)",
+};
+if (!version || !described[version]) throw new Error("usage: bun scripts/make-format-fixture.ts <1|2>");
+const out = join(import.meta.dir, "..", "__test__", "fixtures", `format-v${version}`);
 rmSync(join(out, "bucket"), { recursive: true, force: true });
 const cache = mkdtempSync(join(os.tmpdir(), "fixture-cache-"));
 const store = new LocalObjectStore(join(out, "bucket"));
@@ -39,7 +46,7 @@ for (const step of steps) {
   await step(fs);
   seqs[String(fs.seq)] = await manifestTree(fs);
 }
-writeFileSync(join(out, "manifest.json"), `${JSON.stringify({ written: "format version 1 (JSON WAL records and snapshots)", seqs }, null, 1)}\n`);
+writeFileSync(join(out, "manifest.json"), `${JSON.stringify({ written: described[version], seqs }, null, 1)}\n`);
 await manager.close();
 rmSync(join(out, "bucket", ".s3fs-lock"), { force: true });
 rmSync(cache, { recursive: true, force: true });

@@ -1,8 +1,11 @@
 //! The local block cache: a bounded LRU (by bytes) of fetched object ranges under `cacheRoot`. Each file
-//! is named by the hash of its id and the blake3 of its contents, so every read is checked and a warm
+//! is named by the hash of its id and a checksum of its contents (their blake3, or for a chunk's block its
+//! hash as that block, known before it arrives: `@offset` in the name), so every read is checked and a warm
 //! remount finds the cache again by listing the directory. A block that fails its check is dropped and
 //! refetched, never returned. Pinned blocks are never evicted. Losing the directory loses nothing.
 
+use crate::protocol::block_hashes::{BlockHash, BLOCK_SIZE};
+use blake3::hazmat::HasherExt;
 use lru::LruCache;
 use std::collections::HashMap;
 use std::fs;
@@ -17,6 +20,42 @@ struct Entry {
     file: String,
     size: u64,
     hash: String,
+    /// Where the block sits in its chunk when `hash` is its block hash; `None`: the blake3 of the bytes.
+    offset: Option<u64>,
+}
+
+/// A chunk block's hash, known from its extent, given to `put` so storing the block hashes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockCheck {
+    pub offset: u64,
+    pub hash: BlockHash,
+}
+
+/// Whether a block of `size` bytes at `offset` can be checked by its block hash (blake3 panics on a
+/// subtree that is empty, misaligned or longer than its offset allows; a damaged entry can be any of
+/// them, and then it is dropped instead).
+fn block_fits(offset: u64, size: u64) -> bool {
+    offset % BLOCK_SIZE == 0 && size > 0 && size <= BLOCK_SIZE
+}
+
+/// A hasher for an entry's checksum: plain blake3, or the block hash at `offset`.
+fn checksum_hasher(offset: Option<u64>) -> blake3::Hasher {
+    let mut h = blake3::Hasher::new();
+    if let Some(off) = offset {
+        h.set_input_offset(off);
+    }
+    h
+}
+
+/// The checksum as entries keep it (the first 16 bytes, in hex).
+fn checksum_of(h: &blake3::Hasher, offset: Option<u64>) -> String {
+    let full = match offset {
+        // No block is empty (and blake3 has no chaining value for nothing): an empty file is damage.
+        Some(_) if h.count() == 0 => return String::new(),
+        Some(_) => h.finalize_non_root(),
+        None => *h.finalize().as_bytes(),
+    };
+    crate::protocol::codec::to_hex(&full[..16])
 }
 
 #[derive(Debug)]
@@ -63,11 +102,21 @@ impl BlockCache {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some((idh, hash)) = name.split_once('-') else {
+            let Some((idh, check)) = name.split_once('-') else {
                 let _ = fs::remove_file(entry.path());
                 continue;
             };
             let meta = entry.metadata()?;
+            let (hash, offset) = match check.split_once('@') {
+                None => (check, None),
+                Some((hash, off)) => match off.parse() {
+                    Ok(off) if block_fits(off, meta.len()) => (hash, Some(off)),
+                    _ => {
+                        let _ = fs::remove_file(entry.path());
+                        continue;
+                    }
+                },
+            };
             found.push((
                 meta.modified().ok(),
                 idh.to_string(),
@@ -75,6 +124,7 @@ impl BlockCache {
                     file: name.clone(),
                     size: meta.len(),
                     hash: hash.to_string(),
+                    offset,
                 },
             ));
         }
@@ -134,7 +184,9 @@ impl BlockCache {
             let buf = dest(entry.size as usize);
             f.read_exact(buf)?;
             // Longer than recorded is damage too.
-            Ok(f.read(&mut [0u8; 1])? == 0 && blake3::hash(buf).to_hex()[..32] == entry.hash[..])
+            let mut h = checksum_hasher(entry.offset);
+            h.update(buf);
+            Ok(f.read(&mut [0u8; 1])? == 0 && checksum_of(&h, entry.offset) == entry.hash)
         });
         match read {
             Ok(true) => {
@@ -156,9 +208,10 @@ impl BlockCache {
         }
     }
 
-    /// Stores a block, evicting least-recently-used unpinned blocks to stay within capacity.
+    /// Stores a block, evicting least-recently-used unpinned blocks to stay within capacity; `known` is
+    /// its block hash when it is a chunk's block (checked by the caller: not hashed again here).
     /// A block larger than the whole cache is not kept.
-    pub fn put(&self, id: &str, data: &[u8]) {
+    pub fn put(&self, id: &str, data: &[u8], known: Option<BlockCheck>) {
         if data.len() as u64 > self.capacity {
             return;
         }
@@ -172,12 +225,14 @@ impl BlockCache {
             let _ = fs::remove_file(&tmp);
             return;
         }
-        self.adopt(
-            id,
-            &tmp,
-            &blake3::hash(data).to_hex()[..32],
-            data.len() as u64,
-        );
+        let (hash, offset) = match known {
+            Some(k) if block_fits(k.offset, data.len() as u64) => (
+                crate::protocol::codec::to_hex(&k.hash[..16]),
+                Some(k.offset),
+            ),
+            _ => (blake3::hash(data).to_hex()[..32].to_string(), None),
+        };
+        self.adopt_entry(id, &tmp, hash, offset, data.len() as u64);
     }
 
     fn evict_to(&self, capacity: u64, st: &mut State) -> Vec<String> {
@@ -214,11 +269,16 @@ impl BlockCache {
         let idh = id_hash(id);
         let entry = self.lock().lru.get(&idh).cloned()?;
         let path = self.dir.join(&entry.file);
-        let mut hasher = blake3::Hasher::new();
+        let mut hasher = checksum_hasher(entry.offset);
+        // No more than the entry's size is hashed (a block hash panics past its block); longer is damage.
         let intact = fs::File::open(&path)
-            .and_then(|mut f| hasher.update_reader(&mut f).map(|_| ()))
-            .is_ok()
-            && hasher.finalize().to_hex()[..32] == entry.hash[..];
+            .and_then(|f| {
+                let mut f = f.take(entry.size);
+                hasher.update_reader(&mut f)?;
+                Ok(hasher.count() == entry.size && f.into_inner().read(&mut [0u8; 1])? == 0)
+            })
+            .unwrap_or(false)
+            && checksum_of(&hasher, entry.offset) == entry.hash;
         if intact {
             return Some(path);
         }
@@ -246,8 +306,22 @@ impl BlockCache {
 
     /// Moves a written temp file into the cache as entry `id` (its contents hash to `hash`).
     pub fn adopt(&self, id: &str, tmp: &Path, hash: &str, size: u64) -> PathBuf {
+        self.adopt_entry(id, tmp, hash.to_string(), None, size)
+    }
+
+    fn adopt_entry(
+        &self,
+        id: &str,
+        tmp: &Path,
+        hash: String,
+        offset: Option<u64>,
+        size: u64,
+    ) -> PathBuf {
         let idh = id_hash(id);
-        let file = format!("{idh}-{hash}");
+        let file = match offset {
+            None => format!("{idh}-{hash}"),
+            Some(off) => format!("{idh}-{hash}@{off}"),
+        };
         let path = self.dir.join(&file);
         if fs::rename(tmp, &path).is_err() {
             let _ = fs::remove_file(tmp);
@@ -260,7 +334,8 @@ impl BlockCache {
                 Entry {
                     file: file.clone(),
                     size,
-                    hash: hash.to_string(),
+                    hash,
+                    offset,
                 },
             ) {
                 st.used -= old.size;
@@ -316,13 +391,13 @@ mod tests {
     fn bounded_checked_and_persistent() {
         let dir = tempfile::tempdir().unwrap();
         let c = BlockCache::open(dir.path(), 100).unwrap();
-        c.put("a", &[1u8; 40]);
-        c.put("b", &[2u8; 40]);
+        c.put("a", &[1u8; 40], None);
+        c.put("b", &[2u8; 40], None);
         assert_eq!(c.get("a").unwrap(), vec![1u8; 40]);
-        c.put("c", &[3u8; 40]); // evicts b, the least recently used
+        c.put("c", &[3u8; 40], None); // evicts b, the least recently used
         assert!(c.get("b").is_none());
         assert!(c.stats().used_bytes <= 100);
-        c.put("huge", &[0u8; 500]);
+        c.put("huge", &[0u8; 500], None);
         assert!(c.get("huge").is_none());
 
         // Corrupt a block on disk: detected, dropped, never returned.
@@ -345,12 +420,53 @@ mod tests {
     }
 
     #[test]
+    fn chunk_blocks_are_checked_by_their_block_hash() {
+        use crate::protocol::block_hashes::{block_hash, BLOCK_SIZE};
+        let dir = tempfile::tempdir().unwrap();
+        let c = BlockCache::open(dir.path(), 1 << 20).unwrap();
+        let block = vec![5u8; 1000];
+        let offset = 3 * BLOCK_SIZE;
+        let known = |hash| Some(BlockCheck { offset, hash });
+        let only_file = || {
+            fs::read_dir(dir.path())
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path()
+        };
+        c.put("k#3", &block, known(block_hash(offset, &block)));
+        assert_eq!(c.get("k#3").unwrap(), block);
+        // Given the hash of other bytes, or of the same bytes elsewhere in the chunk: never returned.
+        c.put("wrong", &block, known(block_hash(offset, &[6u8; 1000])));
+        c.put("moved", &block, known(block_hash(0, &block)));
+        assert!(c.get("wrong").is_none() && c.get("moved").is_none());
+        assert_eq!(c.stats().corrupt, 2);
+
+        drop(c);
+        let c = BlockCache::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(c.get("k#3").unwrap(), block, "found again with its check");
+        assert!(c.path_of("k#3").is_some());
+        let f = only_file();
+        assert!(f.to_string_lossy().ends_with(&format!("@{offset}")));
+        fs::write(&f, [5u8; 999]).unwrap();
+        assert!(c.get("k#3").is_none(), "a damaged block is dropped");
+        c.put("k#3", &block, known(block_hash(offset, &block)));
+        let f = only_file();
+        fs::write(&f, []).unwrap();
+        assert!(
+            c.path_of("k#3").is_none(),
+            "an emptied block is damage, not a panic"
+        );
+    }
+
+    #[test]
     fn pinned_blocks_survive_eviction() {
         let dir = tempfile::tempdir().unwrap();
         let c = BlockCache::open(dir.path(), 100).unwrap();
-        c.put("p", &[1u8; 60]);
+        c.put("p", &[1u8; 60], None);
         c.pin("p");
-        c.put("q", &[2u8; 60]);
+        c.put("q", &[2u8; 60], None);
         assert!(c.get("p").is_some());
         c.unpin("p");
         assert!(c.stats().used_bytes <= 100);

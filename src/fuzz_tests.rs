@@ -63,7 +63,7 @@ proptest! {
 
     #[test]
     fn compact_records_round_trip(ops in proptest::collection::vec(op(), 0..24), seq in any::<u64>(), time in any::<i64>()) {
-        let r = Record { v: 2, seq, epoch: seq / 3, prev: Some("wal/p".into()), prev_hash: None, time_ms: time, bytes: 1, ops: ops.iter().collect() };
+        let r = Record { v: 3, seq, epoch: seq / 3, prev: Some("wal/p".into()), prev_hash: None, time_ms: time, bytes: 1, ops: ops.iter().collect() };
         prop_assert_eq!(Record::decode("wal/x", &r.encode()).unwrap(), r);
     }
 
@@ -71,7 +71,7 @@ proptest! {
     fn compact_snapshots_round_trip(inodes in proptest::collection::vec(inode(), 0..24), names in proptest::collection::vec(("[a-zé]{0,6}", any::<i64>()), 0..24)) {
         let mut dentries: Vec<(i64, String, i64)> = names.into_iter().map(|(n, i)| (i % 4, n, i)).collect();
         dentries.sort();
-        let s = Snapshot { v: 2, seq: 3, record: None, next_ino: 9, inodes, dentries };
+        let s = Snapshot { v: 3, seq: 3, record: None, next_ino: 9, inodes, dentries };
         let back = Snapshot::decode("snapshots/x", &s.encode()).unwrap();
         prop_assert_eq!(format!("{back:?}"), format!("{s:?}"));
     }
@@ -79,7 +79,7 @@ proptest! {
     /// Damage anywhere in a compact object (the envelope, the compressed body) is refused, never a panic.
     #[test]
     fn damaged_compact_objects_are_refused(ops in proptest::collection::vec(op(), 1..8), at in any::<usize>(), byte in any::<u8>(), cut in any::<bool>()) {
-        let r = Record { v: 2, seq: 1, epoch: 1, prev: None, prev_hash: None, time_ms: 0, bytes: 0, ops: ops.iter().collect() };
+        let r = Record { v: 3, seq: 1, epoch: 1, prev: None, prev_hash: None, time_ms: 0, bytes: 0, ops: ops.iter().collect() };
         let mut body = r.encode().to_vec();
         let i = at % body.len();
         if cut { body.truncate(i); } else { body[i] ^= byte | 1; }
@@ -111,11 +111,14 @@ fn extent() -> impl Strategy<Value = Extent> {
         any::<u64>(),
         any::<u64>(),
         prop_oneof!["[0-9a-f]{64}", "[a-z]{0,8}"],
+        proptest::collection::vec(any::<[u8; 32]>(), 0..3),
     )
-        .prop_map(|(key, off, len, hash)| Extent {
+        .prop_map(|(key, off, len, hash, blocks)| Extent {
             key,
             off,
             len,
+            // Block hashes are kept only beside a digest (a hash kept as text has none).
+            blocks: if hash.len() == 64 { blocks } else { Vec::new() },
             hash,
         })
 }

@@ -56,8 +56,7 @@ pub const PACK_MAX: usize = 4 << 20;
 /// Chunk size for large files: big enough that per-request cost is small next to transfer time,
 /// small enough that dedup and parallel transfers have something to work with.
 pub const CHUNK_SIZE: usize = 8 << 20;
-/// Unit of ranged reads inside a chunk (and of the cache for chunks).
-pub const BLOCK_SIZE: u64 = 512 << 10;
+pub use crate::protocol::block_hashes::BLOCK_SIZE;
 /// Block downloads in flight per mount.
 pub const TRANSFER_CONCURRENCY: usize = 8;
 /// Chunk and pack uploads in flight per mount (each holds up to a chunk in memory).

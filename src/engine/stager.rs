@@ -6,7 +6,7 @@ use super::request::Content;
 use super::upload::{Staged, UploadPins};
 use super::*;
 use crate::namespace::Extent;
-use crate::protocol::{chunk_key, hash_hex, pack_key};
+use crate::protocol::{chunk_extent, hash_hex, pack_key};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
@@ -195,12 +195,7 @@ impl Stager {
         });
         let off = pack.buf.len() as u64;
         pack.buf.extend_from_slice(data);
-        Extent {
-            key: pack.key.clone(),
-            off,
-            len: data.len() as u64,
-            hash: hash_hex(data),
-        }
+        Extent::new(pack.key.clone(), off, data.len() as u64, hash_hex(data))
     }
 
     /// Closes the pack being filled and starts its upload (an aborted commit leaves an orphan for GC).
@@ -210,7 +205,7 @@ impl Stager {
         self.uploads
             .spawn(&self.mount, p.key, Bytes::from(p.buf), |m, key, body| {
                 let id = super::read::unit_id(key, None);
-                m.cache_later(id, body.clone(), super::read::WhenBehind::Skip);
+                m.cache_later(id, body.clone(), None, super::read::WhenBehind::Skip);
                 // Files just written are the likeliest to be read next: keep their pack at hand.
                 m.reads.hot.put(key, body.clone());
             });
@@ -218,14 +213,8 @@ impl Stager {
 
     /// A content-addressed chunk; uploaded in the background unless the bucket already has it.
     fn chunk(&mut self, chunk: Bytes) -> Extent {
-        let hash = hash_hex(&chunk);
-        let key = chunk_key(&hash);
-        let extent = Extent {
-            key: key.clone(),
-            off: 0,
-            len: chunk.len() as u64,
-            hash,
-        };
+        let extent = chunk_extent(&chunk);
+        let key = extent.key.clone();
         if !self.chunks.insert(key.clone()) {
             return extent;
         }
@@ -243,9 +232,11 @@ impl Stager {
             }
         };
         if !in_use {
-            self.uploads.spawn(&self.mount, key, chunk, |m, key, body| {
-                m.cache_chunk(key, body)
-            });
+            let blocks = extent.blocks.clone();
+            self.uploads
+                .spawn(&self.mount, key, chunk, move |m, key, body| {
+                    m.cache_chunk(key, body, &blocks)
+                });
         }
         extent
     }

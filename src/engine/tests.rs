@@ -355,3 +355,66 @@ async fn stat_never_answers_from_a_directory_that_moved() {
     r.refresh().await.unwrap();
     assert_eq!(r.stat("/e/sub", true).unwrap_err().code, "ENOENT");
 }
+
+/// A chunk's blocks are checked one by one as they arrive, so a read of part of a large file never
+/// returns damaged bytes (before block hashes, only a read of a whole chunk was checked), and the cache
+/// keeps each block under the hash it was checked against.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_block_of_a_chunk_is_checked_as_it_arrives() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    let data: Vec<u8> = (0..(3u32 << 20) + 5)
+        .map(|i| (i * 13 + i / 4099) as u8)
+        .collect();
+    write(&w, "/big.bin", &data).await.unwrap();
+    let extents = w
+        .with_read(|c| meta::file_inode(c, "/big.bin", "open"))
+        .unwrap()
+        .extents()
+        .unwrap();
+    assert_eq!(extents.len(), 1);
+    assert_eq!(extents[0].blocks.len(), 7, "one hash per 512 KiB block");
+    assert!(extents[0].checked_blocks().is_some());
+    w.close();
+    drop(w);
+
+    // Damage block 5 of the chunk in the bucket.
+    let obj = dir.path().join("bucket").join(&extents[0].key);
+    let mut stored = std::fs::read(&obj).unwrap();
+    stored[5 * BLOCK_SIZE as usize + 77] ^= 0x40;
+    std::fs::write(&obj, &stored).unwrap();
+
+    let r = mount(&store, &dir, "r", false).await;
+    let part = |a: u64, b: u64| r.read_range(extents.clone(), data.len() as u64, a, b - a);
+    let mb = 1u64 << 20;
+    assert_eq!(part(0, mb).await.unwrap(), data[..1 << 20]);
+    let err = part(2 * mb + mb / 4, 2 * mb + 3 * mb / 4)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ECORRUPT");
+    assert!(err.to_string().contains("do not match"), "{err}");
+    let err = r
+        .read_range(extents.clone(), data.len() as u64, 0, data.len() as u64)
+        .await;
+    assert_eq!(err.unwrap_err().code, "ECORRUPT", "the whole file too");
+
+    // The blocks that arrived intact are cached under their block hash, and read back from there.
+    r.flush_cache_writes();
+    let checked = std::fs::read_dir(dir.path().join("cache/r/blocks"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains('@')
+        })
+        .count();
+    assert!(
+        checked >= 2,
+        "{checked} blocks cached with their block hash"
+    );
+    let hits = r.cache.stats().hits;
+    assert_eq!(part(0, mb).await.unwrap(), data[..1 << 20]);
+    assert!(r.cache.stats().hits > hits);
+}

@@ -4,7 +4,8 @@
 
 use super::*;
 use crate::namespace::Extent;
-use crate::protocol::{chunk_key, hash_hex};
+use crate::protocol::block_hashes::BlockHash;
+use crate::protocol::chunk_extent;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 use tokio::task::JoinSet;
@@ -118,6 +119,7 @@ impl Mount {
         self: &Arc<Self>,
         key: &str,
         chunk: Bytes,
+        blocks: &[BlockHash],
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> FsResult<()> {
         self.store
@@ -125,7 +127,7 @@ impl Mount {
             .await
             .map_err(|e| FsError::from_store("write", e))?;
         drop(permit);
-        self.cache_chunk(key, &chunk);
+        self.cache_chunk(key, &chunk, blocks);
         Ok(())
     }
 
@@ -194,19 +196,15 @@ impl Upload {
         while let Some(done) = self.tasks.try_join_next() {
             done.map_err(|e| FsError::internal("write", e.to_string()))??;
         }
-        let hash = hash_hex(&chunk);
-        let key = chunk_key(&hash);
+        let extent = chunk_extent(&chunk);
+        let key = extent.key.clone();
         {
             // Not while a GC is deciding what to delete: pinned before, or after its deletes.
             let _gate = self.mount.pins.gc_gate.read().await;
             self.pins.pin(&key);
         }
-        self.extents.push(Extent {
-            key: key.clone(),
-            off: 0,
-            len: chunk.len() as u64,
-            hash,
-        });
+        let blocks = extent.blocks.clone();
+        self.extents.push(extent);
         let already = self
             .mount
             .with_read(|c| Ok(namespace::has_object(c, &key)))?;
@@ -221,7 +219,7 @@ impl Upload {
         let permit = self.mount.upload_permit().await;
         let mount = self.mount.clone();
         self.tasks.spawn_on(
-            async move { mount.upload_chunk(&key, chunk, permit).await },
+            async move { mount.upload_chunk(&key, chunk, &blocks, permit).await },
             &self.mount.runtime,
         );
         Ok(())

@@ -164,7 +164,7 @@ impl Overlay {
                 Some(at) => w.uvar(at as u64 + 1),
                 None => {
                     w.uvar(0);
-                    w.hash(&e.hash);
+                    w.hash(&e.hash, &e.blocks);
                 }
             }
         }
@@ -192,7 +192,7 @@ impl Overlay {
                     0 => Some(r.hash()?),
                     at => self.log.hash_at(at as usize - 1),
                 };
-                let (Some(key), Some(hash)) = (key, hash) else {
+                let (Some(key), Some((hash, blocks))) = (key, hash) else {
                     return Err(CodecError("an extent's key or hash is not kept".into()));
                 };
                 extents.push(Extent {
@@ -200,6 +200,7 @@ impl Overlay {
                     off,
                     len,
                     hash,
+                    blocks,
                 });
             }
             Ok(Inode {

@@ -148,18 +148,18 @@ mod tests {
                 mtime: 1_700_000_000_000 + f / 50,
                 ctime: 1_700_000_000_000 + f / 50,
                 target: None,
-                extents: vec![Extent {
+                extents: vec![Extent::new(
                     key,
-                    off: (f % 40_000) as u64 * 100,
-                    len: 100,
-                    hash: blake3::hash(&f.to_le_bytes()).to_hex().to_string(),
-                }],
+                    (f % 40_000) as u64 * 100,
+                    100,
+                    blake3::hash(&f.to_le_bytes()).to_hex().to_string(),
+                )],
             });
             dentries.push((2 + f / 1000, format!("f{f}.txt"), ino));
         }
         dentries.sort();
         Snapshot {
-            v: 2,
+            v: 3,
             seq: 1,
             record: None,
             next_ino: 3 + dirs + n,

@@ -3,6 +3,7 @@
 //! read is bounds-checked and every count is checked against the bytes left, so no input can panic the
 //! decoder or make it allocate more than the object's own size.
 
+use super::block_hashes::BlockHash;
 use std::fmt;
 
 /// The first bytes of every compact object; a JSON (format 1) object starts with `{` instead.
@@ -70,14 +71,21 @@ impl Writer {
         }
     }
 
-    /// A blake3 hex digest as its 32 bytes; anything else as text (so any string round-trips). Says
-    /// where the 32 bytes went, when they did.
-    pub fn hash(&mut self, h: &str) -> Option<usize> {
+    /// An extent's hash: a blake3 hex digest as its 32 bytes, followed by its block hashes when it has
+    /// them (from format version 3); anything else as text (so any string round-trips). Says where the
+    /// 32 bytes went, when they did (`blocks_after` reads the block hashes from there).
+    pub fn hash(&mut self, h: &str, blocks: &[BlockHash]) -> Option<usize> {
         match hex32(h) {
             Some(raw) => {
-                self.u8(0);
+                self.u8(if blocks.is_empty() { 0 } else { 2 });
                 let at = self.buf.len();
                 self.buf.extend_from_slice(&raw);
+                if !blocks.is_empty() {
+                    self.uvar(blocks.len() as u64);
+                    for b in blocks {
+                        self.buf.extend_from_slice(b);
+                    }
+                }
                 Some(at)
             }
             None => {
@@ -205,12 +213,33 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub fn hash(&mut self) -> CodecResult<String> {
+    /// An extent's hash and block hashes (see `Writer::hash`).
+    pub fn hash(&mut self) -> CodecResult<(String, Vec<BlockHash>)> {
         match self.u8()? {
-            0 => Ok(to_hex(self.take(32)?)),
-            1 => self.str(),
+            0 => Ok((to_hex(self.take(32)?), Vec::new())),
+            1 => Ok((self.str()?, Vec::new())),
+            2 => {
+                let root = to_hex(self.take(32)?);
+                Ok((root, self.block_hashes()?))
+            }
             t => err(format!("bad hash tag {t}")),
         }
+    }
+
+    fn block_hashes(&mut self) -> CodecResult<Vec<BlockHash>> {
+        let n = self.count(32)?;
+        (0..n)
+            .map(|_| Ok(self.take(32)?.try_into().expect("32 bytes")))
+            .collect()
+    }
+
+    /// The block hashes a `Writer::hash` put after the 32 bytes at `at` of `data` (none for tag 0).
+    pub fn blocks_after(data: &'a [u8], at: usize) -> CodecResult<Vec<BlockHash>> {
+        if at == 0 || data.get(at - 1) != Some(&2) {
+            return Ok(Vec::new());
+        }
+        let mut r = Reader { data, pos: at + 32 };
+        r.block_hashes()
     }
 
     /// The next length-prefixed column, read on its own.
@@ -227,7 +256,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn hex32(h: &str) -> Option<[u8; 32]> {
+pub fn hex32(h: &str) -> Option<[u8; 32]> {
     let b = h.as_bytes();
     if b.len() != 64 {
         return None;
@@ -330,8 +359,11 @@ mod tests {
             w.ivar(v);
         }
         let h = blake3::hash(b"x").to_hex().to_string();
-        w.hash(&h);
-        w.hash("not-hex");
+        let blocks = [[7u8; 32], [9u8; 32]];
+        w.hash(&h, &[]);
+        w.hash("not-hex", &[]);
+        let at = w.hash(&h, &blocks).unwrap();
+        assert_eq!(Reader::blocks_after(w.as_slice(), at).unwrap(), blocks);
         w.opt_str(None);
         w.opt_str(Some("ü"));
         let buf = w.into_inner();
@@ -342,8 +374,9 @@ mod tests {
         for v in [0i64, -1, 1, i64::MIN, i64::MAX] {
             assert_eq!(r.ivar().unwrap(), v);
         }
-        assert_eq!(r.hash().unwrap(), h);
-        assert_eq!(r.hash().unwrap(), "not-hex");
+        assert_eq!(r.hash().unwrap(), (h.clone(), vec![]));
+        assert_eq!(r.hash().unwrap(), ("not-hex".to_string(), vec![]));
+        assert_eq!(r.hash().unwrap(), (h, blocks.to_vec()));
         assert_eq!(r.opt_str().unwrap(), None);
         assert_eq!(r.opt_str().unwrap().as_deref(), Some("ü"));
         r.finish().unwrap();

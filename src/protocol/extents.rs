@@ -85,7 +85,7 @@ impl ExtentWriter {
             w.uvar(i as u64);
             w.ivar(e.off.wrapping_sub(self.ends[i]) as i64);
             w.uvar(e.len);
-            self.written.push(w.hash(&e.hash));
+            self.written.push(w.hash(&e.hash, &e.blocks));
             self.ends[i] = e.off.wrapping_add(e.len);
         }
     }
@@ -136,13 +136,14 @@ impl ExtentReader {
                 .clone();
             let off = self.ends[i].wrapping_add(r.ivar()? as u64);
             let len = r.uvar()?;
-            let hash = r.hash()?;
+            let (hash, blocks) = r.hash()?;
             self.ends[i] = off.wrapping_add(len);
             out.push(Extent {
                 key,
                 off,
                 len,
                 hash,
+                blocks,
             });
         }
         Ok(out)
@@ -158,7 +159,7 @@ pub fn encode_list(extents: &[Extent]) -> Vec<u8> {
         w.str(&e.key);
         w.uvar(e.off);
         w.uvar(e.len);
-        w.hash(&e.hash);
+        w.hash(&e.hash, &e.blocks);
     }
     w.into_inner()
 }
@@ -169,11 +170,14 @@ pub fn decode_list(ino: i64, data: &[u8]) -> FsResult<Vec<Extent>> {
         let n = r.count(4)?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
+            let (key, off, len) = (r.str()?, r.uvar()?, r.uvar()?);
+            let (hash, blocks) = r.hash()?;
             out.push(Extent {
-                key: r.str()?,
-                off: r.uvar()?,
-                len: r.uvar()?,
-                hash: r.hash()?,
+                key,
+                off,
+                len,
+                hash,
+                blocks,
             });
         }
         r.finish()?;

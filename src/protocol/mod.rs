@@ -2,6 +2,7 @@
 //! by conditional PUT), WAL records (immutable, one per commit), and snapshots.
 
 pub mod base;
+pub mod block_hashes;
 pub mod checkpoint;
 pub mod codec;
 pub mod extents;
@@ -38,6 +39,18 @@ pub const CHUNK_PREFIX: &str = "chunks/";
 
 pub fn chunk_key(hash: &str) -> String {
     format!("{CHUNK_PREFIX}{hash}")
+}
+
+/// The extent of a whole content-addressed chunk: its key, hash and block hashes, each byte hashed once.
+pub fn chunk_extent(chunk: &[u8]) -> crate::namespace::Extent {
+    let (hash, blocks) = block_hashes::chunk_hashes(chunk);
+    crate::namespace::Extent {
+        key: chunk_key(&hash),
+        off: 0,
+        len: chunk.len() as u64,
+        hash,
+        blocks,
+    }
 }
 
 pub fn hash_hex(data: &[u8]) -> String {

@@ -3,6 +3,7 @@
 //! strings), and the record's body is these bytes behind its header, not a second encoding. A record
 //! read back keeps its ops the same way, decoded one at a time as they are applied.
 
+use super::block_hashes::BlockHash;
 use super::codec::{CodecError, CodecResult, Reader, Writer};
 use super::extents::{ExtentReader, ExtentWriter};
 use super::record::{read_op, write_op, Deltas};
@@ -58,12 +59,12 @@ impl OpLog {
         self.extents.written()
     }
 
-    /// The hash kept at `at` (from `last_hashes`), while what was pushed there is not rolled back.
-    pub fn hash_at(&self, at: usize) -> Option<String> {
-        self.ops
-            .as_slice()
-            .get(at..at + 32)
-            .map(super::codec::to_hex)
+    /// The hash and block hashes kept at `at` (from `last_hashes`), while what was pushed there is not
+    /// rolled back.
+    pub fn hash_at(&self, at: usize) -> Option<(String, Vec<BlockHash>)> {
+        let data = self.ops.as_slice();
+        let hash = super::codec::to_hex(data.get(at..at + 32)?);
+        Some((hash, Reader::blocks_after(data, at).ok()?))
     }
 
     /// Opens a mark: until it is released or rolled back, what is pushed can be taken back.
@@ -232,12 +233,12 @@ mod tests {
             mode: 0o644,
             mtime: 10 + ino,
             size: 3,
-            extents: vec![Extent {
-                key: key.into(),
+            extents: vec![Extent::new(
+                key.into(),
                 off,
-                len: 3,
-                hash: blake3::hash(name.as_bytes()).to_hex().to_string(),
-            }],
+                3,
+                blake3::hash(name.as_bytes()).to_hex().to_string(),
+            )],
         }
     }
 

@@ -67,8 +67,8 @@ impl Record {
 impl format::Format for Record {
     const KIND: &'static str = "WAL record";
     /// 1: JSON. 2: compact (`codec.rs`), ops as below.
-    const CURRENT: u32 = 2;
-    const READS: &'static [u32] = &[1, 2];
+    const CURRENT: u32 = 3;
+    const READS: &'static [u32] = &[1, 2, 3];
 }
 
 impl Compact for Record {
@@ -312,12 +312,10 @@ mod tests {
                     mode: 0o644,
                     mtime: 5,
                     size: 3,
-                    extents: vec![Extent {
-                        key: "packs/p".into(),
-                        off: 0,
-                        len: 3,
-                        hash: "h".into(),
-                    }],
+                    extents: vec![
+                        Extent::new("packs/p".into(), 0, 3, "h".into()),
+                        crate::protocol::chunk_extent(&[7u8; 600 << 10]),
+                    ],
                 },
                 Op::Rename {
                     parent: 2,
@@ -330,7 +328,7 @@ mod tests {
             .collect(),
         };
         let mut r = r;
-        r.v = 2;
+        r.v = 3;
         assert_eq!(Record::decode("k", &r.encode()).unwrap(), r);
         let mut old = r.clone();
         old.v = 1;
@@ -355,7 +353,7 @@ mod tests {
         .iter()
         .collect();
         let r = Record {
-            v: 2,
+            v: 3,
             seq: 4,
             epoch: 1,
             prev: None,

@@ -12,8 +12,8 @@ use bytes::Bytes;
 impl Format for Snapshot {
     const KIND: &'static str = "snapshot";
     /// 1: JSON. 2: compact, in columns.
-    const CURRENT: u32 = 2;
-    const READS: &'static [u32] = &[1, 2];
+    const CURRENT: u32 = 3;
+    const READS: &'static [u32] = &[1, 2, 3];
 }
 
 impl Snapshot {
@@ -169,11 +169,13 @@ mod tests {
     use crate::namespace::Extent;
 
     pub(crate) fn sample() -> Snapshot {
-        let ext = |off: u64, len: u64| Extent {
-            key: "packs/p".into(),
-            off,
-            len,
-            hash: blake3::hash(&off.to_le_bytes()).to_hex().to_string(),
+        let ext = |off: u64, len: u64| {
+            Extent::new(
+                "packs/p".into(),
+                off,
+                len,
+                blake3::hash(&off.to_le_bytes()).to_hex().to_string(),
+            )
         };
         Snapshot {
             v: Snapshot::CURRENT,

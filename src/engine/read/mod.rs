@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::namespace::Extent;
+use crate::protocol::block_hashes::{block_hash, BlockHash};
 use crate::store::{ByteRange, GetOptions};
 use bytes::Bytes;
 
@@ -87,6 +88,19 @@ fn hash_is(parts: &[Bytes], hash: &str) -> bool {
         h.update(p);
     }
     h.finalize().to_hex().as_str() == hash
+}
+
+/// Whether each block of `data` (blocks `first..` of a chunk) has its hash in `hashes`.
+fn blocks_match(data: &[u8], first: u64, hashes: &[BlockHash]) -> bool {
+    data.chunks(BLOCK_SIZE as usize).enumerate().all(|(i, b)| {
+        let block = first + i as u64;
+        hashes.get(block as usize) == Some(&block_hash(block * BLOCK_SIZE, b))
+    })
+}
+
+fn mismatch(key: &str) -> FsError {
+    FsError::new(Code::Corrupt, "read", Some(key))
+        .with_description("stored bytes do not match their hash")
 }
 
 /// Packs are small (≤ PACK_MAX) and read whole; chunks are read by aligned blocks.
@@ -177,7 +191,7 @@ impl Mount {
                         return Ok(d);
                     }
                     let data = self.get_range(key, None).await?;
-                    self.cache_later(id.clone(), data.clone(), WhenBehind::Write);
+                    self.cache_later(id.clone(), data.clone(), None, WhenBehind::Write);
                     Ok(data)
                 })
                 .await?
@@ -187,16 +201,19 @@ impl Mount {
         Ok(data)
     }
 
-    /// Blocks `first..=last` of a chunk: cached ones as given, the rest with one ranged GET.
-    /// Also says whether any block came from the bucket (so the caller knows what to verify).
-    /// `blocks` holds what the cache had for each (looked up by the caller).
+    /// Blocks `first..=last` of chunk `x`: cached ones as given, the rest with one ranged GET, each
+    /// checked against its block hash when the extent has them. Also says whether any block came from
+    /// the bucket unchecked (so the caller knows what to verify). `blocks` holds what the cache had for
+    /// each (looked up by the caller).
     async fn chunk_blocks(
         self: &Arc<Self>,
-        key: &str,
+        x: &Extent,
         first: u64,
         last: u64,
         mut blocks: Vec<Option<Bytes>>,
     ) -> FsResult<(Vec<Bytes>, bool)> {
+        let key = &x.key;
+        let hashes = x.checked_blocks();
         let missing: Vec<u64> = (first..=last)
             .filter(|b| blocks[(b - first) as usize].is_none())
             .collect();
@@ -205,16 +222,21 @@ impl Mount {
             let id = format!("{key}#{lo}-{hi}");
             let span = self
                 .single_flight(&id, async {
-                    let data = self
-                        .get_range(
-                            key,
-                            Some(ByteRange::Bounded {
-                                start: lo * BLOCK_SIZE,
-                                end: (hi + 1) * BLOCK_SIZE,
-                            }),
-                        )
-                        .await?;
-                    self.cache_blocks(key, lo, &data, WhenBehind::Write);
+                    let range = Some(ByteRange::Bounded {
+                        start: lo * BLOCK_SIZE,
+                        end: (hi + 1) * BLOCK_SIZE,
+                    });
+                    let mut data = self.get_range(key, range.clone()).await?;
+                    if let Some(hashes) = hashes {
+                        if !blocks_match(&data, lo, hashes) {
+                            // A bad copy somewhere on the way: once more from the bucket.
+                            data = self.get_range(key, range).await?;
+                            if !blocks_match(&data, lo, hashes) {
+                                return Err(mismatch(key));
+                            }
+                        }
+                    }
+                    self.cache_blocks(key, lo, &data, hashes.unwrap_or(&[]), WhenBehind::Write);
                     Ok(data)
                 })
                 .await?;
@@ -235,13 +257,13 @@ impl Mount {
                 })
             })
             .collect::<FsResult<Vec<_>>>()?;
-        Ok((blocks, fetched))
+        Ok((blocks, fetched && hashes.is_none()))
     }
 
     /// Bytes `[start, end)` of one extent, as slices of what was fetched or cached (not copied), and
     /// whether they must be checked against the extent's hash: always for packs (small), and for
-    /// chunks when any block came from the bucket (cached blocks were checked when they arrived, and
-    /// again against their own checksum on the way out).
+    /// chunks without block hashes when any block came from the bucket (cached blocks were checked when
+    /// they arrived, and again against their own checksum on the way out).
     async fn extent_bytes(
         self: &Arc<Self>,
         x: &Extent,
@@ -280,7 +302,7 @@ impl Mount {
             }
             return Ok((vec![data], false));
         }
-        let (blocks, fetched) = self.chunk_blocks(&x.key, first, last, cached).await?;
+        let (blocks, fetched) = self.chunk_blocks(x, first, last, cached).await?;
         let mut out = Vec::with_capacity(blocks.len());
         for (i, data) in blocks.into_iter().enumerate() {
             let base = (first + i as u64) * BLOCK_SIZE;
@@ -438,8 +460,7 @@ impl Mount {
             .await
             .map_err(|e| FsError::from_store("read", e))?;
         if crate::protocol::hash_hex(&got.data) != x.hash {
-            return Err(FsError::new(Code::Corrupt, "read", Some(&x.key))
-                .with_description("stored bytes do not match their hash"));
+            return Err(mismatch(&x.key));
         }
         Ok(got.data)
     }

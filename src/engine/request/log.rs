@@ -265,11 +265,13 @@ mod tests {
 
     #[test]
     fn every_request_reads_back_as_it_was_pushed() {
-        let extent = |key: &str, off: u64| Extent {
-            key: key.into(),
-            off,
-            len: 5,
-            hash: blake3::hash(key.as_bytes()).to_hex().to_string(),
+        let extent = |key: &str, off: u64| {
+            Extent::new(
+                key.into(),
+                off,
+                5,
+                blake3::hash(key.as_bytes()).to_hex().to_string(),
+            )
         };
         let content = Content {
             extents: vec![
