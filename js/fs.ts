@@ -134,7 +134,7 @@ export class CachedFs extends MountHistory {
       await this.#writeStream(path, data instanceof Blob ? data.stream() : data, options);
       return;
     }
-    await this.#mount.writeFile(path, await toBytes(data), nativeWriteOptions(options));
+    await this.#mount.writeFile(path, typeof data === "string" ? data : await toBytes(data), nativeWriteOptions(options));
   }
 
   async #writeStream(path: string, stream: ReadableStream<Uint8Array>, options: WriteFileOptions): Promise<void> {

@@ -30,7 +30,7 @@ export class Transaction extends FsView {
       let drain: boolean;
       try {
         checkPath(path);
-        drain = this.#tx.writeFile(path, toBuffer(data), nativeWriteOptions(options));
+        drain = this.#tx.writeFile(path, typeof data === "string" ? data : toBuffer(data), nativeWriteOptions(options));
       } catch (e) {
         return Promise.reject(e);
       }

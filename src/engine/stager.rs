@@ -103,7 +103,7 @@ impl UploadSet {
     }
 
     /// Stops the uploads; anyone still waiting hears that they were cancelled.
-    fn abort(&self) {
+    pub fn abort(&self) {
         let mut s = self.lock();
         for t in s.tasks.drain(..) {
             t.abort();
@@ -129,6 +129,8 @@ pub struct Stager {
     chunks: std::collections::HashSet<String>,
     /// Bytes this commit sends or references anew (reported in the WAL record).
     pub bytes: u64,
+    /// Uploads of transactions in this commit, still in flight: its record waits for them too.
+    joined: Vec<UploadSet>,
     done: bool,
 }
 
@@ -141,6 +143,7 @@ impl Stager {
             uploads: UploadSet::default(),
             chunks: Default::default(),
             bytes: 0,
+            joined: Vec::new(),
             done: false,
         }
     }
@@ -257,19 +260,30 @@ impl Stager {
         self.uploads.clone()
     }
 
-    /// Seals the last pack and waits for every upload: the data is in the bucket.
+    /// Seals the last pack and waits for every upload, joined ones too: the data is in the bucket.
     pub async fn finish(&mut self) -> FsResult<()> {
         self.seal_pack();
         self.uploads.wait_below(0).await?;
+        for set in &self.joined {
+            set.wait_below(0).await?;
+        }
         self.done = true;
         Ok(())
     }
 
-    /// What the commit keeps once the data is up: the byte count, and the pins (held until applied).
-    pub fn into_parts(mut self) -> (u64, UploadPins) {
+    /// Makes this commit wait also for a transaction's uploads still in flight (see `into_parts`).
+    pub fn join(&mut self, uploads: UploadSet) {
+        self.joined.push(uploads);
+    }
+
+    /// A transaction's data as its commit takes it over: the last pack sealed and on its way, the byte
+    /// count, the pins (held until applied), and the uploads, which the commit waits for before its
+    /// record (`join`), so they go on while it applies the transaction's ops.
+    pub fn into_parts(mut self) -> (u64, UploadPins, UploadSet) {
+        self.seal_pack();
         self.done = true;
         let pins = std::mem::replace(&mut self.pins, UploadPins::new(self.mount.clone()));
-        (self.bytes, pins)
+        (self.bytes, pins, self.uploads.clone())
     }
 }
 
@@ -278,6 +292,9 @@ impl Drop for Stager {
     fn drop(&mut self) {
         if !self.done {
             self.uploads.abort();
+            for set in &self.joined {
+                set.abort();
+            }
         }
     }
 }

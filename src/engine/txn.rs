@@ -98,7 +98,7 @@ impl Txn {
 
     /// Makes the transaction durable and visible as one commit, or nothing of it (ECONFLICT when a
     /// request no longer holds). Its data finishes uploading first, outside the commit queue.
-    pub async fn commit(mut self) -> FsResult<CommitInfo> {
+    pub async fn commit(self) -> FsResult<CommitInfo> {
         self.mount.check_writable("commit", "/")?;
         if self.requests.is_empty() {
             let mount = self.mount.clone();
@@ -108,7 +108,6 @@ impl Txn {
                 committed: false,
             });
         }
-        self.stager.finish().await?;
         let Txn {
             mount,
             view,
@@ -118,11 +117,21 @@ impl Txn {
         } = self;
         let (base, ops) = view.into_parts();
         mount.release_snapshot(base);
-        let (bytes, pins) = stager.into_parts();
+        let (bytes, pins, uploads) = stager.into_parts();
+        // An upload that already failed fails this transaction alone, before it joins a commit.
+        if let Err(e) = uploads.wait_below(u64::MAX).await {
+            uploads.abort();
+            return Err(e);
+        }
         mount
             .write(Box::new(move |batch| {
-                batch.replay(base_seq, &requests, ops)?;
+                if let Err(e) = batch.replay(base_seq, &requests, ops) {
+                    uploads.abort();
+                    return Err(e);
+                }
                 batch.stager().bytes += bytes;
+                // Applied while the uploads finish; the commit's record waits for them.
+                batch.stager().join(uploads);
                 // The batch holds the writer now: GC waits for this commit, which references them.
                 drop(pins);
                 Ok(())

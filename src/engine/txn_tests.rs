@@ -3,7 +3,7 @@
 
 use super::tests::{fail_next_head_put, local_bucket, mount, read, write};
 use super::*;
-use crate::store::FailingObjectStore;
+use crate::store::{FailAction, FailRule, FailingObjectStore, RequestKind, StoreError};
 use std::time::Duration;
 
 const BOUND: Duration = Duration::from_secs(10);
@@ -215,6 +215,61 @@ async fn the_committer_survives_a_panic_and_a_failed_commit() {
     .await
     .unwrap();
     assert!(exists(&w, "/after-panic") && exists(&w, "/after-failure"));
+}
+
+/// A transaction's last uploads go on while its commit applies its ops; the record still waits for
+/// them, so an upload that fails late leaves no record, nothing visible, and the writer working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transactions_record_waits_for_uploads_that_finish_during_its_commit() {
+    let (dir, local) = local_bucket();
+    let failing = Arc::new(FailingObjectStore::new(local.clone(), 7));
+    let w = mount(&(failing.clone() as DynObjectStore), &dir, "w", true).await;
+    let on_packs = |action| FailRule {
+        kinds: vec![RequestKind::Put],
+        key_contains: Some("packs/".into()),
+        ..FailRule::new(action)
+    };
+    let records = || async {
+        let listed = local.list("wal/", None, None).await.unwrap().objects;
+        listed.len()
+    };
+
+    // Slow: committed once the pack is up, and readable from the bucket alone.
+    failing.add_rule(on_packs(FailAction::Delay(Duration::from_millis(150))));
+    let mut tx = Txn::begin(w.clone()).unwrap();
+    tx.write_file("/slow", b"slow", parents()).unwrap();
+    let seq = bounded("a commit behind a slow upload", tx.commit())
+        .await
+        .unwrap()
+        .seq;
+    let cold = tempfile::tempdir().unwrap();
+    let r = mount(&local, &cold, "r", false).await;
+    assert_eq!(
+        (r.seq(), read(&r, "/slow").await.unwrap()),
+        (seq, b"slow".to_vec())
+    );
+
+    // Slow, then failing: the commit fails after applying, and writes no record.
+    failing.add_rule(on_packs(FailAction::Error(StoreError::other(
+        "put", "packs/", "injected",
+    ))));
+    let before = records().await;
+    let mut tx = Txn::begin(w.clone()).unwrap();
+    tx.write_file("/lost", b"lost", parents()).unwrap();
+    assert!(bounded("a commit whose upload fails", tx.commit())
+        .await
+        .is_err());
+    assert_eq!(
+        records().await,
+        before,
+        "no record for data that never landed"
+    );
+    assert!(!exists(&w, "/lost"));
+    assert_eq!(w.seq(), seq);
+
+    failing.clear_rules();
+    write(&w, "/after", b"after").await.unwrap();
+    assert!(exists(&w, "/slow") && exists(&w, "/after") && !exists(&w, "/lost"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

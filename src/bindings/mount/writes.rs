@@ -30,10 +30,10 @@ impl NativeMount {
         &self,
         env: &'env Env,
         path: String,
-        data: Buffer,
+        data: FileBytes,
         options: Option<JsWriteOptions>,
     ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        let (data, opts) = (owned(&data), WriteOptions::from(options));
+        let (data, opts) = (owned(file_bytes(&data)), WriteOptions::from(options));
         write_op!(self, env, "open", |tx| tx.write_file(&path, &data, opts))
     }
 
