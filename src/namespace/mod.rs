@@ -142,11 +142,25 @@ impl Inode {
         Ok(())
     }
 
-    /// Same bytes: same size and the same extents (compared as stored, without parsing).
+    /// Same bytes: same size, and the same extents as stored, or else extents of the same lengths and
+    /// hashes (the same bytes written again, in another pack, or with block hashes where the first
+    /// copy, from before format 3, had none).
     pub fn same_content(&self, other: &Inode) -> bool {
         self.size == other.size
-            && self.extents_blob == other.extents_blob
             && self.target == other.target
+            && (self.extents_blob == other.extents_blob || self.same_hashes(other))
+    }
+
+    fn same_hashes(&self, other: &Inode) -> bool {
+        match (self.extents(), other.extents()) {
+            (Ok(a), Ok(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(&b)
+                        .all(|(x, y)| x.len == y.len && x.hash == y.hash)
+            }
+            _ => false,
+        }
     }
 
     pub fn extents(&self) -> FsResult<Vec<Extent>> {
@@ -470,6 +484,42 @@ pub fn walk<V: NsView + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same bytes are the same content wherever they are stored and whatever the format kept of
+    /// them; other bytes never are.
+    #[test]
+    fn content_is_compared_by_hashes_when_the_stored_extents_differ() {
+        let data = vec![9u8; 700 << 10];
+        let with_blocks = crate::protocol::chunk_extent(&data);
+        let mut without = with_blocks.clone();
+        without.blocks.clear();
+        let mut other = with_blocks.clone();
+        other.hash = crate::protocol::hash_hex(b"other");
+        let file = |extents: Vec<Extent>| {
+            let mut i = Inode {
+                ino: 5,
+                kind: Kind::File,
+                mode: 0o644,
+                size: data.len() as u64,
+                mtime: 0,
+                ctime: 0,
+                target: None,
+                extents_blob: None,
+            };
+            i.set_extents(&extents).unwrap();
+            i
+        };
+        let repacked = Extent::new(
+            "packs/b".into(),
+            7,
+            with_blocks.len,
+            with_blocks.hash.clone(),
+        );
+        let a = file(vec![with_blocks]);
+        assert!(a.same_content(&file(vec![without])));
+        assert!(a.same_content(&file(vec![repacked])));
+        assert!(!a.same_content(&file(vec![other])));
+    }
 
     /// Without the query planner stability guarantee SQLite compiled these joins again on every call.
     #[test]
