@@ -33,7 +33,7 @@ export declare class NativeMount {
   log(limit: number): Promise<JsLogEntry[]>
   /** Fetches every referenced object and checks it against its hashes. */
   fsck(): Promise<JsFsckReport>
-  writeFile(path: string, data: FileBytes, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
+  writeFile(path: string, data: string | Buffer, options?: JsWriteOptions | undefined | null): Promise<JsCommit>
   appendFile(path: string, data: Buffer): Promise<JsCommit>
   mkdir(path: string, recursive: boolean): Promise<JsCommit>
   rm(path: string, recursive: boolean, force: boolean): Promise<JsCommit>
@@ -141,7 +141,7 @@ export declare class NativeTxn {
   readCached(path: string): Buffer | string | null
   readlink(path: string): string
   realpath(path: string): string
-  writeFile(path: string, data: FileBytes, options?: JsWriteOptions | undefined | null): boolean
+  writeFile(path: string, data: string | Buffer, options?: JsWriteOptions | undefined | null): boolean
   /** Like `write_file`: true when the caller should `drain` before writing more. */
   appendFile(path: string, data: Buffer): boolean
   /** Waits until the transaction's uploads in flight are back under the limit (backpressure). */

@@ -1,7 +1,7 @@
 //! `NativeTxn`: a transaction as a JS class. Writes are synchronous (staged in the transaction's own
 //! view); reads see its snapshot plus its own writes; `commit` resolves once the commit is durable.
 
-use super::types::{file_bytes, FileBytes, JsCommit, JsWriteOptions};
+use super::types::{file_bytes, JsCommit, JsWriteOptions};
 use super::{async_call, sync_call, to_mtime};
 use crate::engine::{FsRead, FsWrites, Mount, Txn, WriteOptions, STAGED_BYTES_MAX};
 use crate::error::{FsError, FsResult};
@@ -52,7 +52,7 @@ impl NativeTxn {
         &self,
         env: Env,
         path: String,
-        data: FileBytes,
+        data: Either<String, Buffer>,
         options: Option<JsWriteOptions>,
     ) -> napi::Result<bool> {
         self.with(&env, "open", |tx| {

@@ -171,11 +171,9 @@ pub(crate) fn owned(data: &[u8]) -> Vec<u8> {
     data.to_vec()
 }
 
-/// File contents as a caller gives them: a string is taken as its UTF-8 without a `Buffer` made for it
-/// in JS first (for a small file, `Buffer.from` costs about what the engine's whole write does).
-pub type FileBytes = Either<String, Buffer>;
-
-pub(crate) fn file_bytes(data: &FileBytes) -> &[u8] {
+/// File contents as a caller gives them (`string | Buffer`): a string is taken as its UTF-8 without a
+/// `Buffer` made for it in JS first (for a small file, `Buffer.from` costs a good part of a write).
+pub(crate) fn file_bytes(data: &Either<String, Buffer>) -> &[u8] {
     match data {
         Either::A(s) => s.as_bytes(),
         Either::B(b) => b,

@@ -30,7 +30,7 @@ impl NativeMount {
         &self,
         env: &'env Env,
         path: String,
-        data: FileBytes,
+        data: Either<String, Buffer>,
         options: Option<JsWriteOptions>,
     ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
         let (data, opts) = (owned(file_bytes(&data)), WriteOptions::from(options));
