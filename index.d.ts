@@ -80,8 +80,6 @@ export declare class NativeMount {
    * kind: the hot path builds no object here (that costs more than the lookup).
    */
   statInto(path: string, follow: boolean, out: Float64Array): JsEntryKind
-  /** Like `stat`, but `null` where the path is absent (one call for exists-then-stat). */
-  tryStat(path: string, follow: boolean): JsStat | null
   exists(path: string): boolean
   readdir(path: string, recursive: boolean): Array<JsDirent>
   /**
@@ -128,8 +126,6 @@ export declare class NativeTxn {
    * kind: the hot path builds no object here (that costs more than the lookup).
    */
   statInto(path: string, follow: boolean, out: Float64Array): JsEntryKind
-  /** Like `stat`, but `null` where the path is absent (one call for exists-then-stat). */
-  tryStat(path: string, follow: boolean): JsStat | null
   exists(path: string): boolean
   readdir(path: string, recursive: boolean): Array<JsDirent>
   /**
@@ -387,15 +383,6 @@ export interface JsS3Options {
   endpoint?: string
   forcePathStyle?: boolean
   credentials?: JsCredentials
-}
-
-export interface JsStat {
-  ino: number
-  kind: JsEntryKind
-  mode: number
-  size: number
-  mtimeMs: number
-  ctimeMs: number
 }
 
 /** The store's kind of failure, on an error as `storeError` (docs/errors.md). */

@@ -1,5 +1,15 @@
 // Node-like `Stats` and `Dirent`, built from the engine's plain stat and dirent records.
-import type { JsDirent, JsStat } from "../../index.js";
+import type { JsDirent, JsEntryKind } from "../../index.js";
+
+/** A stat as the engine gives it (`statInto` fills the numbers, and returns the kind). */
+interface StatFields {
+  kind: JsEntryKind;
+  ino: number;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
 
 /** The three type predicates Node's `Stats` and `Dirent` share. */
 abstract class Typed {
@@ -30,7 +40,7 @@ export class Stats extends Typed {
   readonly uid = 0;
   readonly gid = 0;
 
-  constructor(s: JsStat) {
+  constructor(s: StatFields) {
     super(s.kind);
     this.ino = s.ino;
     this.mode = s.mode;

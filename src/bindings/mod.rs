@@ -31,18 +31,6 @@ macro_rules! read_surface {
                 }
                 Ok(st.kind.into())
             }
-            /// Like `stat`, but `null` where the path is absent (one call for exists-then-stat).
-            #[napi]
-            pub fn try_stat(
-                &self,
-                env: Env,
-                path: String,
-                follow: bool,
-            ) -> napi::Result<Option<super::types::JsStat>> {
-                self.read_view(&env, "stat", |fs| {
-                    Ok(fs.try_stat(&path, follow)?.map(super::types::JsStat::from))
-                })
-            }
             #[napi]
             pub fn exists(&self, env: Env, path: String) -> napi::Result<bool> {
                 self.read_view(&env, "access", |fs| Ok(fs.exists(&path)))

@@ -1,6 +1,6 @@
 //! The plain objects that cross to JS (options, stats, entries, results) and their conversions.
 
-use crate::engine::{ChangeKind, CommitInfo, RefreshOutcome, Stat, WriteOptions};
+use crate::engine::{ChangeKind, CommitInfo, RefreshOutcome, WriteOptions};
 use crate::namespace::Kind;
 use crate::store::StoreErrorKind;
 use napi::bindgen_prelude::*;
@@ -37,29 +37,6 @@ impl From<Kind> for JsEntryKind {
             Kind::File => JsEntryKind::File,
             Kind::Dir => JsEntryKind::Directory,
             Kind::Symlink => JsEntryKind::Symlink,
-        }
-    }
-}
-
-#[napi(object)]
-pub struct JsStat {
-    pub ino: f64,
-    pub kind: JsEntryKind,
-    pub mode: u32,
-    pub size: f64,
-    pub mtime_ms: f64,
-    pub ctime_ms: f64,
-}
-
-impl From<Stat> for JsStat {
-    fn from(s: Stat) -> Self {
-        JsStat {
-            ino: s.ino as f64,
-            kind: s.kind.into(),
-            mode: s.mode,
-            size: s.size as f64,
-            mtime_ms: s.mtime_ms as f64,
-            ctime_ms: s.ctime_ms as f64,
         }
     }
 }

@@ -356,14 +356,6 @@ pub trait FsRead {
     fn exists(&self, raw: &str) -> bool {
         self.stat(raw, true).is_ok()
     }
-    /// `stat`, with an absent path as `None`.
-    fn try_stat(&self, raw: &str, follow: bool) -> FsResult<Option<Stat>> {
-        match self.stat(raw, follow) {
-            Ok(s) => Ok(Some(s)),
-            Err(e) if absent(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
 }
 
 /// Whether an error says the path is not there: ENOENT, or ENOTDIR (a file where a directory would be).

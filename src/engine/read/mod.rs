@@ -443,26 +443,17 @@ impl Mount {
         })
     }
 
+    /// The extent once more from the bucket (a place among the transfers like any fetch), checked whole.
     async fn refetch_extent(&self, x: &Extent) -> FsResult<Bytes> {
         let range = Some(ByteRange::Bounded {
             start: x.off,
             end: x.off + x.len,
         });
-        let got = self
-            .store
-            .get(
-                &x.key,
-                GetOptions {
-                    range,
-                    if_none_match: None,
-                },
-            )
-            .await
-            .map_err(|e| FsError::from_store("read", e))?;
-        if crate::protocol::hash_hex(&got.data) != x.hash {
+        let data = self.get_range(&x.key, range).await?;
+        if crate::protocol::hash_hex(&data) != x.hash {
             return Err(mismatch(&x.key));
         }
-        Ok(got.data)
+        Ok(data)
     }
 
     /// Joins a transaction's view of a file: staged bytes as they are, the rest fetched.
