@@ -63,9 +63,10 @@ pub async fn fork(source: DynObjectStore, at: Option<At>, to_prefix: &str) -> Fs
     };
     let tree = tree_db(&history_to(source.as_ref(), &commit).await?)?;
     let mut snap = snapshot::export(&tree, FORK_SEQ, None)?;
-    for x in snap.inodes.iter_mut().flat_map(|i| i.extents.iter_mut()) {
-        x.key = format!("{BASE_KEY_PREFIX}{}", x.key);
-    }
+    snap.tree = snap
+        .tree
+        .with_keys(|k| format!("{BASE_KEY_PREFIX}{k}"))
+        .map_err(|e| FsError::internal("fork", e.to_string()))?;
     let id = format!(
         "{}-{:08x}",
         to.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),

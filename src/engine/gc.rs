@@ -133,12 +133,7 @@ impl Mount {
             reachable.extend(history_extents);
             if let Some((_, k)) = &base {
                 let snap = history::read_snapshot(self.store.as_ref(), k).await?;
-                reachable.extend(
-                    snap.inodes
-                        .into_iter()
-                        .flat_map(|i| i.extents)
-                        .map(|x| x.key),
-                );
+                reachable.extend(snap.data_keys()?);
             }
         }
         let mut report = GcReport {

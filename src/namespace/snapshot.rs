@@ -1,10 +1,12 @@
 //! A full copy of the namespace at one seq, so a mount rebuilds from snapshot + WAL tail instead of
-//! replaying every record since the beginning.
+//! replaying every record since the beginning. Built from the database and loaded into it one row at a
+//! time: the tree is never held as rows (`protocol::snapshot::SnapshotTree`).
 
 use super::*;
+pub use crate::protocol::snapshot::SnapshotTree;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotInode {
     pub ino: Ino,
     pub kind: u8,
@@ -18,68 +20,133 @@ pub struct SnapshotInode {
     pub extents: Vec<Extent>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SnapshotRows", into = "SnapshotRows")]
 pub struct Snapshot {
     pub v: u32,
     pub seq: u64,
     /// The WAL record this snapshot includes (the one at `seq`).
     pub record: Option<String>,
     pub next_ino: Ino,
-    pub inodes: Vec<SnapshotInode>,
-    /// (parent, name, ino)
-    pub dentries: Vec<(Ino, String, Ino)>,
+    /// The inodes and entries (parent, name, inode), in their stored columns.
+    pub tree: SnapshotTree,
 }
 
+/// A snapshot as rows: its JSON form (format 1), and how tests write one.
+#[derive(Serialize, Deserialize)]
+struct SnapshotRows {
+    v: u32,
+    seq: u64,
+    record: Option<String>,
+    next_ino: Ino,
+    inodes: Vec<SnapshotInode>,
+    dentries: Vec<(Ino, String, Ino)>,
+}
+
+impl TryFrom<SnapshotRows> for Snapshot {
+    type Error = FsError;
+    fn try_from(s: SnapshotRows) -> FsResult<Self> {
+        Ok(Snapshot::from_rows(
+            s.v, s.seq, s.record, s.next_ino, s.inodes, s.dentries,
+        ))
+    }
+}
+
+impl From<Snapshot> for SnapshotRows {
+    /// Rows that do not decode are left out (a JSON copy is only ever made of a tree built here).
+    fn from(s: Snapshot) -> Self {
+        SnapshotRows {
+            inodes: s.tree.inodes().map_while(Result::ok).collect(),
+            dentries: s.tree.entries().map_while(Result::ok).collect(),
+            v: s.v,
+            seq: s.seq,
+            record: s.record,
+            next_ino: s.next_ino,
+        }
+    }
+}
+
+impl Snapshot {
+    /// A snapshot of these rows (entries sorted by parent, then name).
+    pub fn from_rows(
+        v: u32,
+        seq: u64,
+        record: Option<String>,
+        next_ino: Ino,
+        inodes: Vec<SnapshotInode>,
+        dentries: Vec<(Ino, String, Ino)>,
+    ) -> Self {
+        let tree = SnapshotTree::build(inodes.into_iter().map(Ok), dentries.into_iter().map(Ok))
+            .expect("rows in memory always encode");
+        Snapshot {
+            v,
+            seq,
+            record,
+            next_ino,
+            tree,
+        }
+    }
+}
+
+impl Snapshot {
+    /// Every data object the snapshot's files use (the key table of its extents).
+    pub fn data_keys(&self) -> FsResult<Vec<String>> {
+        self.tree.keys().map_err(corrupt)
+    }
+}
+
+fn corrupt(e: crate::protocol::codec::CodecError) -> FsError {
+    FsError::new(Code::Corrupt, "snapshot", None)
+        .with_description(format!("unreadable snapshot: {e}"))
+}
+
+/// The namespace as a snapshot at `seq`, read from the database row by row into columns.
 pub fn export(conn: &Connection, seq: u64, record: Option<String>) -> FsResult<Snapshot> {
     let e = |e: rusqlite::Error| db_err("snapshot", e);
-    let mut stmt = conn
+    let mut inodes = conn
         .prepare(
             "SELECT ino, kind, mode, size, mtime, ctime, target, extents FROM inodes ORDER BY ino",
         )
         .map_err(e)?;
-    let inodes = stmt
-        .query_map([], row_to_inode)
-        .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-        .map_err(e)?
-        .into_iter()
-        .map(|i| {
-            Ok(SnapshotInode {
-                extents: i.extents()?,
-                ino: i.ino,
-                kind: i.kind as u8,
-                mode: i.mode,
-                size: i.size,
-                mtime: i.mtime,
-                ctime: i.ctime,
-                target: i.target,
-            })
-        })
-        .collect::<FsResult<_>>()?;
-    let mut stmt = conn
+    let mut entries = conn
         .prepare("SELECT parent, name, ino FROM dentries ORDER BY parent, name")
         .map_err(e)?;
-    let dentries = stmt
+    let inodes = inodes.query_map([], row_to_inode).map_err(e)?.map(|r| {
+        let i = r.map_err(e)?;
+        Ok(SnapshotInode {
+            extents: i.extents()?,
+            ino: i.ino,
+            kind: i.kind as u8,
+            mode: i.mode,
+            size: i.size,
+            mtime: i.mtime,
+            ctime: i.ctime,
+            target: i.target,
+        })
+    });
+    let entries = entries
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-        .map_err(e)?;
+        .map_err(e)?
+        .map(|r| r.map_err(e));
     Ok(Snapshot {
         v: <Snapshot as crate::protocol::format::Format>::CURRENT,
         seq,
         record,
         next_ino: next_ino(conn)?,
-        inodes,
-        dentries,
+        tree: SnapshotTree::build(inodes, entries)?,
     })
 }
 
-/// Replaces the namespace with the snapshot's (inside the caller's transaction).
+/// Replaces the namespace with the snapshot's (inside the caller's transaction), row by row. A row that
+/// does not decode is `ECORRUPT`, and the caller's transaction is then rolled back.
 pub fn import(conn: &Connection, snap: &Snapshot) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("snapshot", e);
     conn.execute_batch("DELETE FROM dentries; DELETE FROM inodes; DELETE FROM refs;")
         .map_err(e)?;
     {
         let mut ins = conn.prepare("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)").map_err(e)?;
-        for i in &snap.inodes {
+        for i in snap.tree.inodes() {
+            let i = i.map_err(corrupt)?;
             let ext = stored_extents(&i.extents);
             ins.execute(params![
                 i.ino,
@@ -97,7 +164,8 @@ pub fn import(conn: &Connection, snap: &Snapshot) -> FsResult<()> {
         let mut ins = conn
             .prepare("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)")
             .map_err(e)?;
-        for (p, n, i) in &snap.dentries {
+        for d in snap.tree.entries() {
+            let (p, n, i) = d.map_err(corrupt)?;
             ins.execute(params![p, n, i]).map_err(e)?;
         }
     }
@@ -158,14 +226,7 @@ mod tests {
             dentries.push((2 + f / 1000, format!("f{f}.txt"), ino));
         }
         dentries.sort();
-        Snapshot {
-            v: 3,
-            seq: 1,
-            record: None,
-            next_ino: 3 + dirs + n,
-            inodes,
-            dentries,
-        }
+        Snapshot::from_rows(3, 1, None, 3 + dirs + n, inodes, dentries)
     }
 
     /// By hand: `cargo test --release --no-default-features import_at_scale -- --ignored --nocapture`.

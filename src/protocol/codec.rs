@@ -247,6 +247,11 @@ impl<'a> Reader<'a> {
         Ok(Reader::new(self.bytes()?))
     }
 
+    /// Where the next read starts.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     pub fn finish(&self) -> CodecResult<()> {
         if self.pos == self.data.len() {
             Ok(())

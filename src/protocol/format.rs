@@ -26,7 +26,7 @@ pub trait Compact: Format {
     fn read_body(version: u32, r: &mut Reader) -> CodecResult<Self>;
 }
 
-fn corrupt<T: Format>(key: &str, what: impl std::fmt::Display) -> FsError {
+pub(crate) fn corrupt<T: Format>(key: &str, what: impl std::fmt::Display) -> FsError {
     FsError::new(Code::Corrupt, "decode", Some(key))
         .with_description(format!("unreadable {}: {what}", T::KIND))
 }
@@ -61,10 +61,30 @@ pub fn decode<T: Format>(key: &str, data: &[u8]) -> FsResult<T> {
     decode_json(key, data, T::READS)
 }
 
+/// A stored object as `open_compact` finds it: JSON of a version before the compact format (decoded), or
+/// a compact body of a version this release reads (inflated, not decoded).
+pub enum Opened<T> {
+    Json(T),
+    Compact { version: u32, body: Vec<u8> },
+}
+
 /// Decodes a compact object, or a JSON one written before the compact format.
 pub fn decode_compact<T: Compact>(key: &str, data: &[u8]) -> FsResult<T> {
+    let (version, body) = match open_compact::<T>(key, data)? {
+        Opened::Json(value) => return Ok(value),
+        Opened::Compact { version, body } => (version, body),
+    };
+    let mut r = Reader::new(&body);
+    let value = T::read_body(version, &mut r).map_err(|e| corrupt::<T>(key, e))?;
+    r.finish().map_err(|e| corrupt::<T>(key, e))?;
+    Ok(value)
+}
+
+/// Checks a stored object's envelope and version, and inflates a compact body (for types that keep
+/// their body as it is instead of decoding it: see `Snapshot::decode`).
+pub fn open_compact<T: Compact>(key: &str, data: &[u8]) -> FsResult<Opened<T>> {
     if data.first() == Some(&b'{') {
-        return decode_json(key, data, T::JSON_READS);
+        return decode_json(key, data, T::JSON_READS).map(Opened::Json);
     }
     let (env, rest) = codec::open(data).map_err(|e| corrupt::<T>(key, e))?;
     if env.tag != T::TAG {
@@ -78,10 +98,10 @@ pub fn decode_compact<T: Compact>(key: &str, data: &[u8]) -> FsResult<T> {
         return Err(corrupt::<T>(key, "a JSON version in a compact envelope"));
     }
     let body = codec::inflate(rest).map_err(|e| corrupt::<T>(key, e))?;
-    let mut r = Reader::new(&body);
-    let value = T::read_body(env.version, &mut r).map_err(|e| corrupt::<T>(key, e))?;
-    r.finish().map_err(|e| corrupt::<T>(key, e))?;
-    Ok(value)
+    Ok(Opened::Compact {
+        version: env.version,
+        body,
+    })
 }
 
 pub fn encode_compact<T: Compact>(value: &T) -> Bytes {

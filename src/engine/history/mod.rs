@@ -89,11 +89,7 @@ impl History {
         let mut keys = Vec::new();
         if let Some((s, k)) = &self.snapshot {
             keys.push(k.clone());
-            keys.extend(
-                s.inodes
-                    .iter()
-                    .flat_map(|i| i.extents.iter().map(|x| x.key.clone())),
-            );
+            keys.extend(s.data_keys()?);
         }
         for (k, r) in &self.records {
             keys.push(k.clone());
