@@ -21,7 +21,7 @@ pub struct SnapshotInode {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "SnapshotRows", into = "SnapshotRows")]
+#[serde(from = "SnapshotRows", into = "SnapshotRows")]
 pub struct Snapshot {
     pub v: u32,
     pub seq: u64,
@@ -43,12 +43,9 @@ struct SnapshotRows {
     dentries: Vec<(Ino, String, Ino)>,
 }
 
-impl TryFrom<SnapshotRows> for Snapshot {
-    type Error = FsError;
-    fn try_from(s: SnapshotRows) -> FsResult<Self> {
-        Ok(Snapshot::from_rows(
-            s.v, s.seq, s.record, s.next_ino, s.inodes, s.dentries,
-        ))
+impl From<SnapshotRows> for Snapshot {
+    fn from(s: SnapshotRows) -> Self {
+        Snapshot::from_rows(s.v, s.seq, s.record, s.next_ino, s.inodes, s.dentries)
     }
 }
 
