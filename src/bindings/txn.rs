@@ -1,7 +1,8 @@
 //! `NativeTxn`: a transaction as a JS class. Writes are synchronous (staged in the transaction's own
 //! view); reads see its snapshot plus its own writes; `commit` resolves once the commit is durable.
 
-use super::types::{file_bytes, JsCommit, JsWriteOptions};
+use super::types::{FileBytes, JsCommit, JsWriteOptions};
+use napi::JsString;
 use super::{async_call, sync_call, to_mtime};
 use crate::engine::{FsRead, FsWrites, Mount, Txn, WriteOptions, STAGED_BYTES_MAX};
 use crate::error::{FsError, FsResult};
@@ -52,11 +53,12 @@ impl NativeTxn {
         &self,
         env: Env,
         path: String,
-        data: Either<String, Buffer>,
+        data: Either<JsString<'_>, Buffer>,
         options: Option<JsWriteOptions>,
     ) -> napi::Result<bool> {
+        let data = FileBytes::new(data)?;
         self.with(&env, "open", |tx| {
-            tx.write_file(&path, file_bytes(&data), options.into())?;
+            tx.write_file(&path, data.as_slice(), options.into())?;
             Ok(tx.needs_drain())
         })
     }

@@ -4,6 +4,7 @@ use crate::engine::{ChangeKind, CommitInfo, RefreshOutcome, WriteOptions};
 use crate::namespace::Kind;
 use crate::store::StoreErrorKind;
 use napi::bindgen_prelude::*;
+use napi::{JsString, JsStringUtf8};
 use napi_derive::napi;
 
 #[napi(object)]
@@ -148,12 +149,27 @@ pub(crate) fn owned(data: &[u8]) -> Vec<u8> {
     data.to_vec()
 }
 
-/// File contents as a caller gives them (`string | Buffer`): a string is taken as its UTF-8 without a
-/// `Buffer` made for it in JS first (for a small file, `Buffer.from` costs a good part of a write).
-pub(crate) fn file_bytes(data: &Either<String, Buffer>) -> &[u8] {
-    match data {
-        Either::A(s) => s.as_bytes(),
-        Either::B(b) => b,
+/// File contents as a caller gives them (`string | Buffer`). A string is taken as the UTF-8 the engine
+/// writes it out as, without a `Buffer` made for it in JS first (for a small file, `Buffer.from` costs a
+/// good part of a write) and without checking again what N-API has just encoded.
+pub(crate) enum FileBytes<'env> {
+    Text(JsStringUtf8<'env>),
+    Bytes(Buffer),
+}
+
+impl<'env> FileBytes<'env> {
+    pub(crate) fn new(data: Either<JsString<'env>, Buffer>) -> napi::Result<Self> {
+        Ok(match data {
+            Either::A(s) => FileBytes::Text(s.into_utf8()?),
+            Either::B(b) => FileBytes::Bytes(b),
+        })
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            FileBytes::Text(s) => s.as_slice(),
+            FileBytes::Bytes(b) => b,
+        }
     }
 }
 

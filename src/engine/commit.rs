@@ -12,7 +12,7 @@ use super::request::{execute, Recorder, Request, RequestLog};
 use super::stager::Stager;
 use super::writes::FsWrites;
 use super::*;
-use crate::namespace::{snapshot, ApplyOps};
+use crate::namespace::snapshot;
 use crate::protocol::codec::CodecError;
 use crate::protocol::head::{now_ms, Head, SnapshotRef};
 use crate::protocol::op_log::OpLog;
@@ -50,6 +50,22 @@ impl CommitQueue {
             .unwrap_or_else(|p| p.into_inner())
             .is_empty()
     }
+
+    /// Lets writes queue without a committer starting, until `release` (tests: a known group).
+    #[cfg(test)]
+    pub(crate) fn hold(&self) {
+        assert!(!self.running.swap(true, Ordering::AcqRel), "a committer is running");
+    }
+
+    #[cfg(test)]
+    pub(crate) fn release(&self) {
+        self.running.store(false, Ordering::Release);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +80,9 @@ pub struct CommitBatch {
     pub(crate) mount: Arc<Mount>,
     guard: OwnedMutexGuard<WriterState>,
     ops: OpLog,
+    /// Ops already in `ops` (so in the record) but not yet in SQLite: a transaction's own staged ops,
+    /// applied while its record is on its way (`settle` first when anything else needs the database).
+    unapplied: Option<OpLog>,
     stager: Stager,
     /// The commit could not be confirmed: the writer must resynchronise with the bucket.
     needs_catch_up: bool,
@@ -84,12 +103,14 @@ impl CommitBatch {
             mount,
             guard,
             ops: OpLog::default(),
+            unapplied: None,
             needs_catch_up: false,
         })
     }
 
     /// Runs `f` so that it applies whole or not at all (a savepoint inside the transaction).
     fn atomically<T>(&mut self, f: impl FnOnce(&mut CommitBatch) -> FsResult<T>) -> FsResult<T> {
+        self.settle()?;
         // Nested savepoints may share a name: RELEASE and ROLLBACK TO act on the innermost.
         let sql = |b: &CommitBatch, stmt: &str| {
             b.guard
@@ -112,6 +133,14 @@ impl CommitBatch {
         r
     }
 
+    /// Applies ops the record already holds but the database does not yet (`unapplied`).
+    fn settle(&mut self) -> FsResult<()> {
+        match self.unapplied.take() {
+            Some(ops) => apply_logged(&self.guard.conn, &ops),
+            None => Ok(()),
+        }
+    }
+
     fn target(&mut self) -> Recorder<'_, Connection> {
         Recorder {
             ns: &mut self.guard.conn,
@@ -129,13 +158,10 @@ impl CommitBatch {
         requests: &RequestLog,
         staged_ops: OpLog,
     ) -> FsResult<()> {
-        // The transaction's own logs: one that does not decode is a bug, not a conflict.
-        let undecodable = |e: CodecError| FsError::internal("commit", e.to_string());
         self.atomically(|b| {
             if b.ops.is_empty() && b.guard.head.seq == base_seq {
-                for op in staged_ops.iter() {
-                    b.guard.conn.apply_op(&op.map_err(undecodable)?)?;
-                }
+                // Validated against this very state: applied while the record is written.
+                b.unapplied = Some(staged_ops.clone());
                 return b.ops.append(staged_ops).map_err(undecodable);
             }
             let mut ns = b.target();
@@ -148,7 +174,8 @@ impl CommitBatch {
     }
 
     /// Paths of the entries of directory `dir` as this batch sees it.
-    pub(crate) fn children(&self, dir: &str) -> FsResult<Vec<String>> {
+    pub(crate) fn children(&mut self, dir: &str) -> FsResult<Vec<String>> {
+        self.settle()?;
         let base = normalize(dir, "scandir")?;
         Ok(meta::readdir(&self.guard.conn, dir, false)?
             .into_iter()
@@ -159,6 +186,7 @@ impl CommitBatch {
     fn rollback(&mut self) {
         let _ = self.guard.conn.execute_batch("ROLLBACK");
         self.ops = OpLog::default();
+        self.unapplied = None;
     }
 
     /// Makes the batch durable and visible, or leaves everything as it was and says why.
@@ -185,9 +213,8 @@ impl CommitBatch {
                 committed: false,
             });
         }
-        // 1. Data: the last pack, and the packs and chunks already on their way.
-        self.stager.finish().await?;
-        // 2. The WAL record.
+        // 1. The WAL record, encoded while the last data is still on its way (the pack sealed last, the
+        //    packs and chunks already in flight); it is written only once all of that is in the bucket.
         let w = &mut *self.guard;
         let seq = w.head.seq + 1;
         let epoch = w.head.epoch;
@@ -205,7 +232,29 @@ impl CommitBatch {
         let body = record.encode();
         drop(record);
         let hash = hash_hex(&body);
-        put_immutable(mount.store.as_ref(), &key, body).await?;
+        // 2. Data, then the record: on their way while the database takes what it has not yet.
+        let uploads = self.stager.seal();
+        let store = mount.store.clone();
+        let record_key = key.clone();
+        let written = mount.runtime.spawn(async move {
+            for set in &uploads {
+                set.wait_below(0).await?;
+            }
+            put_immutable(store.as_ref(), &record_key, body).await
+        });
+        let applied = match self.unapplied.take() {
+            Some(ops) => blocking(|| apply_logged(&self.guard.conn, &ops)),
+            None => Ok(()),
+        };
+        if let Err(e) = applied {
+            written.abort();
+            return Err(e);
+        }
+        written
+            .await
+            .map_err(|e| FsError::internal("commit", e.to_string()))??;
+        self.stager.finished();
+        let w = &mut *self.guard;
         // A snapshot now and then, written before the head that names it.
         let snapshot = if w.commits_since_snapshot + 1 >= mount.config.snapshot_every {
             let snap = snapshot::export(&w.conn, seq, Some(key.clone()))?;
@@ -287,6 +336,27 @@ impl Drop for CommitBatch {
         if !self.guard.conn.is_autocommit() {
             self.rollback();
         }
+    }
+}
+
+/// The transaction's own logs: one that does not decode is a bug, not a conflict.
+fn undecodable(e: CodecError) -> FsError {
+    FsError::internal("commit", e.to_string())
+}
+
+fn apply_logged(conn: &Connection, ops: &OpLog) -> FsResult<()> {
+    for op in ops.iter() {
+        namespace::apply(conn, &op.map_err(undecodable)?)?;
+    }
+    Ok(())
+}
+
+/// Runs `f` on this thread while the runtime's other tasks go on elsewhere (where it can hand them off).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

@@ -260,15 +260,18 @@ impl Stager {
         self.uploads.clone()
     }
 
-    /// Seals the last pack and waits for every upload, joined ones too: the data is in the bucket.
-    pub async fn finish(&mut self) -> FsResult<()> {
+    /// Seals the last pack: what this commit waits for before its record is every upload here, these
+    /// and the joined ones (then `finished`).
+    pub fn seal(&mut self) -> Vec<UploadSet> {
         self.seal_pack();
-        self.uploads.wait_below(0).await?;
-        for set in &self.joined {
-            set.wait_below(0).await?;
-        }
+        std::iter::once(self.uploads.clone())
+            .chain(self.joined.iter().cloned())
+            .collect()
+    }
+
+    /// Every upload is in the bucket: dropping the stager no longer stops anything.
+    pub fn finished(&mut self) {
         self.done = true;
-        Ok(())
     }
 
     /// Makes this commit wait also for a transaction's uploads still in flight (see `into_parts`).

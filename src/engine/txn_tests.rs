@@ -272,6 +272,47 @@ async fn a_transactions_record_waits_for_uploads_that_finish_during_its_commit()
     assert!(exists(&w, "/slow") && exists(&w, "/after") && !exists(&w, "/lost"));
 }
 
+/// The first transaction of a group is applied to the database while its record is written; a
+/// transaction after it in the same group is checked against the database with the first one in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_sees_the_transaction_applied_before_it() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    let before = w.seq();
+    w.commits.hold();
+    let commits: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            // Both start from the same state, without /shared; each makes it.
+            let mut tx = Txn::begin(w.clone()).unwrap();
+            tx.write_file(&format!("/shared/{name}"), name.as_bytes(), parents())
+                .unwrap();
+            tx
+        })
+        .map(|tx| tokio::spawn(tx.commit()))
+        .collect();
+    bounded("both transactions queued", async {
+        while w.commits.queued() < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    w.commits.release();
+    // A third write starts the committer, which takes all three as one group.
+    let third = bounded("the group", write(&w, "/c", b"c")).await.unwrap();
+    let mut seqs = vec![third.seq];
+    for c in commits {
+        seqs.push(bounded("a transaction", c).await.unwrap().unwrap().seq);
+    }
+    assert_eq!(seqs, vec![before + 1; 3], "one commit for the three");
+    assert_eq!(read(&w, "/shared/a").await.unwrap(), b"a");
+    assert_eq!(read(&w, "/shared/b").await.unwrap(), b"b");
+    let cold = tempfile::tempdir().unwrap();
+    let r = mount(&store, &cold, "r", false).await;
+    assert_eq!(read(&r, "/shared/b").await.unwrap(), b"b");
+    assert!(exists(&r, "/shared/a") && exists(&r, "/c"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_transactions_each_commit_everything() {
     let (dir, store) = local_bucket();

@@ -5,6 +5,7 @@ use super::*;
 use crate::bindings::io::NativeUpload;
 use crate::bindings::to_mtime;
 use crate::engine::{CommitBatch, FsWrites, Upload, WriteOptions};
+use napi::JsString;
 
 /// Write requests: each becomes part of a (possibly grouped) commit.
 macro_rules! write_op {
@@ -30,10 +31,11 @@ impl NativeMount {
         &self,
         env: &'env Env,
         path: String,
-        data: Either<String, Buffer>,
+        data: Either<JsString<'env>, Buffer>,
         options: Option<JsWriteOptions>,
     ) -> napi::Result<PromiseRaw<'env, JsCommit>> {
-        let (data, opts) = (owned(file_bytes(&data)), WriteOptions::from(options));
+        let data = owned(FileBytes::new(data)?.as_slice());
+        let opts = WriteOptions::from(options);
         write_op!(self, env, "open", |tx| tx.write_file(&path, &data, opts))
     }
 
