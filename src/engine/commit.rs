@@ -80,9 +80,9 @@ pub struct CommitBatch {
     pub(crate) mount: Arc<Mount>,
     guard: OwnedMutexGuard<WriterState>,
     ops: OpLog,
-    /// Ops already in `ops` (so in the record) but not yet in SQLite: a transaction's own staged ops,
-    /// applied while its record is on its way (`settle` first when anything else needs the database).
-    unapplied: Option<OpLog>,
+    /// `ops` are not yet in SQLite: a transaction's own staged ops, the first in the batch, applied
+    /// while its record is on its way (`settle` first when anything else needs the database).
+    unapplied: bool,
     stager: Stager,
     /// The commit could not be confirmed: the writer must resynchronise with the bucket.
     needs_catch_up: bool,
@@ -103,7 +103,7 @@ impl CommitBatch {
             mount,
             guard,
             ops: OpLog::default(),
-            unapplied: None,
+            unapplied: false,
             needs_catch_up: false,
         })
     }
@@ -135,10 +135,10 @@ impl CommitBatch {
 
     /// Applies ops the record already holds but the database does not yet (`unapplied`).
     fn settle(&mut self) -> FsResult<()> {
-        match self.unapplied.take() {
-            Some(ops) => apply_logged(&self.guard.conn, &ops),
-            None => Ok(()),
+        if std::mem::take(&mut self.unapplied) {
+            apply_logged(&self.guard.conn, &self.ops)?;
         }
+        Ok(())
     }
 
     fn target(&mut self) -> Recorder<'_, Connection> {
@@ -161,8 +161,9 @@ impl CommitBatch {
         self.atomically(|b| {
             if b.ops.is_empty() && b.guard.head.seq == base_seq {
                 // Validated against this very state: applied while the record is written.
-                b.unapplied = Some(staged_ops.clone());
-                return b.ops.append(staged_ops).map_err(undecodable);
+                b.ops.append(staged_ops).map_err(undecodable)?;
+                b.unapplied = true;
+                return Ok(());
             }
             let mut ns = b.target();
             for item in requests.iter(&staged_ops) {
@@ -186,7 +187,7 @@ impl CommitBatch {
     fn rollback(&mut self) {
         let _ = self.guard.conn.execute_batch("ROLLBACK");
         self.ops = OpLog::default();
-        self.unapplied = None;
+        self.unapplied = false;
     }
 
     /// Makes the batch durable and visible, or leaves everything as it was and says why.
@@ -230,7 +231,7 @@ impl CommitBatch {
         };
         let key = record_key(seq, epoch);
         let body = record.encode();
-        drop(record);
+        self.ops = record.ops;
         let hash = hash_hex(&body);
         // 2. Data, then the record: on their way while the database takes what it has not yet.
         let uploads = self.stager.seal();
@@ -242,10 +243,7 @@ impl CommitBatch {
             }
             put_immutable(store.as_ref(), &record_key, body).await
         });
-        let applied = match self.unapplied.take() {
-            Some(ops) => blocking(|| apply_logged(&self.guard.conn, &ops)),
-            None => Ok(()),
-        };
+        let applied = blocking(|| self.settle());
         if let Err(e) = applied {
             written.abort();
             return Err(e);
