@@ -35,7 +35,7 @@ pub struct BlockCheck {
 /// subtree that is empty, misaligned or longer than its offset allows; a damaged entry can be any of
 /// them, and then it is dropped instead).
 fn block_fits(offset: u64, size: u64) -> bool {
-    offset % BLOCK_SIZE == 0 && size > 0 && size <= BLOCK_SIZE
+    offset.is_multiple_of(BLOCK_SIZE) && size > 0 && size <= BLOCK_SIZE
 }
 
 /// A hasher for an entry's checksum: plain blake3, or the block hash at `offset`.

@@ -2,12 +2,12 @@
 //! view); reads see its snapshot plus its own writes; `commit` resolves once the commit is durable.
 
 use super::types::{FileBytes, JsCommit, JsWriteOptions};
-use napi::JsString;
 use super::{async_call, sync_call, to_mtime};
 use crate::engine::{FsRead, FsWrites, Mount, Txn, WriteOptions, STAGED_BYTES_MAX};
 use crate::error::{FsError, FsResult};
 use napi::bindgen_prelude::*;
 use napi::Env;
+use napi::JsString;
 use napi_derive::napi;
 use std::sync::{Arc, Mutex};
 

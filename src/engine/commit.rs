@@ -54,7 +54,10 @@ impl CommitQueue {
     /// Lets writes queue without a committer starting, until `release` (tests: a known group).
     #[cfg(test)]
     pub(crate) fn hold(&self) {
-        assert!(!self.running.swap(true, Ordering::AcqRel), "a committer is running");
+        assert!(
+            !self.running.swap(true, Ordering::AcqRel),
+            "a committer is running"
+        );
     }
 
     #[cfg(test)]

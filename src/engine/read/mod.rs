@@ -226,7 +226,7 @@ impl Mount {
                         start: lo * BLOCK_SIZE,
                         end: (hi + 1) * BLOCK_SIZE,
                     });
-                    let mut data = self.get_range(key, range.clone()).await?;
+                    let mut data = self.get_range(key, range).await?;
                     if let Some(hashes) = hashes {
                         if !blocks_match(&data, lo, hashes) {
                             // A bad copy somewhere on the way: once more from the bucket.
