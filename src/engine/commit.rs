@@ -139,7 +139,8 @@ impl CommitBatch {
     /// Applies ops the record already holds but the database does not yet (`unapplied`).
     fn settle(&mut self) -> FsResult<()> {
         if std::mem::take(&mut self.unapplied) {
-            apply_logged(&self.guard.conn, &self.ops)?;
+            let ops = self.ops.iter().map(|op| op.map_err(undecodable));
+            namespace::apply_all(&self.guard.conn, ops)?;
         }
         Ok(())
     }
@@ -251,6 +252,8 @@ impl CommitBatch {
             written.abort();
             return Err(e);
         }
+        // In the record and in the database: not needed past here (a big commit's ops are megabytes).
+        self.ops = OpLog::default();
         written
             .await
             .map_err(|e| FsError::internal("commit", e.to_string()))??;
@@ -343,13 +346,6 @@ impl Drop for CommitBatch {
 /// The transaction's own logs: one that does not decode is a bug, not a conflict.
 fn undecodable(e: CodecError) -> FsError {
     FsError::internal("commit", e.to_string())
-}
-
-fn apply_logged(conn: &Connection, ops: &OpLog) -> FsResult<()> {
-    for op in ops.iter() {
-        namespace::apply(conn, &op.map_err(undecodable)?)?;
-    }
-    Ok(())
 }
 
 /// Runs `f` on this thread while the runtime's other tasks go on elsewhere (where it can hand them off).

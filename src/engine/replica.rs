@@ -199,9 +199,7 @@ impl Mount {
                 }
             }
             for rec in &records {
-                for op in rec.each_op() {
-                    namespace::apply(conn, &op?)?;
-                }
+                namespace::apply_all(conn, rec.each_op())?;
             }
             namespace::remember_next_ino(conn)?;
             namespace::set_meta(conn, "seq", &head.seq.to_string())?;

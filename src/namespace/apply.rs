@@ -71,6 +71,12 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
     Ok(())
 }
 
+/// Applies ops in order (a record's, a transaction's), stopping at the first that does not decode or
+/// does not apply.
+pub fn apply_all(conn: &Connection, ops: impl IntoIterator<Item = FsResult<Op>>) -> FsResult<()> {
+    ops.into_iter().try_for_each(|op| apply(conn, &op?))
+}
+
 /// Extents as the `inodes.extents` column holds them (`protocol::extents::encode_list`), or NULL for
 /// none (an empty file), so that a tree built from a snapshot and one built by replaying records store
 /// the same value.

@@ -12,7 +12,7 @@ pub mod snapshot;
 mod view;
 
 pub(crate) use apply::{add_refs, apply_err, stored_extents};
-pub use apply::{apply, remember_next_ino};
+pub use apply::{apply, apply_all, remember_next_ino};
 pub use op::{Extent, Ino, Op, ROOT_INO};
 pub use overlay::Overlay;
 pub use view::{ApplyOps, NsView};

@@ -108,9 +108,7 @@ pub(crate) fn tree_db(h: &History) -> FsResult<Connection> {
         snapshot::import(&conn, s)?;
     }
     for (_, rec) in &h.records {
-        for op in rec.each_op() {
-            namespace::apply(&conn, &op?)?;
-        }
+        namespace::apply_all(&conn, rec.each_op())?;
     }
     Ok(conn)
 }
