@@ -326,6 +326,8 @@ export interface JsMountStats {
   rebuilds: number
   seq: number
   epoch: number
+  /** Entries in the in-memory index `stat` answers from, or `null` while there is none. */
+  indexEntries?: number
 }
 
 export interface JsObjectMeta {

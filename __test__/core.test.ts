@@ -297,6 +297,40 @@ for (const target of storeTargets(root)) {
       await w2.writeFile("/after", "x");
       expect((await listing(w2)).length).toBe(expected.length + 1);
     });
+
+    test("stat answers from the in-memory index, kept in step with commits, refreshes and a reopen", async () => {
+      const store = await target.open("index");
+      const { manager, mount, cacheRoot } = fixture(store);
+      const w = await mount("w", "readwrite");
+      const r = await mount("r", "readonly");
+      const entries = async (fs: CachedFs) => (await listing(fs)).length;
+      await w.transaction(async (tx) => {
+        for (let i = 0; i < 20; i++) await tx.writeFile(`/d${i % 4}/f${i}`, "x".repeat(i), { recursive: true });
+      });
+      await w.rename("/d1", "/moved");
+      await w.rm("/d2", { recursive: true });
+      await r.refresh();
+      for (const fs of [w, r]) {
+        expect(fs.stats().indexEntries).toBe(await entries(fs));
+        expect(fs.statSync("/moved/f5").size).toBe(5);
+        expect(fs.existsSync("/d1/f5")).toBe(false);
+        expect(fs.existsSync("/d2")).toBe(false);
+        expect(await codeOf(() => fs.statSync("/d2/f6"))).toBe("ENOENT");
+      }
+      await manager.close();
+      // Reopened on its local database: built from it off the caller's thread, SQLite answering meanwhile.
+      const again = new S3CachedFsManagerImpl({ cacheRoot });
+      const w2 = await again.mount({ name: "w", mode: "readwrite", cacheBytes: 64 << 20, store });
+      expect(w2.stats().indexEntries).toBeNull();
+      expect(w2.statSync("/moved/f9").size).toBe(9);
+      for (let i = 0; i < 200 && w2.stats().indexEntries === null; i++) {
+        w2.existsSync(`/not-there-${i}`);
+        await Bun.sleep(10);
+      }
+      expect(w2.stats().indexEntries).toBe(await entries(w2));
+      expect(w2.statSync("/d3/f7").size).toBe(7);
+      await again.close();
+    });
   });
 }
 

@@ -273,6 +273,7 @@ export class CachedFs extends MountHistory {
       rebuilds: s.rebuilds,
       seq: s.seq,
       epoch: s.epoch,
+      indexEntries: s.indexEntries ?? null,
     };
   }
 

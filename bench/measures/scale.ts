@@ -168,6 +168,7 @@ export const scale: Measure = {
     const localPaths = spread(bigDir).map((i) => join(localBig, `f${i}`));
     Bun.gc(true);
     reader.resetStats();
+    const indexEntries = reader.stats().indexEntries;
     const w = await ctx.window("ours");
     let k = 0;
     const oursStat = await timeEach(n, warmup, () => reader.stat(statPaths[k++] as string));
@@ -282,9 +283,9 @@ export const scale: Measure = {
     out.notes.push(
       `the writer (a child process of its own, peak RSS by ${tx.peakSource}) spends ${fmtNs(writer.loopNs)} in the ${N} \`tx.writeFile\` calls (${fmtNs(writer.loopNs / files)} each) and ${fmtNs(commitNs)} committing; after the last call, before the commit, its RSS was ${fmtBytes(writer.loopRss - tx.baselineRss)} above the start (JS heap in use ${fmtBytes(writer.loopHeap)}), the peak ${fmtBytes(tx.growth)}; file data: ${fmtBytes(packs.bytes)} in ${packs.objects} pack${packs.objects === 1 ? "" : "s"} (${perFile(packs.bytes, files)}).`,
       `one commit leaves no snapshot (the engine writes one every snapshotEvery commits, 256 by default), so the first cold reader replays the transaction's WAL record; a fresh reader reads a snapshot only once the head is more than ${REPLAY_LIMIT} commits past it, so the writer then made ${REPLAY_LIMIT} one-file commits (${fmtNs(tail.ns)}; the last, which wrote the ${fmtBytes(snaps.bytes)} snapshot, ${fmtNs(tail.lastNs)}) with snapshotEvery ${REPLAY_LIMIT + 1} before the second cold reader. Downloaded bytes are the proxy's response bytes (headers included); each cold reader has an empty cache directory.`,
-      `\`stat\` here asks for a different file on every call (${fmtInt(n)} timed after ${fmtInt(warmup)} untimed, spread over all ${N}), so no answer the mount remembers is reused; small-reads' \`stat\` row asks for one file over and over. The local peer stats files of one ${fmtInt(bigDir)}-entry directory, the same way.`,
+      `\`stat\` here asks for a different file on every call (${fmtInt(n)} timed after ${fmtInt(warmup)} untimed, spread over all ${N}), so no answer the mount remembers is reused; small-reads' \`stat\` row asks for one file over and over. The local peer stats files of one ${fmtInt(bigDir)}-entry directory, the same way. The reader's in-memory entry index held ${indexEntries === null ? "nothing (none was in place: SQLite answered)" : `${fmtInt(indexEntries)} entries`} when the timing began.`,
       `the time goals (transaction ≤ ${fmtNs(TX_GOAL_NS)}, cold open ≤ ${fmtNs(OPEN_GOAL_NS)}) are stated at ${fmtInt(GOAL_FILES)} files; at other sizes they are pro-rated to the files written, fixed costs and all.`,
     );
-    out.data = { files, bigDir, perDir: PER_DIR, fileBytes: FILE_BYTES, writer, tail, walRecordBytes: walRecord, snapshots: snaps, wal, packs, fromWal: { ns: fromWal.ns, proxy: fromWal.proxy, engine: fromWal.engine }, fromSnap: { ns: fromSnap.ns, proxy: fromSnap.proxy, engine: fromSnap.engine }, oursStat, localStat, oursReaddir, localReaddir, readRequests: readReq, readProxy };
+    out.data = { files, bigDir, perDir: PER_DIR, fileBytes: FILE_BYTES, writer, tail, walRecordBytes: walRecord, snapshots: snaps, wal, packs, fromWal: { ns: fromWal.ns, proxy: fromWal.proxy, engine: fromWal.engine }, fromSnap: { ns: fromSnap.ns, proxy: fromSnap.proxy, engine: fromSnap.engine }, oursStat, indexEntries, localStat, oursReaddir, localReaddir, readRequests: readReq, readProxy };
   },
 };

@@ -80,6 +80,9 @@ export interface CachedFsStats {
   rebuilds: number;
   seq: number;
   epoch: number;
+  /** Entries in the in-memory index that answers `stat` at scale; `null` while there is none (being
+   * built from the local database, or the namespace is larger than it may hold). */
+  indexEntries: number | null;
 }
 
 export interface RefreshResult {

@@ -132,6 +132,8 @@ pub struct JsMountStats {
     pub rebuilds: f64,
     pub seq: f64,
     pub epoch: f64,
+    /// Entries in the in-memory index `stat` answers from, or `null` while there is none.
+    pub index_entries: Option<f64>,
 }
 
 /// A missing path as `None` rather than an error (for `exists`-then-`stat` callers).

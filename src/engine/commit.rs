@@ -140,7 +140,7 @@ impl CommitBatch {
     fn settle(&mut self) -> FsResult<()> {
         if std::mem::take(&mut self.unapplied) {
             let ops = self.ops.iter().map(|op| op.map_err(undecodable));
-            namespace::apply_all(&self.guard.conn, ops)?;
+            namespace::apply_all(&self.guard.conn, ops, |_| {})?;
         }
         Ok(())
     }
@@ -247,7 +247,17 @@ impl CommitBatch {
             }
             put_immutable(store.as_ref(), &record_key, body).await
         });
-        let applied = blocking(|| self.settle());
+        let mut index = mount.local.index_update(false, false, self.ops.len());
+        let applied = blocking(|| {
+            self.settle()?;
+            // The entry index's share, hashed here so that the lookups' lock is held only to apply it.
+            if index.wants_ops() {
+                for op in self.ops.iter() {
+                    index.add(&mount.local.hasher, &op.map_err(undecodable)?);
+                }
+            }
+            Ok(())
+        });
         if let Err(e) = applied {
             written.abort();
             return Err(e);
@@ -304,7 +314,7 @@ impl CommitBatch {
         namespace::set_meta(conn, "record_hash", &hash)?;
         conn.execute_batch("COMMIT")
             .map_err(|e| namespace::db_err("commit", e))?;
-        mount.invalidate_stats();
+        mount.invalidate_stats(index.finish(), (seq, Some(key.clone())));
         w.commits_since_snapshot = if head.snapshot.as_ref().is_some_and(|s| s.seq == seq) {
             0
         } else {

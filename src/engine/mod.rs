@@ -129,6 +129,9 @@ pub struct MountStats {
     pub rebuilds: u64,
     pub seq: u64,
     pub epoch: u64,
+    /// Entries in the in-memory index `stat` answers from; `None` while there is none (being built,
+    /// or the namespace is larger than it may hold).
+    pub index_entries: Option<u64>,
 }
 
 fn valid_mount_name(name: &str) -> bool {
@@ -209,18 +212,20 @@ impl Mount {
             Some(At::Checkpoint(c)) => format!("{}@{c}", config.store_id),
             None => config.store_id.clone(),
         };
-        let (write_conn, read_conn, head) = match metadata::open_local_state(&db_path, &local_id) {
-            Ok(state) => state,
-            Err(_) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(dir.join(format!("namespace.sqlite{suffix}")));
+        let (write_conn, read_conn, head, entries) =
+            match metadata::open_local_state(&db_path, &local_id) {
+                Ok(state) => state,
+                Err(_) => {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(dir.join(format!("namespace.sqlite{suffix}")));
+                    }
+                    metadata::open_local_state(&db_path, &local_id)?
                 }
-                metadata::open_local_state(&db_path, &local_id)?
-            }
-        };
+            };
         let cache = BlockCache::open(&dir.join("blocks"), config.cache_bytes).map_err(|e| {
             FsError::new(Code::Io, "mount", Some("cache")).with_description(e.to_string())
         })?;
+        let local = metadata::LocalMetadata::new(read_conn, db_path, &head, entries);
         let mount = Arc::new(Mount {
             writer_id: format!("{:016x}", fastrand::u64(..)),
             store,
@@ -241,7 +246,7 @@ impl Mount {
             counters: Counters::default(),
             reads: read::ReadPath::new(),
             pins: upload::UploadState::new(),
-            local: metadata::LocalMetadata::new(read_conn, db_path),
+            local,
             dir_lock: Mutex::new(Some(dir_lock)),
             config,
         });
@@ -331,6 +336,7 @@ impl Mount {
             rebuilds: self.counters.rebuilds.load(Ordering::Relaxed),
             seq: self.seq(),
             epoch: self.epoch(),
+            index_entries: self.index_entries().map(|n| n as u64),
         }
     }
 
@@ -401,6 +407,8 @@ impl FsRead for Txn {
 
 #[cfg(test)]
 mod history_tests;
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

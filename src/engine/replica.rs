@@ -1,6 +1,7 @@
 //! Following the bucket: catch up from the head by walking WAL records back to the local seq (one GET
 //! per record, no LIST), and rebuild from the newest snapshot when far behind or diverged.
 
+use super::metadata::IndexUpdate;
 use super::*;
 use crate::namespace::snapshot::{self, Snapshot};
 use crate::protocol::head::{read_head, Head};
@@ -185,6 +186,9 @@ impl Mount {
         etag: Option<String>,
     ) -> FsResult<()> {
         let conn = &w.conn;
+        let ops = records.iter().map(|r| r.ops.len()).sum();
+        let mut index = self.local.index_update(snap.is_some(), true, ops);
+        let hasher = &self.local.hasher;
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| namespace::db_err("refresh", e))?;
         let result = (|| -> FsResult<()> {
@@ -195,11 +199,15 @@ impl Mount {
                     namespace::set_meta(conn, "store_id", &id)?;
                 }
                 if let Some(s) = snap {
-                    snapshot::import(conn, s)?;
+                    let fresh = match &mut index {
+                        IndexUpdate::Replace(Some(ix)) => Some(ix),
+                        _ => None,
+                    };
+                    snapshot::import(conn, s, fresh)?;
                 }
             }
             for rec in &records {
-                namespace::apply_all(conn, rec.each_op())?;
+                namespace::apply_all(conn, rec.each_op(), |op| index.add(hasher, op))?;
             }
             namespace::remember_next_ino(conn)?;
             namespace::set_meta(conn, "seq", &head.seq.to_string())?;
@@ -217,7 +225,7 @@ impl Mount {
                 self.note_inodes(conn)?;
                 conn.execute_batch("COMMIT")
                     .map_err(|e| namespace::db_err("refresh", e))?;
-                self.invalidate_stats();
+                self.invalidate_stats(index.finish(), (head.seq, head.record.clone()));
             }
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");

@@ -72,9 +72,18 @@ pub fn apply(conn: &Connection, op: &Op) -> FsResult<()> {
 }
 
 /// Applies ops in order (a record's, a transaction's), stopping at the first that does not decode or
-/// does not apply.
-pub fn apply_all(conn: &Connection, ops: impl IntoIterator<Item = FsResult<Op>>) -> FsResult<()> {
-    ops.into_iter().try_for_each(|op| apply(conn, &op?))
+/// does not apply; `also` sees each op once applied.
+pub fn apply_all(
+    conn: &Connection,
+    ops: impl IntoIterator<Item = FsResult<Op>>,
+    mut also: impl FnMut(&Op),
+) -> FsResult<()> {
+    ops.into_iter().try_for_each(|op| {
+        let op = op?;
+        apply(conn, &op)?;
+        also(&op);
+        Ok(())
+    })
 }
 
 /// Extents as the `inodes.extents` column holds them (`protocol::extents::encode_list`), or NULL for

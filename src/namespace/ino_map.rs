@@ -58,6 +58,11 @@ impl InoMap {
         prev
     }
 
+    /// Bytes held (the run, and about what the map of others costs per entry).
+    pub fn bytes(&self) -> usize {
+        self.run.capacity() * 4 + self.others.capacity() * 24
+    }
+
     pub fn remove(&mut self, ino: Ino) -> Option<usize> {
         let in_run = self
             .slot(ino)

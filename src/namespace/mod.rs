@@ -3,6 +3,7 @@
 //! (committed state, on the caller's thread) and the writer's open transaction (its own pending ops).
 
 mod apply;
+pub mod entry_index;
 mod ino_map;
 mod op;
 mod overlay;
@@ -13,6 +14,7 @@ mod view;
 
 pub(crate) use apply::{add_refs, apply_err, stored_extents};
 pub use apply::{apply, apply_all, remember_next_ino};
+pub use entry_index::{EntryIndex, IndexOp, NameHasher};
 pub use op::{Extent, Ino, Op, ROOT_INO};
 pub use overlay::Overlay;
 pub use view::{ApplyOps, NsView};
@@ -342,6 +344,37 @@ pub fn lookup(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Ino
     conn.prepare_cached("SELECT ino FROM dentries WHERE parent = ?1 AND name = ?2")
         .and_then(|mut s| s.query_row(params![parent, name], |r| r.get(0)).optional())
         .map_err(|e| db_err("lookup", e))
+}
+
+/// Every entry of the database into `ix` (a build of the in-memory index), unless there are more than
+/// `max`: then `false`, and `ix` holds a part.
+pub fn index_rows(conn: &Connection, ix: &mut EntryIndex, max: usize) -> FsResult<bool> {
+    let e = |e: rusqlite::Error| db_err("stat", e);
+    let mut stmt = conn
+        .prepare(
+            "SELECT d.parent, d.name, i.ino, i.kind, i.mode, i.size, i.mtime, i.ctime
+             FROM dentries d JOIN inodes i ON i.ino = d.ino",
+        )
+        .map_err(e)?;
+    let mut rows = stmt.query([]).map_err(e)?;
+    while let Some(r) = rows.next().map_err(e)? {
+        if ix.len() >= max {
+            return Ok(false);
+        }
+        let name = r.get_ref(1).and_then(|v| Ok(v.as_str()?)).map_err(e)?;
+        let mut node = Inode::new(
+            r.get(2).map_err(e)?,
+            Kind::from_i64(r.get(3).map_err(e)?),
+            r.get(4).map_err(e)?,
+            r.get::<_, i64>(5).map_err(e)? as u64,
+            r.get(6).map_err(e)?,
+            None,
+        );
+        node.ctime = r.get(7).map_err(e)?;
+        ix.insert_row(r.get(0).map_err(e)?, name, &node);
+    }
+    ix.finish_build();
+    Ok(true)
 }
 
 pub fn list_dir(conn: &Connection, dir: Ino) -> FsResult<Vec<DirEntry>> {

@@ -94,6 +94,7 @@ impl NativeMount {
             rebuilds: s.rebuilds as f64,
             seq: s.seq as f64,
             epoch: s.epoch as f64,
+            index_entries: s.index_entries.map(|n| n as f64),
         }
     }
 
