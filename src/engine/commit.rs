@@ -308,7 +308,7 @@ impl CommitBatch {
         };
         // 4. Locally visible.
         let conn = &w.conn;
-        namespace::remember_next_ino(conn)?;
+        namespace::remember_next_ino(conn, mount.next_ino())?;
         namespace::set_meta(conn, "seq", &seq.to_string())?;
         namespace::set_meta(conn, "record", &key)?;
         namespace::set_meta(conn, "record_hash", &hash)?;

@@ -206,10 +206,17 @@ impl Mount {
                     snapshot::import(conn, s, fresh)?;
                 }
             }
+            // The highest number any record made, though a later one may have removed it again.
+            let mut made: Ino = 0;
             for rec in &records {
-                namespace::apply_all(conn, rec.each_op(), |op| index.add(hasher, op))?;
+                namespace::apply_all(conn, rec.each_op(), |op| {
+                    index.add(hasher, op);
+                    if let Some((_, _, node)) = op.new_entry() {
+                        made = made.max(node.ino);
+                    }
+                })?;
             }
-            namespace::remember_next_ino(conn)?;
+            namespace::remember_next_ino(conn, made + 1)?;
             namespace::set_meta(conn, "seq", &head.seq.to_string())?;
             namespace::set_meta(conn, "record", head.record.as_deref().unwrap_or(""))?;
             namespace::set_meta(

@@ -418,3 +418,22 @@ async fn every_block_of_a_chunk_is_checked_as_it_arrives() {
     assert_eq!(part(0, mb).await.unwrap(), data[..1 << 20]);
     assert!(r.cache.stats().hits > hits);
 }
+
+/// Inode numbers are not handed out again after a delete, also by a writer whose local state was
+/// rebuilt by replaying the records that made and removed them (`diff` tells a rename by its inode).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inode_numbers_are_not_reused_after_a_replayed_delete() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    write(&w, "/x", b"1").await.unwrap();
+    let old = w.stat("/x", true).unwrap().ino;
+    w.write(Box::new(|tx| tx.rm("/x", false, false)))
+        .await
+        .unwrap();
+    w.close();
+    drop(w);
+    // Local state of its own: it replays both records.
+    let w2 = mount(&store, &dir, "w2", true).await;
+    write(&w2, "/y", b"2").await.unwrap();
+    assert!(w2.stat("/y", true).unwrap().ino > old);
+}

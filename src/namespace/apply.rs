@@ -156,14 +156,15 @@ fn insert_node(conn: &Connection, parent: Ino, name: &str, node: &Inode) -> FsRe
         .map_err(e)
 }
 
-/// Remembers the highest inode number handed out, so numbers are never reused after deletes; called
-/// once per applied commit, not per create.
-pub fn remember_next_ino(conn: &Connection) -> FsResult<()> {
+/// Remembers the next inode number to hand out, at least `at_least` (numbers handed out or replayed
+/// since, some perhaps already removed again), so numbers are never reused after deletes: `diff` tells
+/// a rename by its inode. Called once per applied commit or refresh, not per create.
+pub fn remember_next_ino(conn: &Connection, at_least: Ino) -> FsResult<()> {
     conn.prepare_cached(
-        "INSERT INTO meta(key, value) VALUES ('next_ino', (SELECT COALESCE(MAX(ino), 1) + 1 FROM inodes))
+        "INSERT INTO meta(key, value) VALUES ('next_ino', MAX((SELECT COALESCE(MAX(ino), 1) + 1 FROM inodes), ?1))
          ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
     )
-    .and_then(|mut s| s.execute([]))
+    .and_then(|mut s| s.execute([at_least]))
     .map(|_| ())
     .map_err(|e| db_err("commit", e))
 }
