@@ -379,9 +379,10 @@ impl EntryIndex {
     /// A new entry (or new facts for the one of that name: a rebuild over what is there).
     fn put(&mut self, key: EntryKey, parent: Ino, node: &Inode) {
         let (slot, ino) = (Slot::of(key, parent, node), node.ino);
-        // An inode number may come back (a restore makes files with the numbers they had). Whatever
-        // still holds it is left from a removal: swept out first, with whatever was under it, so the
-        // new entry, or a directory's new children, never meet what was there before.
+        // An inode number may come back (a bucket's history from before replays remembered the numbers
+        // they made has them). Whatever still holds it is left from a removal: swept out first, with
+        // whatever was under it, so the new entry, or a directory's new children, never meet what was
+        // there before.
         if self.find_ino(ino).is_some() || self.removed_dirs.contains(&ino) {
             self.sweep();
             if let Some(i) = self.find_ino(ino) {
