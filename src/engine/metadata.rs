@@ -127,6 +127,8 @@ impl NsView for WithDirs<'_> {
         self.conn.get_inode(ino)
     }
     fn lookup_inode(&self, parent: Ino, name: &str) -> FsResult<Option<Inode>> {
+        // Directories remembered first (a small map the CPU keeps cached, where the index's cells
+        // for them are pushed out by lookups all over it), then the index, then SQLite.
         if let Some(n) = self.lock().dirs.get(&parent).and_then(|d| d.get(name)) {
             return Ok(Some(n.clone()));
         }

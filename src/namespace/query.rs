@@ -31,7 +31,7 @@ impl From<&Inode> for Stat {
 
 pub fn stat(ns: &(impl NsView + ?Sized), raw: &str, follow: bool) -> FsResult<Stat> {
     let syscall = if follow { "stat" } else { "lstat" };
-    let r = resolve(ns, &normalize(raw, syscall)?, follow, syscall, raw)?;
+    let r = resolve(ns, normalize(raw, syscall)?, follow, syscall, raw)?;
     r.node
         .as_ref()
         .map(Stat::from)
@@ -65,7 +65,7 @@ pub fn readdir(
 }
 
 pub fn dir_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsResult<Inode> {
-    let r = resolve(ns, &normalize(raw, syscall)?, true, syscall, raw)?;
+    let r = resolve(ns, normalize(raw, syscall)?, true, syscall, raw)?;
     let node = r
         .node
         .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(raw)))?;
@@ -76,7 +76,7 @@ pub fn dir_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsRes
 }
 
 pub fn readlink(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
-    let r = resolve(ns, &normalize(raw, "readlink")?, false, "readlink", raw)?;
+    let r = resolve(ns, normalize(raw, "readlink")?, false, "readlink", raw)?;
     match r.node {
         Some(n) if n.kind == Kind::Symlink => Ok(n.target.unwrap_or_default()),
         Some(_) => Err(FsError::new(Code::Inval, "readlink", Some(raw))),
@@ -85,7 +85,7 @@ pub fn readlink(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
 }
 
 pub fn realpath(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
-    let r = resolve(ns, &normalize(raw, "realpath")?, true, "realpath", raw)?;
+    let r = resolve(ns, normalize(raw, "realpath")?, true, "realpath", raw)?;
     if r.node.is_none() {
         return Err(FsError::new(Code::NoEnt, "realpath", Some(raw)));
     }
@@ -94,7 +94,7 @@ pub fn realpath(ns: &(impl NsView + ?Sized), raw: &str) -> FsResult<String> {
 
 /// The inode of a regular file to read (following symlinks).
 pub fn file_inode(ns: &(impl NsView + ?Sized), raw: &str, syscall: &str) -> FsResult<Inode> {
-    let r = resolve(ns, &normalize(raw, syscall)?, true, syscall, raw)?;
+    let r = resolve(ns, normalize(raw, syscall)?, true, syscall, raw)?;
     let node = r
         .node
         .ok_or_else(|| FsError::new(Code::NoEnt, syscall, Some(raw)))?;

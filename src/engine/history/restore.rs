@@ -19,7 +19,7 @@ impl Mount {
         let mut plan: Vec<(VPath, Vec<Request>)> = Vec::new();
         for raw in &roots {
             let root = normalize(raw, "restore")?;
-            let node = namespace::resolve(&target, &root, false, "restore", raw)
+            let node = namespace::resolve(&target, root.clone(), false, "restore", raw)
                 .ok()
                 .and_then(|r| r.node);
             let mut reqs = Vec::new();

@@ -9,7 +9,7 @@ pub(super) fn resolve<T: NsView + ?Sized>(
     follow: bool,
     syscall: &str,
 ) -> FsResult<Resolved> {
-    namespace::resolve(ns, &normalize(raw, syscall)?, follow, syscall, raw)
+    namespace::resolve(ns, normalize(raw, syscall)?, follow, syscall, raw)
 }
 
 /// The directory a new entry at `r` goes into (only the root has none).
@@ -82,7 +82,7 @@ pub(super) fn mkdir_path<T: NsTarget>(
     now: i64,
 ) -> FsResult<()> {
     if !recursive {
-        let r = namespace::resolve(ns, path, true, syscall, raw)?;
+        let r = namespace::resolve(ns, path.clone(), true, syscall, raw)?;
         if r.node.is_some() {
             return Err(FsError::new(Code::Exist, syscall, Some(raw)));
         }
@@ -110,7 +110,7 @@ pub(super) fn mkdir_path<T: NsTarget>(
                 let prefix = VPath {
                     parts: path.parts[..=i].to_vec(),
                 };
-                namespace::resolve(ns, &prefix, true, syscall, raw)?.node
+                namespace::resolve(ns, prefix, true, syscall, raw)?.node
             }
             other => other,
         };
