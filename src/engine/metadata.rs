@@ -439,6 +439,18 @@ impl IndexUpdate {
         }
     }
 
+    /// The new index a `Replace` is building, to be built elsewhere (this update is `Drop` until it is
+    /// put back).
+    pub(crate) fn take_fresh(&mut self) -> Option<EntryIndex> {
+        match std::mem::replace(self, IndexUpdate::Drop) {
+            IndexUpdate::Replace(Some(index)) => Some(index),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
     /// Whether `add` does anything with ops.
     pub(crate) fn wants_ops(&self) -> bool {
         matches!(self, IndexUpdate::Follow(_) | IndexUpdate::Replace(Some(_)))

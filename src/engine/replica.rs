@@ -4,6 +4,7 @@
 use super::metadata::IndexUpdate;
 use super::*;
 use crate::namespace::snapshot::{self, Snapshot};
+use crate::namespace::EntryIndex;
 use crate::protocol::head::{read_head, Head};
 use crate::protocol::record::Record;
 use crate::protocol::{hash_hex, HEAD_KEY};
@@ -191,41 +192,46 @@ impl Mount {
         let hasher = &self.local.hasher;
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| namespace::db_err("refresh", e))?;
-        let result = (|| -> FsResult<()> {
-            if let Some(snap) = &snap {
-                let store_id = namespace::get_meta(conn, "store_id")?;
-                namespace::reset(conn)?;
-                if let Some(id) = store_id {
-                    namespace::set_meta(conn, "store_id", &id)?;
-                }
-                if let Some(s) = snap {
-                    let fresh = match &mut index {
-                        IndexUpdate::Replace(Some(ix)) => Some(ix),
-                        _ => None,
-                    };
-                    snapshot::import(conn, s, fresh)?;
-                }
-            }
-            // The highest number any record made, though a later one may have removed it again.
-            let mut made: Ino = 0;
-            for rec in &records {
-                namespace::apply_all(conn, rec.each_op(), |op| {
-                    index.add(hasher, op);
-                    if let Some((_, _, node)) = op.new_entry() {
-                        made = made.max(node.ino);
+        let fresh = index.take_fresh();
+        let snapshot_rows = snap.as_ref().and_then(Option::as_ref);
+        let (built, result) = std::thread::scope(|s| {
+            // A new index is built from the same snapshot and records on another core, beside the
+            // database's import (a cold reader of a million files would otherwise wait for both).
+            let builder = fresh.map(|ix| s.spawn(|| build_fresh(ix, snapshot_rows, &records)));
+            let result = (|| -> FsResult<()> {
+                if let Some(snap) = &snap {
+                    let store_id = namespace::get_meta(conn, "store_id")?;
+                    namespace::reset(conn)?;
+                    if let Some(id) = store_id {
+                        namespace::set_meta(conn, "store_id", &id)?;
                     }
-                })?;
-            }
-            namespace::remember_next_ino(conn, made + 1)?;
-            namespace::set_meta(conn, "seq", &head.seq.to_string())?;
-            namespace::set_meta(conn, "record", head.record.as_deref().unwrap_or(""))?;
-            namespace::set_meta(
-                conn,
-                "record_hash",
-                head.record_hash.as_deref().unwrap_or(""),
-            )?;
-            Ok(())
-        })();
+                    if let Some(s) = snap {
+                        snapshot::import(conn, s)?;
+                    }
+                }
+                // The highest number any record made, though a later one may have removed it again.
+                let mut made: Ino = 0;
+                for rec in &records {
+                    namespace::apply_all(conn, rec.each_op(), |op| {
+                        index.add(hasher, op);
+                        made = made.max(op.made_ino().unwrap_or(0));
+                    })?;
+                }
+                namespace::remember_next_ino(conn, made + 1)?;
+                namespace::set_meta(conn, "seq", &head.seq.to_string())?;
+                namespace::set_meta(conn, "record", head.record.as_deref().unwrap_or(""))?;
+                namespace::set_meta(
+                    conn,
+                    "record_hash",
+                    head.record_hash.as_deref().unwrap_or(""),
+                )?;
+                Ok(())
+            })();
+            (builder.map(|b| b.join()), result)
+        });
+        if let Some(Ok(Ok(ix))) = built {
+            index = IndexUpdate::Replace(Some(ix));
+        }
         match result {
             Ok(()) => {
                 // Inode numbers above what is being committed before anyone can see it.
@@ -248,4 +254,22 @@ impl Mount {
         w.head_etag = etag;
         Ok(())
     }
+}
+
+/// A new entry index of what `install` puts in the database: the snapshot's rows, then the records'
+/// ops (each decoded again, on the builder's core).
+fn build_fresh(
+    mut index: EntryIndex,
+    snap: Option<&Snapshot>,
+    records: &[Record],
+) -> FsResult<EntryIndex> {
+    if let Some(s) = snap {
+        snapshot::index_into(s, &mut index)?;
+    }
+    for rec in records {
+        for op in rec.each_op() {
+            index.apply_op(&op?);
+        }
+    }
+    Ok(index)
 }

@@ -477,7 +477,7 @@ async fn many_files_in_one_transaction() {
     let conn = crate::namespace::open(&dir.path().join("imported.db")).unwrap();
     let snap = crate::namespace::snapshot::Snapshot::decode("s", &body).unwrap();
     conn.execute_batch("BEGIN").unwrap();
-    crate::namespace::snapshot::import(&conn, &snap, None).unwrap();
+    crate::namespace::snapshot::import(&conn, &snap).unwrap();
     conn.execute_batch("COMMIT").unwrap();
     eprintln!(
         "snapshot imported: {:.2} s; {before} before, peak {}",

@@ -921,39 +921,15 @@ mod scale {
         let conn = namespace::open(&dir.path().join("ns.db")).unwrap();
         conn.execute_batch("BEGIN").unwrap();
         let t = std::time::Instant::now();
-        snapshot::import(&conn, &snap, None).unwrap();
+        snapshot::import(&conn, &snap).unwrap();
         let plain = t.elapsed();
-        conn.execute_batch("ROLLBACK; BEGIN").unwrap();
-        let t = std::time::Instant::now();
-        snapshot::import(&conn, &snap, None).unwrap();
-        eprintln!("import again {:?}", t.elapsed());
-        conn.execute_batch("ROLLBACK; BEGIN").unwrap();
-        let t = std::time::Instant::now();
-        let mut alone = EntryIndex::new(NameHasher::random());
-        alone.reserve_entries(snap.tree.len().unwrap().0);
-        for i in snap.tree.inodes() {
-            let i = i.unwrap();
-            alone.insert_inode(&crate::namespace::snapshot::inode_of(&i));
-        }
-        let t1 = t.elapsed();
-        for d in snap.tree.entries() {
-            let (p, n, i) = d.unwrap();
-            alone.name_inode(p, &n, i);
-        }
-        let t2 = t.elapsed();
-        alone.finish_build();
-        eprintln!(
-            "index alone from the rows: inodes {t1:?}, entries {t2:?}, finished {:?}",
-            t.elapsed()
-        );
-        drop(alone);
-        let mut ix = EntryIndex::new(NameHasher::random());
-        let t = std::time::Instant::now();
-        snapshot::import(&conn, &snap, Some(&mut ix)).unwrap();
-        let with = t.elapsed();
         conn.execute_batch("COMMIT").unwrap();
+        let t = std::time::Instant::now();
+        let mut ix = EntryIndex::new(NameHasher::random());
+        snapshot::index_into(&snap, &mut ix).unwrap();
+        let with = t.elapsed();
         eprintln!(
-            "import {plain:?}, with the index {with:?}; {} entries, {} MB",
+            "import {plain:?}; the index from the same rows {with:?}; {} entries, {} MB",
             ix.len(),
             ix.bytes() >> 20
         );

@@ -114,6 +114,14 @@ pub enum Op {
 }
 
 impl Op {
+    /// The inode a creating op (mkdir, create, symlink) makes.
+    pub fn made_ino(&self) -> Option<Ino> {
+        match self {
+            Op::Mkdir { ino, .. } | Op::Create { ino, .. } | Op::Symlink { ino, .. } => Some(*ino),
+            _ => None,
+        }
+    }
+
     /// The data extents this op makes a file use.
     pub fn extents(&self) -> &[Extent] {
         match self {

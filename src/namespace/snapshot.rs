@@ -136,7 +136,7 @@ pub fn export(conn: &Connection, seq: u64, record: Option<String>) -> FsResult<S
 
 /// What a snapshot's inode row says, as an inode without its extents or target (what the entry index
 /// keeps).
-pub(crate) fn inode_of(i: &SnapshotInode) -> Inode {
+fn inode_of(i: &SnapshotInode) -> Inode {
     let mut node = Inode::new(
         i.ino,
         Kind::from_i64(i.kind as i64),
@@ -149,20 +149,27 @@ pub(crate) fn inode_of(i: &SnapshotInode) -> Inode {
     node
 }
 
-/// Replaces the namespace with the snapshot's (inside the caller's transaction), row by row, and fills
-/// `index` (an empty one) from the same rows. A row that does not decode is `ECORRUPT`, and the caller's
-/// transaction is then rolled back.
-pub fn import(
-    conn: &Connection,
-    snap: &Snapshot,
-    mut index: Option<&mut EntryIndex>,
-) -> FsResult<()> {
+/// The snapshot's entries into `index` (an empty one): what `import` puts in the database, as the entry
+/// index keeps it (a second pass over the rows, run beside the import).
+pub fn index_into(snap: &Snapshot, index: &mut EntryIndex) -> FsResult<()> {
+    index.reserve_entries(snap.tree.len().map_err(corrupt)?.0);
+    for i in snap.tree.inodes() {
+        index.insert_inode(&inode_of(&i.map_err(corrupt)?));
+    }
+    for d in snap.tree.entries() {
+        let (parent, name, ino) = d.map_err(corrupt)?;
+        index.name_inode(parent, &name, ino);
+    }
+    index.finish_build();
+    Ok(())
+}
+
+/// Replaces the namespace with the snapshot's (inside the caller's transaction), row by row. A row that
+/// does not decode is `ECORRUPT`, and the caller's transaction is then rolled back.
+pub fn import(conn: &Connection, snap: &Snapshot) -> FsResult<()> {
     let e = |e: rusqlite::Error| db_err("snapshot", e);
     conn.execute_batch("DELETE FROM dentries; DELETE FROM inodes; DELETE FROM refs;")
         .map_err(e)?;
-    if let Some(ix) = index.as_deref_mut() {
-        ix.reserve_entries(snap.tree.len().map_err(corrupt)?.0);
-    }
     {
         let mut ins = conn.prepare("INSERT INTO inodes(ino, kind, mode, size, mtime, ctime, target, extents) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)").map_err(e)?;
         for i in snap.tree.inodes() {
@@ -180,9 +187,6 @@ pub fn import(
             ])
             .map_err(e)?;
             add_refs(conn, i.ino, &i.extents)?;
-            if let Some(ix) = index.as_deref_mut() {
-                ix.insert_inode(&inode_of(&i));
-            }
         }
         let mut ins = conn
             .prepare("INSERT INTO dentries(parent, name, ino) VALUES (?1, ?2, ?3)")
@@ -190,13 +194,7 @@ pub fn import(
         for d in snap.tree.entries() {
             let (p, n, i) = d.map_err(corrupt)?;
             ins.execute(params![p, n, i]).map_err(e)?;
-            if let Some(ix) = index.as_deref_mut() {
-                ix.name_inode(p, &n, i);
-            }
         }
-    }
-    if let Some(ix) = index {
-        ix.finish_build();
     }
     conn.execute("INSERT OR IGNORE INTO inodes(ino, kind, mode, size, mtime, ctime) VALUES (1, 2, 493, 0, 0, 0)", []).map_err(e)?;
     set_meta(conn, "next_ino", &snap.next_ino.to_string())
@@ -277,7 +275,7 @@ pub(crate) mod tests {
         let conn = open(&dir.path().join("ns.db")).unwrap();
         let t = std::time::Instant::now();
         conn.execute_batch("BEGIN").unwrap();
-        import(&conn, &back, None).unwrap();
+        import(&conn, &back).unwrap();
         conn.execute_batch("COMMIT").unwrap();
         println!("import {:?}", t.elapsed());
     }

@@ -105,7 +105,7 @@ impl History {
 pub(crate) fn tree_db(h: &History) -> FsResult<Connection> {
     let conn = namespace::open(std::path::Path::new(":memory:"))?;
     if let Some((s, _)) = &h.snapshot {
-        snapshot::import(&conn, s, None)?;
+        snapshot::import(&conn, s)?;
     }
     for (_, rec) in &h.records {
         namespace::apply_all(&conn, rec.each_op(), |_| {})?;
