@@ -183,3 +183,46 @@ async fn stat_through_the_entry_index_is_what_the_database_says() {
     assert!(cold.index_entries().is_some());
     agrees(&cold, "a cold reader");
 }
+
+/// Files of the mount's local state this process holds open.
+fn open_files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|p| p.starts_with(dir))
+        .count()
+}
+
+/// A build from the database holds a connection of its own: `close()` stops it and waits, so nothing
+/// of the local state stays open after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_stops_an_index_build_and_leaves_no_file_open() {
+    let (dir, store) = local_bucket();
+    let w = mount(&store, &dir, "w", true).await;
+    let mut tx = Txn::begin(w.clone()).unwrap();
+    for i in 0..50_000 {
+        tx.write_file(
+            &format!("/d{}/f{i}", i / 1000),
+            b"x",
+            WriteOptions {
+                create_parents: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        if tx.needs_drain() {
+            tx.uploads().wait_below(0).await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    w.close();
+    drop(w);
+    let w = mount(&store, &dir, "w", true).await;
+    assert_eq!(w.index_entries(), None);
+    let _ = w.stat("/d0/f0", true); // starts the build
+    assert!(w.index_building());
+    w.close();
+    assert!(!w.index_building(), "close waits for the build");
+    assert_eq!(open_files_under(&dir.path().join("cache")), 0);
+    assert_eq!(w.index_entries(), None);
+}

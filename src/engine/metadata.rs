@@ -65,6 +65,8 @@ pub(crate) struct IndexState {
     at: StateId,
     /// A build from the database is under way.
     building: bool,
+    /// The mount closed: a build under way stops, and none starts.
+    closed: bool,
     /// While it is, the changes committed meanwhile, for it to catch up on (each with the state it led
     /// to), up to `INDEX_FOLLOW_MAX` ops; `None` once more than that, or a change it cannot follow,
     /// came.
@@ -202,6 +204,7 @@ impl LocalMetadata {
                 index: (entries == 0).then(|| EntryIndex::new(hasher.clone())),
                 at: state_id(head.seq, head.record.as_deref()),
                 building: false,
+                closed: false,
                 missed: None,
                 too_big: false,
             })),
@@ -214,6 +217,13 @@ impl LocalMetadata {
 
     /// Lets go of the database files (at close).
     pub fn detach(&self, detach: fn(&mut Connection)) {
+        // An index build holds a connection of its own: stopped and waited for (it checks every few
+        // thousand rows), so that nothing of the local state stays open after close.
+        lock(&self.index).closed = true;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while lock(&self.index).building && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         {
             let mut r = self.read_conn.lock().unwrap_or_else(|p| p.into_inner());
             r.in_txn = false;
@@ -402,6 +412,12 @@ impl Mount {
         }
     }
 
+    /// Whether a build of the index from the database is under way.
+    #[cfg(test)]
+    pub(crate) fn index_building(&self) -> bool {
+        lock(&self.local.index).building
+    }
+
     /// Entries the in-memory index holds, if there is one now.
     pub(crate) fn index_entries(&self) -> Option<usize> {
         lock(&self.local.index).index.as_ref().map(EntryIndex::len)
@@ -500,7 +516,7 @@ impl LocalMetadata {
     fn want_index(&self) {
         {
             let mut ix = lock(&self.index);
-            if ix.index.is_some() || ix.building || ix.too_big {
+            if ix.index.is_some() || ix.building || ix.too_big || ix.closed {
                 return;
             }
             ix.building = true;
@@ -518,7 +534,7 @@ impl LocalMetadata {
             .name("entry-index".into())
             .spawn(move || {
                 lowest_priority();
-                let built = build_index(&db_path, hasher);
+                let built = build_index(&db_path, hasher, || lock(&state).closed);
                 let mut ix = lock(&state);
                 ix.building = false;
                 let log = ix.missed.take();
@@ -566,6 +582,7 @@ fn lowest_priority() {
 fn build_index(
     db_path: &std::path::Path,
     hasher: NameHasher,
+    stop: impl Fn() -> bool,
 ) -> FsResult<(StateId, Option<EntryIndex>)> {
     let conn = namespace::open_reader(db_path)?;
     conn.execute_batch("BEGIN")
@@ -575,7 +592,7 @@ fn build_index(
         .unwrap_or(0);
     let record = namespace::get_meta(&conn, "record")?;
     let mut index = EntryIndex::new(hasher);
-    let whole = namespace::index_rows(&conn, &mut index, INDEX_MAX_ENTRIES)?;
+    let whole = namespace::index_rows(&conn, &mut index, INDEX_MAX_ENTRIES, stop)?;
     Ok((state_id(seq, record.as_deref()), whole.then_some(index)))
 }
 

@@ -835,7 +835,7 @@ mod tests {
 
     fn build_from(conn: &Connection) -> EntryIndex {
         let mut ix = EntryIndex::new(NameHasher::random());
-        assert!(crate::namespace::index_rows(conn, &mut ix, usize::MAX).unwrap());
+        assert!(crate::namespace::index_rows(conn, &mut ix, usize::MAX, || false).unwrap());
         ix
     }
 
@@ -935,7 +935,7 @@ mod scale {
         );
         let t = std::time::Instant::now();
         let mut built = EntryIndex::new(NameHasher::random());
-        assert!(namespace::index_rows(&conn, &mut built, usize::MAX).unwrap());
+        assert!(namespace::index_rows(&conn, &mut built, usize::MAX, || false).unwrap());
         eprintln!("built from the database in {:?}", t.elapsed());
         let dirs = (n + 999) / 1000;
         let probes: Vec<(i64, String)> = (0..200_000i64)

@@ -347,8 +347,14 @@ pub fn lookup(conn: &Connection, parent: Ino, name: &str) -> FsResult<Option<Ino
 }
 
 /// Every entry of the database into `ix` (a build of the in-memory index), unless there are more than
-/// `max`: then `false`, and `ix` holds a part.
-pub fn index_rows(conn: &Connection, ix: &mut EntryIndex, max: usize) -> FsResult<bool> {
+/// `max`: then `false`, and `ix` holds a part. `stop` is asked now and then: when it says so, the build
+/// ends with `ECLOSED`.
+pub fn index_rows(
+    conn: &Connection,
+    ix: &mut EntryIndex,
+    max: usize,
+    stop: impl Fn() -> bool,
+) -> FsResult<bool> {
     let e = |e: rusqlite::Error| db_err("stat", e);
     let mut stmt = conn
         .prepare(
@@ -360,6 +366,9 @@ pub fn index_rows(conn: &Connection, ix: &mut EntryIndex, max: usize) -> FsResul
     while let Some(r) = rows.next().map_err(e)? {
         if ix.len() >= max {
             return Ok(false);
+        }
+        if ix.len().is_multiple_of(4096) && stop() {
+            return Err(FsError::new(Code::Closed, "stat", None));
         }
         let name = r.get_ref(1).and_then(|v| Ok(v.as_str()?)).map_err(e)?;
         let mut node = Inode::new(
