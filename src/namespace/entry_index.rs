@@ -4,8 +4,9 @@
 //! database (a warm one), then kept in step with the ops each commit or refresh applies.
 //!
 //! A name is kept as a 128-bit keyed hash of (parent, name), with a key random to the mount, so no name
-//! is stored and no name chosen by anyone can be made to collide with another. Each entry is one 64-byte slot, found
-//! by name or by inode through two tables of slot numbers (10 bytes per entry between them).
+//! is stored and no name chosen by anyone can be made to collide with another. Each entry is one
+//! 64-byte slot, found by name through a table of 8-byte cells (at most half full) and by inode through
+//! an `InoMap` (4 bytes per inode number in a run): about 81 bytes per entry at a million.
 
 use super::ino_map::InoMap;
 use super::{Ino, Inode, Kind, Op, ROOT_INO};
@@ -287,12 +288,14 @@ pub struct EntryIndex {
     /// Slot numbers by inode: inode numbers come in runs, so mostly a vector of 4 bytes per number.
     by_ino: InoMap,
     /// Directories removed with entries still under them: those entries can no longer be found (their
-    /// parent is gone, and inode numbers are never reused) and are swept out after the ops that did it.
+    /// parent is gone) and are swept out after the ops that did it, or before an inode number that comes
+    /// back is used again.
     removed_dirs: Vec<Ino>,
 }
 
 /// Asks the kernel to back a large vector with huge pages: a lookup lands anywhere in tens of MB, and
 /// with 4 KiB pages nearly every one also misses the TLB.
+#[cfg(target_os = "linux")]
 fn huge_pages<T>(v: &Vec<T>) {
     const HUGE: usize = 2 << 20;
     let bytes = v.capacity() * std::mem::size_of::<T>();
@@ -308,6 +311,9 @@ fn huge_pages<T>(v: &Vec<T>) {
         }
     }
 }
+
+#[cfg(not(target_os = "linux"))]
+fn huge_pages<T>(_: &Vec<T>) {}
 
 impl EntryIndex {
     pub fn new(hasher: NameHasher) -> EntryIndex {
