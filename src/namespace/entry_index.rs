@@ -377,9 +377,10 @@ impl EntryIndex {
         if kind == Kind::Symlink {
             return Lookup::Unknown;
         }
-        let mut node = Inode::new(s.ino, kind, s.mode_kind & PERMS, s.size, s.mtime, None);
-        node.ctime = s.ctime;
-        Lookup::Found(node)
+        let perms = s.mode_kind & PERMS;
+        Lookup::Found(Inode::stat_only(
+            s.ino, kind, perms, s.size, s.mtime, s.ctime,
+        ))
     }
 
     /// A new entry (or new facts for the one of that name: a rebuild over what is there).

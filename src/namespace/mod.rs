@@ -118,6 +118,22 @@ impl Op {
 }
 
 impl Inode {
+    /// An inode as `stat` sees it, with its change time as stored: no extents, no link target (a row
+    /// of the database or a snapshot, as the entry index keeps it).
+    pub(crate) fn stat_only(
+        ino: Ino,
+        kind: Kind,
+        mode: u32,
+        size: u64,
+        mtime: i64,
+        ctime: i64,
+    ) -> Inode {
+        Inode {
+            ctime,
+            ..Inode::new(ino, kind, mode, size, mtime, None)
+        }
+    }
+
     /// A new inode as an op makes it, without extents (`set_extents`).
     pub(crate) fn new(
         ino: Ino,
@@ -371,15 +387,14 @@ pub fn index_rows(
             return Err(FsError::new(Code::Closed, "stat", None));
         }
         let name = r.get_ref(1).and_then(|v| Ok(v.as_str()?)).map_err(e)?;
-        let mut node = Inode::new(
+        let node = Inode::stat_only(
             r.get(2).map_err(e)?,
             Kind::from_i64(r.get(3).map_err(e)?),
             r.get(4).map_err(e)?,
             r.get::<_, i64>(5).map_err(e)? as u64,
             r.get(6).map_err(e)?,
-            None,
+            r.get(7).map_err(e)?,
         );
-        node.ctime = r.get(7).map_err(e)?;
         ix.insert_row(r.get(0).map_err(e)?, name, &node);
     }
     ix.finish_build();

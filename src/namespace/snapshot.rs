@@ -134,27 +134,16 @@ pub fn export(conn: &Connection, seq: u64, record: Option<String>) -> FsResult<S
     })
 }
 
-/// What a snapshot's inode row says, as an inode without its extents or target (what the entry index
-/// keeps).
-fn inode_of(i: &SnapshotInode) -> Inode {
-    let mut node = Inode::new(
-        i.ino,
-        Kind::from_i64(i.kind as i64),
-        i.mode,
-        i.size,
-        i.mtime,
-        None,
-    );
-    node.ctime = i.ctime;
-    node
-}
-
 /// The snapshot's entries into `index` (an empty one): what `import` puts in the database, as the entry
 /// index keeps it (a second pass over the rows, run beside the import).
 pub fn index_into(snap: &Snapshot, index: &mut EntryIndex) -> FsResult<()> {
     index.reserve_entries(snap.tree.len().map_err(corrupt)?.0);
     for i in snap.tree.inodes() {
-        index.insert_inode(&inode_of(&i.map_err(corrupt)?));
+        let i = i.map_err(corrupt)?;
+        let kind = Kind::from_i64(i.kind as i64);
+        index.insert_inode(&Inode::stat_only(
+            i.ino, kind, i.mode, i.size, i.mtime, i.ctime,
+        ));
     }
     for d in snap.tree.entries() {
         let (parent, name, ino) = d.map_err(corrupt)?;
