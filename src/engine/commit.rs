@@ -12,7 +12,7 @@ use super::request::{execute, Recorder, Request, RequestLog};
 use super::stager::Stager;
 use super::writes::FsWrites;
 use super::*;
-use crate::namespace::snapshot;
+use crate::namespace::{snapshot, Op};
 use crate::protocol::codec::CodecError;
 use crate::protocol::head::{now_ms, Head, SnapshotRef};
 use crate::protocol::op_log::OpLog;
@@ -113,7 +113,7 @@ impl CommitBatch {
 
     /// Runs `f` so that it applies whole or not at all (a savepoint inside the transaction).
     fn atomically<T>(&mut self, f: impl FnOnce(&mut CommitBatch) -> FsResult<T>) -> FsResult<T> {
-        self.settle()?;
+        self.settle(|_| {})?;
         // Nested savepoints may share a name: RELEASE and ROLLBACK TO act on the innermost.
         let sql = |b: &CommitBatch, stmt: &str| {
             b.guard
@@ -136,13 +136,15 @@ impl CommitBatch {
         r
     }
 
-    /// Applies ops the record already holds but the database does not yet (`unapplied`).
-    fn settle(&mut self) -> FsResult<()> {
-        if std::mem::take(&mut self.unapplied) {
-            let ops = self.ops.iter().map(|op| op.map_err(undecodable));
-            namespace::apply_all(&self.guard.conn, ops, |_| {})?;
+    /// Applies ops the record already holds but the database does not yet (`unapplied`), each shown to
+    /// `also` once applied; says whether there were any.
+    fn settle(&mut self, also: impl FnMut(&Op)) -> FsResult<bool> {
+        if !std::mem::take(&mut self.unapplied) {
+            return Ok(false);
         }
-        Ok(())
+        let ops = self.ops.iter().map(|op| op.map_err(undecodable));
+        namespace::apply_all(&self.guard.conn, ops, also)?;
+        Ok(true)
     }
 
     fn target(&mut self) -> Recorder<'_, Connection> {
@@ -180,7 +182,7 @@ impl CommitBatch {
 
     /// Paths of the entries of directory `dir` as this batch sees it.
     pub(crate) fn children(&mut self, dir: &str) -> FsResult<Vec<String>> {
-        self.settle()?;
+        self.settle(|_| {})?;
         let base = normalize(dir, "scandir")?;
         Ok(meta::readdir(&self.guard.conn, dir, false)?
             .into_iter()
@@ -248,12 +250,15 @@ impl CommitBatch {
             put_immutable(store.as_ref(), &record_key, body).await
         });
         let mut index = mount.local.index_update(false, false, self.ops.len());
+        let hasher = &mount.local.hasher;
         let applied = blocking(|| {
-            self.settle()?;
-            // The entry index's share, hashed here so that the lookups' lock is held only to apply it.
-            if index.wants_ops() {
+            // The entry index's share, hashed here so that the lookups' lock is held only to apply it:
+            // beside the database's apply when the batch is one transaction not yet applied (every op in
+            // `ops` is then its own), else from the log.
+            let settled = self.settle(|op| index.add(hasher, op))?;
+            if !settled && index.wants_ops() {
                 for op in self.ops.iter() {
-                    index.add(&mount.local.hasher, &op.map_err(undecodable)?);
+                    index.add(hasher, &op.map_err(undecodable)?);
                 }
             }
             Ok(())

@@ -127,6 +127,19 @@ async fn stat_through_the_entry_index_is_what_the_database_says() {
         agrees(&r, &format!("reader after {what}"));
     }
 
+    // A transaction alone in its commit: its ops reach the database (and the index) while its record is
+    // written, not through a replay.
+    let mut tx = Txn::begin(w.clone()).unwrap();
+    tx.mkdir("/t", false).unwrap();
+    tx.write_file("/t/x", b"from a transaction", Default::default())
+        .unwrap();
+    tx.rename("/a/c", "/t/c").unwrap();
+    tx.commit().await.unwrap();
+    agrees(&w, "writer after a transaction");
+    assert_eq!(summary(w.stat("/t/x", true)).map(|s| s.3), Ok(18));
+    r.refresh().await.unwrap();
+    agrees(&r, "reader after a transaction");
+
     // Reopened on its local state: no index until a build from the database, then the same answers.
     w.close();
     drop(w);
